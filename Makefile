@@ -1,0 +1,53 @@
+# One entry point for users and CI. Every target sets up .venv/ itself.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+# Rebuild when packaging or compiled sources change.
+BUILD_INPUTS := pyproject.toml setup.py $(wildcard checker/csrc/*.c checker/csrc/*.h checker/_cbuild.py) \
+                $(wildcard reference_kv/storage/shim/*.go reference_kv/storage/shim/go.mod)
+
+.PHONY: venv build test test-unit demo bench bench-checker bench-storage bench-kv bench-workloads bench-bugs bench-regions clean
+
+$(STAMP): $(BUILD_INPUTS)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,bench]'
+	$(PY) -m reference_kv.storage.build
+	@touch $@
+
+venv build: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest tests
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -m unit tests
+
+demo: $(STAMP)
+	$(VENV)/bin/splitbrain demo
+
+bench: bench-checker bench-storage bench-kv bench-workloads
+
+bench-checker: $(STAMP)
+	$(PY) -m bench.checker
+
+bench-storage: $(STAMP)
+	$(PY) -m bench.storage
+
+bench-kv: $(STAMP)
+	$(PY) -m bench.kv
+
+bench-workloads: $(STAMP)
+	$(PY) -m bench.workloads
+
+bench-bugs: $(STAMP)
+	$(PY) -m bench.bugs
+
+bench-regions: $(STAMP)
+	$(PY) -m bench.regions
+
+clean:
+	rm -rf $(VENV) build *.egg-info
+	find . -name '*.so' -not -path './.venv/*' -delete

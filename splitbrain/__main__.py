@@ -1,0 +1,5 @@
+import sys
+
+from splitbrain.cli import main
+
+sys.exit(main())
