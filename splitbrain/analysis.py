@@ -1,0 +1,285 @@
+"""Numbers from evidence: what a history and the node status samples say.
+
+Everything here is a pure function of recorded files, so `splitbrain report`
+computes the same summary from a finished run, a killed run, or a copy of
+someone else's run directory.
+
+Definitions (also printed in the report):
+- an operation is *client-visible ok* when its completion is `ok`; fail/info
+  completions and invokes without completion are counted apart;
+- recovery after a fault: from the nemesis `start-*` event to the completion
+  of the first `ok` write invoked at or after it (writes: write, cas, put,
+  append, delete);
+- unavailable: gaps between consecutive `ok` completions longer than
+  `max(gap_floor, 10 x the median gap)`, summed;
+- election: from when the cluster stops agreeing on a leader (a majority of
+  all nodes, the leader included, report the same leader in the same term)
+  to when it agrees again on a leader of a higher term; when a nemesis fault
+  started up to `detect_window` before the agreement ended, the election is
+  measured from the fault, so the failure detection time counts, as it does
+  for a client.
+"""
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+WRITE_FS = frozenset({"write", "cas", "put", "append", "delete"})
+NS = 1_000_000_000
+
+
+@dataclass(slots=True)
+class Op:
+    process: object
+    f: str
+    key: object
+    invoke_value: object
+    value: object
+    type: str  # ok | fail | info (info also for a missing completion)
+    start: int  # ns
+    end: int | None  # ns; None when it never completed
+    node: object = None
+    error: object = None
+
+
+@dataclass(slots=True)
+class NemesisEvent:
+    time: int
+    f: str
+    value: object
+
+
+@dataclass(slots=True)
+class History:
+    ops: list[Op] = field(default_factory=list)
+    nemesis: list[NemesisEvent] = field(default_factory=list)
+    bad_lines: int = 0  # a run killed mid-write may leave one torn last line
+
+    @property
+    def t0(self) -> int | None:
+        times = [o.start for o in self.ops] + [e.time for e in self.nemesis]
+        return min(times) if times else None
+
+
+def read_events(path: pathlib.Path) -> Iterator[dict]:
+    """JSONL events; a torn final line (run killed mid-write) is skipped, not fatal."""
+    with open(path, "rb") as fh:
+        for raw in fh:
+            raw = raw.strip()
+            if not raw:
+                continue
+            try:
+                ev = json.loads(raw)
+            except ValueError:
+                yield {"_bad": True}
+                continue
+            if isinstance(ev, dict):
+                yield ev
+
+
+def pair_history(events: Iterable[dict]) -> History:
+    """Pair invokes with completions per process; nemesis events kept apart."""
+    h = History()
+    open_ops: dict[object, Op] = {}
+    for ev in events:
+        if ev.get("_bad"):
+            h.bad_lines += 1
+            continue
+        proc = ev.get("process")
+        if proc == "nemesis":
+            h.nemesis.append(NemesisEvent(int(ev.get("time", 0)), str(ev.get("f")), ev.get("value")))
+            continue
+        typ = ev.get("type")
+        if typ == "invoke":
+            op = Op(proc, ev.get("f"), ev.get("key"), ev.get("value"), None, "info", int(ev["time"]), None)
+            open_ops[proc] = op
+            h.ops.append(op)
+        elif typ in ("ok", "fail", "info"):
+            op = open_ops.pop(proc, None)
+            if op is None:
+                continue
+            op.type = typ
+            op.end = int(ev["time"])
+            op.value = ev.get("value")
+            op.node = ev.get("node")
+            op.error = ev.get("error")
+    return h
+
+
+def load_history(path: pathlib.Path) -> History:
+    return pair_history(read_events(path))
+
+
+def quantiles(values: list[float], qs=(0.5, 0.95, 0.99)) -> dict:
+    """Nearest-rank quantiles plus count and max; empty input gives count 0 and nulls."""
+    vs = sorted(values)
+    out: dict = {"count": len(vs)}
+    for q in qs:
+        out[f"p{round(q * 100)}"] = _rank(vs, q)
+    out["max"] = vs[-1] if vs else None
+    out["mean"] = (sum(vs) / len(vs)) if vs else None
+    return out
+
+
+def _rank(sorted_vs: list[float], q: float):
+    if not sorted_vs:
+        return None
+    i = max(0, min(len(sorted_vs) - 1, math.ceil(q * len(sorted_vs)) - 1))
+    return sorted_vs[i]
+
+
+def op_counts(h: History) -> dict:
+    counts = {"ok": 0, "fail": 0, "info": 0}
+    for o in h.ops:
+        counts[o.type] = counts.get(o.type, 0) + 1
+    counts["total"] = len(h.ops)
+    return counts
+
+
+def latencies_ms(h: History, types=("ok",)) -> list[float]:
+    return [(o.end - o.start) / 1e6 for o in h.ops if o.end is not None and o.type in types]
+
+
+def throughput(h: History) -> float:
+    """ok operations per second over the span from first invoke to last completion."""
+    oks = [o for o in h.ops if o.type == "ok" and o.end is not None]
+    if not oks:
+        return 0.0
+    span = max(o.end for o in oks) - min(o.start for o in h.ops)
+    return len(oks) / (span / NS) if span > 0 else 0.0
+
+
+def nemesis_periods(h: History) -> list[dict]:
+    """Fault windows [start, end) in ns, pairing `start-X` with the next `stop-X`
+    (or the next heal); an unclosed window ends at the history's last event."""
+    last = max([o.end or o.start for o in h.ops] + [e.time for e in h.nemesis] + [0])
+    periods: list[dict] = []
+    open_: dict[str, dict] = {}
+    for e in sorted(h.nemesis, key=lambda e: e.time):
+        if e.f.startswith("start-"):
+            name = e.f[len("start-"):]
+            p = {"fault": name, "start": e.time, "end": None, "value": e.value}
+            open_[name] = p
+            periods.append(p)
+        elif e.f.startswith("stop-"):
+            p = open_.pop(e.f[len("stop-"):], None)
+            if p is not None:
+                p["end"] = e.time
+        elif e.f in ("heal", "final-heal"):
+            for p in open_.values():
+                p["end"] = e.time
+            open_.clear()
+    for p in periods:
+        if p["end"] is None:
+            p["end"] = last
+    return periods
+
+
+def recovery_ms(h: History) -> list[float]:
+    """Per fault start: ms until the first ok write invoked at or after it completes."""
+    writes = sorted((o for o in h.ops if o.type == "ok" and o.f in WRITE_FS and o.end is not None),
+                    key=lambda o: o.start)
+    starts = [o.start for o in writes]
+    out = []
+    import bisect
+
+    for e in h.nemesis:
+        if not e.f.startswith("start-"):
+            continue
+        i = bisect.bisect_left(starts, e.time)
+        later = writes[i:]
+        if later:
+            out.append((min(o.end for o in later) - e.time) / 1e6)
+    return out
+
+
+def unavailable_windows(h: History, gap_floor_ms: float = 100.0) -> list[tuple[int, int]]:
+    ends = sorted(o.end for o in h.ops if o.type == "ok" and o.end is not None)
+    if len(ends) < 3:
+        return []
+    gaps = [b - a for a, b in zip(ends, ends[1:])]
+    med = sorted(gaps)[len(gaps) // 2]
+    limit = max(gap_floor_ms * 1e6, 10 * med)
+    return [(a, b) for a, b in zip(ends, ends[1:]) if b - a > limit]
+
+
+# --- elections from status samples -------------------------------------------------
+
+
+def read_status_samples(path: pathlib.Path) -> list[dict]:
+    """Rounds written by the monitor: {"time": ns, "nodes": {id: status|null}}."""
+    if not path.exists():
+        return []
+    return [ev for ev in read_events(path) if not ev.get("_bad") and "nodes" in ev]
+
+
+def agreed_leader(round_: dict, cluster_size: int) -> tuple[object, int] | None:
+    """(leader, term) when a majority of all nodes, the leader among them, agree."""
+    nodes = round_["nodes"]
+    leaders = [(s.get("term", 0), nid) for nid, s in nodes.items() if s and s.get("role") == "leader"]
+    if not leaders:
+        return None
+    term, lid = max(leaders)
+    votes = sum(1 for s in nodes.values()
+                if s and s.get("term") == term and str(s.get("leader")) == str(lid))
+    if str(nodes[lid].get("leader")) != str(lid):
+        votes += 1  # a leader that does not list itself still counts for itself
+    return (lid, term) if votes > cluster_size // 2 else None
+
+
+def elections(samples: list[dict], cluster_size: int, nemesis: list[NemesisEvent] = (),
+              detect_window_ms: float = 1000.0) -> list[dict]:
+    """Leaderless periods that ended with a new agreed leader, with their durations."""
+    starts = sorted(e.time for e in nemesis if e.f.startswith("start-"))
+    out = []
+    current = None  # (leader, term) agreed so far
+    lost_at = None
+    for r in samples:
+        agreed = agreed_leader(r, cluster_size)
+        t = int(r["time"])
+        if agreed is not None and (current is None or agreed[1] > current[1] or agreed == current):
+            if lost_at is not None and current is not None and agreed[1] > current[1]:
+                t0 = lost_at
+                recent = [s for s in starts if lost_at - detect_window_ms * 1e6 <= s <= lost_at]
+                if recent:
+                    t0 = recent[-1]
+                out.append({"lost": t0, "elected": t, "ms": (t - t0) / 1e6,
+                            "old": current[0], "new": agreed[0], "term": agreed[1]})
+            current = agreed
+            lost_at = None
+        elif agreed is None and lost_at is None and current is not None:
+            lost_at = t
+    return out
+
+
+# --- the summary ------------------------------------------------------------------------
+
+
+def _ms_summary(values: list[float]) -> dict:
+    q = quantiles(values, (0.5, 0.99))
+    return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in q.items()}
+
+
+def summarize(h: History, samples: list[dict], cluster_size: int, linearizable: dict | None) -> dict:
+    lat = quantiles(latencies_ms(h))
+    el = elections(samples, cluster_size, h.nemesis)
+    unavailable = unavailable_windows(h)
+    lin_valid = linearizable.get("valid") if linearizable else "unknown"
+    return {
+        "valid": lin_valid,
+        "linearizable": linearizable,
+        "ops": op_counts(h),
+        "throughput_ops_s": round(throughput(h), 2),
+        "latency_ms": {k: (round(v, 3) if isinstance(v, float) else v)
+                       for k, v in lat.items() if k in ("p50", "p95", "p99", "max", "count")},
+        "election_ms": _ms_summary([e["ms"] for e in el]),
+        "elections": el,
+        "recovery_ms": _ms_summary(recovery_ms(h)),
+        "unavailable_s": round(sum(b - a for a, b in unavailable) / NS, 3),
+        "unavailable_windows": [[a, b] for a, b in unavailable],
+        "nemesis": [{"time": e.time, "f": e.f, "value": e.value} for e in h.nemesis],
+        "history_torn_lines": h.bad_lines,
+    }

@@ -1,0 +1,82 @@
+"""Run directories: where a run's evidence lives and how it is found again.
+
+    <out>/<timestamp>-<system>-<workload>/
+        config.json            enough to rerun it (`splitbrain run --config`)
+        history.jsonl          client and nemesis events, appended as they happen
+        status.jsonl           node status rounds sampled by the monitor
+        summary.json           the numbers (rebuilt by `splitbrain report`)
+        report.html            the readable report
+        linearizability.html   the checker's visualization
+        nodes/<id>/            node logs
+    <out>/latest -> the newest run
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import pathlib
+import re
+
+from splitbrain.errors import UsageError
+
+HISTORY = "history.jsonl"
+STATUS = "status.jsonl"
+CONFIG = "config.json"
+SUMMARY = "summary.json"
+REPORT = "report.html"
+LINEARIZABILITY = "linearizability.html"
+LOCUST_PREFIX = "locust"
+
+
+def create(out: pathlib.Path, label: str) -> pathlib.Path:
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-")
+    base = out / f"{stamp}-{safe}"
+    run, n = base, 1
+    while True:
+        try:
+            run.mkdir()
+            break
+        except FileExistsError:
+            n += 1
+            run = pathlib.Path(f"{base}-{n}")
+    (run / "nodes").mkdir()
+    point_latest(out, run)
+    return run
+
+
+def point_latest(out: pathlib.Path, run: pathlib.Path) -> None:
+    """Atomic: a reader never sees `latest` missing."""
+    tmp = out / f".latest.{os.getpid()}"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    tmp.symlink_to(run.name)
+    os.replace(tmp, out / "latest")
+
+
+def write_json(path: pathlib.Path, obj) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def resolve(path_arg: str) -> pathlib.Path:
+    """A run directory given by the user: must hold a history."""
+    run = pathlib.Path(path_arg).resolve()
+    if not run.is_dir():
+        raise UsageError(f"{path_arg}: not a directory")
+    if not (run / HISTORY).is_file():
+        raise UsageError(f"{path_arg}: no {HISTORY} in it, not a run directory")
+    return run
+
+
+def load_config(run: pathlib.Path) -> dict:
+    p = run / CONFIG
+    if not p.is_file():
+        return {}
+    try:
+        return json.loads(p.read_text())
+    except ValueError as e:
+        raise UsageError(f"{p}: not valid JSON ({e})") from None
