@@ -223,10 +223,11 @@ def agreed_leader(round_: dict, cluster_size: int) -> tuple[object, int] | None:
     if not leaders:
         return None
     term, lid = max(leaders)
-    votes = sum(1 for s in nodes.values()
-                if s and s.get("term") == term and str(s.get("leader")) == str(lid))
-    if str(nodes[lid].get("leader")) != str(lid):
-        votes += 1  # a leader that does not list itself still counts for itself
+    # Systems name leaders their own way (node id, etcd member id): a follower
+    # agrees when it names the leader the way the leader names itself.
+    me = str(nodes[lid].get("leader") or lid)
+    votes = 1 + sum(1 for nid, s in nodes.items()
+                    if nid != lid and s and s.get("term") == term and str(s.get("leader")) == me)
     return (lid, term) if votes > cluster_size // 2 else None
 
 

@@ -1,0 +1,58 @@
+"""From a run directory's recorded files to its verdict, summary and report.
+
+Used at the end of every run and by `splitbrain report`, so the two can never
+disagree: the report of a run is, by construction, what its files say.
+"""
+from __future__ import annotations
+
+import pathlib
+import time
+
+from splitbrain import analysis, report, rundir
+
+KV_FS = frozenset({"get", "put", "append"})
+
+
+def model_for(h: analysis.History) -> str:
+    return "kv" if any(o.f in KV_FS for o in h.ops) else "cas-register"
+
+
+def check_linearizability(run: pathlib.Path, model: str, timeout: float | None, progress=None) -> dict:
+    """The checker's verdict as summary fields; a checker that throws yields unknown."""
+    import checker
+
+    started = time.monotonic()
+    try:
+        events = checker.history.load(run / rundir.HISTORY, "jsonl")
+        result = checker.check(events, model=model, timeout=timeout, progress=progress)
+    except Exception as e:  # noqa: BLE001 - a checker failure must never read as a pass
+        return {"valid": "unknown", "error": f"{type(e).__name__}: {e}", "model": model,
+                "seconds": round(time.monotonic() - started, 3)}
+    out = {"valid": result.valid, "model": model, "partitions": result.partition_count,
+           "ops": result.ops, "seconds": round(result.seconds, 3),
+           "failing": [p.describe() for p in result.failing]}
+    try:
+        checker.write_html(result, run / rundir.LINEARIZABILITY)
+    except Exception as e:  # noqa: BLE001 - the verdict stands without its picture
+        out["html_error"] = f"{type(e).__name__}: {e}"
+    return out
+
+
+def evaluate(run: pathlib.Path, *, model: str | None = None, timeout: float | None = None,
+             progress=None) -> dict:
+    config = rundir.load_config(run)
+    h = analysis.load_history(run / rundir.HISTORY)
+    samples = analysis.read_status_samples(run / rundir.STATUS)
+    model = model or config.get("model") or model_for(h)
+    lin = check_linearizability(run, model, timeout, progress)
+    nodes = int(config.get("nodes") or (len(samples[0]["nodes"]) if samples else 0) or 1)
+    summary = analysis.summarize(h, samples, nodes, lin)
+    extra = run / "extra-summary.json"
+    if extra.exists():  # facts only the live run knew (e.g. regions), merged verbatim
+        import json
+
+        summary.update(json.loads(extra.read_text()))
+    summary["run"] = run.name
+    rundir.write_json(run / rundir.SUMMARY, summary)
+    (run / rundir.REPORT).write_text(report.render(run, h, summary, config))
+    return summary

@@ -1,0 +1,49 @@
+"""The reference Raft KV as a system under test."""
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+from nemesis.types import Addr, NodeAddresses, NodeSpec
+from splitbrain.systems.base import http_json
+
+READ_MODES = ("readindex", "lease", "log", "follower", "local-unsafe")
+
+
+@dataclasses.dataclass
+class ReferenceKV:
+    read_mode: str = "readindex"
+    snapshot_every: int | None = None
+    tick_ms: int | None = None
+    election_ticks: int | None = None
+    storage: str = "pebble"
+    unsafe_bug: str | None = None
+    python: str = sys.executable
+    extra_args: tuple[str, ...] = ()
+
+    name = "reference-kv"
+    client = "reference-kv"
+    per_link_dial = True
+
+    def _argv(self, a: NodeAddresses) -> list[str]:
+        argv = [self.python, "-m", "reference_kv", "--id", a.id, "--listen", str(a.client),
+                "--peer-listen", str(a.peer), "--peers", a.dial_list(), "--data-dir", a.data_dir,
+                "--read-mode", self.read_mode, "--storage", self.storage,
+                "--peer-clients", ",".join(f"{k}={v}" for k, v in a.clients.items())]
+        for flag, value in (("--snapshot-every", self.snapshot_every), ("--tick-ms", self.tick_ms),
+                            ("--election-ticks", self.election_ticks), ("--unsafe-bug", self.unsafe_bug)):
+            if value is not None:
+                argv += [flag, str(value)]
+        return argv + list(self.extra_args)
+
+    def node_specs(self, n: int) -> list[NodeSpec]:
+        return [NodeSpec(id=str(i), argv=self._argv) for i in range(1, n + 1)]
+
+    def status(self, client: Addr, timeout: float) -> dict | None:
+        code, body = http_json(client, "GET", "/status", timeout=timeout)
+        if code != 200 or not isinstance(body, dict):
+            return None
+        leader = body.get("leader")
+        return {"role": body.get("role"), "term": body.get("term"),
+                "leader": None if leader in (None, 0) else str(leader),
+                "commit": body.get("commit"), "applied": body.get("applied")}
