@@ -1,0 +1,167 @@
+"""One run, start to finish: cluster up, load + nemesis + monitor, heal, check, report.
+
+Processes: this one owns the cluster (through a nemesis backend), the nemesis
+schedule and the status monitor; the Locust load runs in a child process
+(importing Locust gevent-patches its process). Both append to the same
+history.jsonl with one write() per event, stamped with the same monotonic
+clock, so the history is one timeline.
+
+Whatever happens (Ctrl-C, a crash of the load, a node that never comes up),
+the `finally` path heals the faults, stops the cluster, collects node logs and
+evaluates what was recorded: nothing recorded is lost.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+from splitbrain import rundir, systems
+from splitbrain.config import RunConfig
+from splitbrain.errors import UsageError
+from splitbrain.monitor import Monitor
+
+
+def _say(msg: str) -> None:
+    print(f"[splitbrain] {msg}", file=sys.stderr, flush=True)
+
+
+class Cluster:
+    """A running system on a backend, with the probes the monitor and faults need."""
+
+    def __init__(self, cfg: RunConfig, run: pathlib.Path):
+        from nemesis import backends
+
+        self.cfg = cfg
+        self.system = systems.get(cfg.system, **_system_options(cfg))
+        self.backend = backends.create(cfg.backend, workdir=str(run / "nodes"),
+                                       **cfg.backend_options)
+        self.specs = self.system.node_specs(cfg.nodes)
+        self.addresses = self.backend.setup(self.specs)
+        self.ids = [s.id for s in self.specs]
+
+    def start(self, ready_timeout: float = 60.0) -> None:
+        for node in self.ids:
+            self.backend.start(node)
+        deadline = time.monotonic() + ready_timeout
+        while time.monotonic() < deadline:
+            if self.leader() is not None:
+                return
+            time.sleep(0.1)
+        raise UsageError(f"{self.cfg.system} cluster did not elect a leader within {ready_timeout:.0f}s "
+                         f"(node logs in {self.backend_workdir()})")
+
+    def backend_workdir(self) -> str:
+        return getattr(self.backend, "workdir", "the run directory")
+
+    def client_endpoints(self) -> list[str]:
+        return [str(self.addresses[n].client) for n in self.ids]
+
+    def status(self, node: str, timeout: float = 0.5) -> dict | None:
+        try:
+            return self.system.status(self.addresses[node].client, timeout)
+        except OSError:
+            return None
+        except ValueError:
+            return None
+
+    def leader(self) -> str | None:
+        """The node a majority agrees leads, as the monitor would see it."""
+        from splitbrain.analysis import agreed_leader
+
+        nodes = {n: self.status(n) for n in self.ids}
+        agreed = agreed_leader({"nodes": nodes}, len(self.ids))
+        return agreed[0] if agreed else None
+
+    def stop(self, logs_to: pathlib.Path) -> None:
+        try:
+            self.backend.collect_logs(str(logs_to))
+        except Exception as e:  # noqa: BLE001 - never lose the run for want of logs
+            _say(f"could not collect node logs: {e}")
+        self.backend.teardown()
+
+
+def _system_options(cfg: RunConfig) -> dict:
+    if cfg.system != "reference-kv":
+        if cfg.unsafe_bug or cfg.snapshot_every:
+            raise UsageError("--unsafe-bug and --snapshot-every apply to the reference KV only")
+        return {}
+    return {"read_mode": cfg.read_mode, "snapshot_every": cfg.snapshot_every, "unsafe_bug": cfg.unsafe_bug}
+
+
+def _load_process(cfg: RunConfig, run: pathlib.Path, endpoints: list[str], client: str) -> subprocess.Popen:
+    load = {
+        "system": client, "endpoints": endpoints, "workload": cfg.workload,
+        "users": cfg.concurrency, "spawn_rate": max(1.0, cfg.concurrency), "run_time": cfg.time,
+        "rate": cfg.rate, "keys": cfg.keys, "seed": cfg.seed, "read_mode": cfg.read_mode,
+        "history_path": str(run / rundir.HISTORY), "csv_prefix": str(run / rundir.LOCUST_PREFIX),
+        "html_path": str(run / "locust.html"),
+    }
+    return subprocess.Popen([sys.executable, "-m", "workloads.run", "--config", json.dumps(load)],
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def _stop_load(proc: subprocess.Popen, grace: float = 15.0) -> None:
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGINT)  # Locust stops users and flushes the recorder
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def execute(cfg: RunConfig) -> int:
+    from nemesis import schedule as nschedule
+
+    from splitbrain.evaluate import evaluate
+    from splitbrain.summary_text import exit_code, short
+
+    run = rundir.create(pathlib.Path(cfg.out), f"{cfg.system}-{cfg.workload}")
+    rundir.write_json(run / rundir.CONFIG, cfg.to_json())
+    _say(f"run directory {run}")
+    history = run / rundir.HISTORY
+    history.touch()
+    cluster = load = monitor = sched = None
+    interrupted = False
+    try:
+        cluster = Cluster(cfg, run)
+        _say(f"starting {cfg.nodes} {cfg.system} nodes on the {cfg.backend} backend")
+        cluster.start()
+        _say(f"leader elected: node {cluster.leader()}")
+        monitor = Monitor(cluster.ids, lambda n, t: cluster.status(n, t), run / rundir.STATUS).start()
+        sched = nschedule.plan_for_run(
+            cluster.backend, faults=cfg.nemesis, seed=cfg.seed, duration=cfg.time,
+            interval=cfg.nemesis_interval, fault_duration=cfg.fault_duration, quiet=cfg.quiet,
+            history_path=str(history), leader=cluster.leader,
+            allow_link_faults=cluster.system.per_link_dial or cfg.backend != "local")
+        load = _load_process(cfg, run, cluster.client_endpoints(), cluster.system.client)
+        sched.start()
+        deadline = time.monotonic() + cfg.time + 30
+        while load.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if load.poll() is None:
+            _say("load did not finish on time; stopping it")
+    except KeyboardInterrupt:
+        interrupted = True
+        _say("interrupted: healing, stopping and writing what was recorded")
+    finally:
+        for step, fn in (("nemesis", lambda: sched and sched.stop()),
+                         ("load", lambda: load and _stop_load(load)),
+                         ("monitor", lambda: monitor and monitor.stop()),
+                         ("cluster", lambda: cluster and cluster.stop(run / "nodes"))):
+            try:
+                fn()
+            except KeyboardInterrupt:
+                interrupted = True
+            except Exception as e:  # noqa: BLE001 - keep tearing down
+                _say(f"stopping {step} failed: {e}")
+    _say("checking the history")
+    summary = evaluate(run, timeout=cfg.check_timeout)
+    print(short(run, summary))
+    return 130 if interrupted else exit_code(summary)

@@ -1,0 +1,59 @@
+"""`splitbrain run`: any system x workload x nemesis x backend, checked and reported."""
+from __future__ import annotations
+
+import argparse
+
+HELP = "run a workload against a cluster under a nemesis, check the history and write a report"
+
+# flag -> RunConfig field, for options that override a --config file only when given.
+_FIELDS = {
+    "system": "system", "workload": "workload", "backend": "backend", "nodes": "nodes", "time": "time",
+    "concurrency": "concurrency", "rate": "rate", "read_mode": "read_mode", "seed": "seed", "keys": "keys",
+    "nemesis_interval": "nemesis_interval", "fault_duration": "fault_duration", "quiet": "quiet",
+    "out": "out", "snapshot_every": "snapshot_every", "unsafe_bug": "unsafe_bug",
+    "check_timeout": "check_timeout",
+}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    S = argparse.SUPPRESS  # absent flags stay absent, so --config values survive
+    p.add_argument("--config", metavar="FILE", help="a config.json from an earlier run (flags override it)")
+    p.add_argument("--system", default=S, help="reference-kv | etcd (default reference-kv)")
+    p.add_argument("--workload", default=S, help="register | kv | reads (default register)")
+    p.add_argument("--nemesis", default=S, metavar="LIST",
+                   help="comma-separated faults, or none (default partition,kill,pause)")
+    p.add_argument("--backend", default=S, help="local | netns | docker | ssh (default local)")
+    p.add_argument("--nodes", type=int, default=S, help="cluster size (default 3)")
+    p.add_argument("--time", type=float, default=S, metavar="S", help="seconds of load (default 60)")
+    p.add_argument("--concurrency", type=int, default=S, metavar="C", help="client users (default 10)")
+    p.add_argument("--rate", type=float, default=S, metavar="R", help="target ops/s (default: unthrottled)")
+    p.add_argument("--read-mode", default=S, dest="read_mode",
+                   help="reference KV read mode: readindex | lease | log | follower | local-unsafe (UNSAFE)")
+    p.add_argument("--seed", type=int, default=S, help="seed of workload and schedule (default 0)")
+    p.add_argument("--keys", type=int, default=S, help="keys in play at a time (default 8)")
+    p.add_argument("--nemesis-interval", type=float, default=S, dest="nemesis_interval", metavar="S")
+    p.add_argument("--fault-duration", type=float, default=S, dest="fault_duration", metavar="S")
+    p.add_argument("--quiet", type=float, default=S, metavar="S", help="calm seconds after the final heal")
+    p.add_argument("--snapshot-every", type=int, default=S, dest="snapshot_every", metavar="N")
+    p.add_argument("--unsafe-bug", default=S, dest="unsafe_bug", metavar="NAME",
+                   help="plant a known bug in the reference KV (see `splitbrain bugs`)")
+    p.add_argument("--check-timeout", type=float, default=S, dest="check_timeout", metavar="S")
+    p.add_argument("--out", default=S, metavar="DIR", help="where run directories go (default results/)")
+
+
+def config_from_args(args, base=None):
+    from splitbrain.config import RunConfig, parse_nemesis
+
+    cfg = RunConfig.from_file(args.config) if getattr(args, "config", None) else (base or RunConfig())
+    for flag, field in _FIELDS.items():
+        if hasattr(args, flag):
+            setattr(cfg, field, getattr(args, flag))
+    if hasattr(args, "nemesis"):
+        cfg.nemesis = parse_nemesis(args.nemesis)
+    return cfg.validate()
+
+
+def run(args) -> int:
+    from splitbrain.campaign import execute
+
+    return execute(config_from_args(args))

@@ -1,0 +1,45 @@
+"""Bad input to the suite's commands: one clear line on stderr, exit 2, no traceback."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+
+def splitbrain(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "splitbrain", *args], capture_output=True, text=True,
+                          timeout=60, cwd=cwd)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["run", "--workload", "nope"], "unknown workload 'nope'"),
+    (["run", "--nodes", "0"], "--nodes must be at least 1"),
+    (["run", "--time", "-5"], "--time must be positive"),
+    (["run", "--backend", "mars"], "unknown backend 'mars'"),
+    (["run", "--system", "mongo"], "unknown system 'mongo'"),
+    (["run", "--read-mode", "psychic"], "unknown read mode"),
+    (["run", "--nodes", "three"], "invalid int value"),
+    (["run", "--config", "/nonexistent/config.json"], "no such file"),
+    (["report", "/nonexistent-run-dir"], "not a directory"),
+    (["bogus-command"], "invalid choice"),
+])
+def test_bad_options_give_one_line_and_exit_2(args, needle):
+    r = splitbrain(*args)
+    assert r.returncode == 2, r
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_config_file_with_unknown_key_is_named(tmp_path):
+    p = tmp_path / "config.json"
+    p.write_text(json.dumps({"workload": "register", "colour": "blue"}))
+    r = splitbrain("run", "--config", str(p))
+    assert r.returncode == 2 and "unknown key 'colour'" in r.stderr
+
+
+def test_report_on_a_directory_without_history(tmp_path):
+    r = splitbrain("report", str(tmp_path))
+    assert r.returncode == 2 and "no history.jsonl" in r.stderr
