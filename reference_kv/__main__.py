@@ -1,0 +1,159 @@
+"""`python -m reference_kv`: run one node of the reference KV.
+
+Bad input is one line on stderr and exit status 2; a data directory that
+cannot be opened is one line and exit status 1; SIGTERM stops cleanly, exit 0.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from reference_kv.server import READ_MODES
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.exit(2, f"reference_kv: error: {message}\n")
+
+
+def _hostport(s: str) -> str:
+    from reference_kv.transport import split_hostport
+    try:
+        split_hostport(s)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return s
+
+
+def _id_map(s: str) -> dict[int, str]:
+    out = {}
+    for item in filter(None, s.split(",")):
+        nid, sep, addr = item.partition("=")
+        if not sep or not nid.strip().isdigit() or int(nid) < 1:
+            raise argparse.ArgumentTypeError(f"bad entry {item!r}: expected ID=HOST:PORT with ID >= 1")
+        out[int(nid)] = _hostport(addr.strip())
+    return out
+
+
+def _positive(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {s!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m reference_kv", description="Run one node of the reference Raft KV.")
+    p.add_argument("--id", type=_positive, required=True, help="this node's id (>= 1)")
+    p.add_argument("--listen", type=_hostport, required=True, help="client HTTP API address HOST:PORT")
+    p.add_argument("--peer-listen", type=_hostport, required=True, help="Raft peer address HOST:PORT")
+    p.add_argument("--peers", type=_id_map, default={},
+                   help="ID=HOST:PORT,... every initial voter (itself included) as this node dials it")
+    p.add_argument("--peer-clients", type=_id_map, default={},
+                   help="ID=HOST:PORT,... each node's client API address, for not-leader hints")
+    p.add_argument("--data-dir", required=True, help="directory for this node's data (created if absent)")
+    p.add_argument("--read-mode", choices=READ_MODES, default="readindex",
+                   help="default read mode; local-unsafe is UNSAFE (stale reads, to prove the checker)")
+    p.add_argument("--snapshot-every", type=_positive, default=10000, help="snapshot every N applied entries")
+    p.add_argument("--tick-ms", type=_positive, default=10, help="Raft tick interval in milliseconds")
+    p.add_argument("--election-ticks", type=_positive, default=10, help="election timeout in ticks")
+    p.add_argument("--heartbeat-ticks", type=_positive, default=1, help="heartbeat interval in ticks")
+    p.add_argument("--storage", choices=("pebble", "memory"), default=None,
+                   help="pebble (default when built) or memory (volatile, tests only)")
+    p.add_argument("--join", action="store_true", help="start empty and wait to be added as a learner")
+    p.add_argument("--unsafe-bug", default=None, help="UNSAFE: enable a planted bug by name")
+    p.add_argument("--request-timeout", type=float, default=3.0, help="seconds before a client request gets 504")
+    p.add_argument("--max-value-bytes", type=_positive, default=1 << 20, help="largest accepted value (413 above)")
+    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    return p
+
+
+def storage_opener(kind: str | None):
+    """-> (kind, open(path) -> Storage). Pebble by default, memory when Pebble is not built."""
+    if kind in (None, "pebble"):
+        try:
+            from reference_kv.storage.pebble import PebbleDB
+            return "pebble", lambda path: PebbleDB(str(path))
+        except Exception as e:  # not built yet: the shared library is missing
+            if kind == "pebble":
+                raise SystemExit(f"reference_kv: error: pebble storage unavailable: {e}") from None
+    from reference_kv.storage.memory import MemoryStorage
+
+    def open_memory(path):
+        try:
+            return MemoryStorage(str(path))
+        except TypeError:
+            return MemoryStorage()
+    return "memory", open_memory
+
+
+async def _serve(args) -> int:
+    from reference_kv.node import Node, NodeConfig
+    from reference_kv.server import Server
+    from reference_kv.transport import Transport, split_hostport
+
+    kind, opener = storage_opener(args.storage)
+    cfg = NodeConfig(
+        id=args.id, data_dir=Path(args.data_dir), peers=args.peers, peer_clients=args.peer_clients,
+        read_mode=args.read_mode, snapshot_every=args.snapshot_every, tick_ms=args.tick_ms,
+        election_ticks=args.election_ticks, heartbeat_ticks=args.heartbeat_ticks, join=args.join,
+        unsafe_bug=args.unsafe_bug, request_timeout=args.request_timeout,
+    )
+    peers = {i: a for i, a in args.peers.items() if i != args.id}
+    node = Node(cfg, opener, Transport(args.peer_listen, peers))
+    host, port = split_hostport(args.listen)
+    server = Server(node, host, port, max_value_bytes=args.max_value_bytes)
+    try:
+        await node.start()
+        await server.start()
+    except OSError as e:
+        print(f"reference_kv: error: cannot start node {args.id}: {e}", file=sys.stderr)
+        return 1
+    except ValueError as e:
+        print(f"reference_kv: error: {e}", file=sys.stderr)
+        return 2
+    logging.getLogger("reference_kv").info("node %d serving clients on %s (%s storage, reads %s)",
+                                           args.id, args.listen, kind, args.read_mode)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.close()
+    await node.stop()
+    return 0
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.peers and args.id not in args.peers and not args.join:
+        print(f"reference_kv: error: --peers must include this node ({args.id})", file=sys.stderr)
+        return 2
+    if not args.peers and not args.join:
+        print("reference_kv: error: give --peers (initial voters) or --join", file=sys.stderr)
+        return 2
+    data_dir = Path(args.data_dir)
+    if data_dir.exists() and not data_dir.is_dir():
+        print(f"reference_kv: error: --data-dir {data_dir} is not a directory", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format=f"%(asctime)s node{args.id} %(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(_serve(args))
+    except KeyboardInterrupt:
+        return 0
+    except Exception as e:  # corrupt data dir and the like: one line, no traceback
+        logging.getLogger("reference_kv").debug("fatal", exc_info=True)
+        print(f"reference_kv: error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,617 @@
+"""One reference-KV node: drives the pure Raft core with asyncio.
+
+This is the only module that awaits. The core never blocks: ticks, peer
+messages and client proposals go in synchronously on the event loop; the
+ready loop takes each `Ready` and
+
+1. installs a received snapshot,
+2. appends entries, records the hard state and applies committed commands in
+   ONE storage batch (synced when entries or term/vote changed) on the single
+   storage thread, so the loop never stalls on fsync,
+3. only then sends messages and answers clients.
+
+While one batch is being synced, new proposals pile up in the core and go
+into the next batch together: group commit, one fsync for many writes.
+
+The clock and the transport are constructor arguments so tests can drive a
+node on virtual time.
+"""
+from __future__ import annotations
+
+import asyncio
+import bisect
+import heapq
+import itertools
+import logging
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgpack
+
+from reference_kv.raft import Config, InitialState, NotLeader, ProposalDropped, RawNode
+from reference_kv.raft.types import (
+    NONE, ConfChange, ConfChangeType, ConfState, HardState, Message, MsgType, Role, from_wire, to_wire,
+)
+from reference_kv.server import HTTPError
+from reference_kv.snapshot_transfer import ACK, CHUNK, OFFER, SnapshotTransfer
+from reference_kv.statemachine import StaleRequest, StateMachine, encode_command
+from reference_kv.transport import RAFT
+
+log = logging.getLogger("reference_kv.node")
+
+READ_MODES = ("readindex", "lease", "log", "follower", "local-unsafe")
+_ROLE_NAMES = {Role.FOLLOWER: "follower", Role.CANDIDATE: "candidate", Role.PRE_CANDIDATE: "candidate",
+               Role.LEADER: "leader", Role.LEARNER: "learner"}
+FSYNC_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
+
+
+class AsyncioClock:
+    """Real time through the event loop (asyncio sleeps keep working under libfaketime)."""
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+@dataclass
+class NodeConfig:
+    id: int
+    data_dir: Path
+    peers: dict[int, str]  # voter id -> peer address this node dials (itself included)
+    peer_clients: dict[int, str] = field(default_factory=dict)  # id -> client HTTP address (leader hints)
+    read_mode: str = "readindex"
+    snapshot_every: int = 10000
+    tick_ms: int = 10
+    election_ticks: int = 10
+    heartbeat_ticks: int = 1
+    join: bool = False
+    unsafe_bug: str | None = None
+    request_timeout: float = 3.0
+    seed: int | None = None
+
+
+@dataclass
+class _Metrics:
+    elections: int = 0
+    leader_changes: int = 0
+    proposals: int = 0
+    proposals_failed: int = 0
+    reads: dict = field(default_factory=dict)
+    fsync_count: int = 0
+    fsync_sum: float = 0.0
+    fsync_buckets: list = field(default_factory=lambda: [0] * len(FSYNC_BUCKETS))
+    snapshots_taken: int = 0
+    snapshots_sent: int = 0
+    snapshots_installed: int = 0
+    batches: int = 0
+    batched_entries: int = 0
+
+    def observe_fsync(self, seconds: float) -> None:
+        self.fsync_count += 1
+        self.fsync_sum += seconds
+        i = bisect.bisect_left(FSYNC_BUCKETS, seconds)
+        if i < len(FSYNC_BUCKETS):
+            self.fsync_buckets[i] += 1
+
+
+def not_leader(leader: int, address: str | None) -> HTTPError:
+    return HTTPError(503, {"error": "not_leader", "leader": leader or None, "leader_address": address})
+
+
+def timeout(why: str = "timeout") -> HTTPError:
+    return HTTPError(504, {"error": "timeout", "detail": why})
+
+
+class Node:
+    def __init__(self, cfg: NodeConfig, open_storage, transport, clock=None):
+        """open_storage(path) -> Storage; transport: reference_kv.transport.Transport-like."""
+        self.cfg = cfg
+        self.id = cfg.id
+        self.read_mode = cfg.read_mode
+        self.clock = clock or AsyncioClock()
+        self.transport = transport
+        self._open_storage = open_storage
+        self.db_path = Path(cfg.data_dir) / "db"
+        self.snap_dir = Path(cfg.data_dir) / "snapshots"
+        self._exec = ThreadPoolExecutor(1, thread_name_prefix="storage")
+        self.metrics = _Metrics()
+        self.role = Role.FOLLOWER
+        self.leader = NONE
+        self.term = 0
+        self.applied = 0
+        self.snapshot_index = 0
+        self._last_synced = HardState()
+        self._members: dict[int, tuple[str, str]] = {}
+        self._pending: dict[int, asyncio.Future] = {}
+        self._pid = itertools.count(1)
+        self._apply_waiters: list[tuple[int, int, asyncio.Future]] = []
+        self._waiter_seq = itertools.count()
+        self._conf_waiters: dict[tuple[int, int], list[asyncio.Future]] = {}
+        self._read_queue: list[asyncio.Future] = []
+        self._read_rounds: dict[bytes, tuple[float, list[asyncio.Future]]] = {}
+        self._read_ctx = itertools.count(1)
+        self._snapshotting = False
+        self._sending_snap: set[int] = set()
+        self._tasks: list[asyncio.Task] = []
+        self._wake: asyncio.Event | None = None
+        self._stopped = False
+
+    # --- lifecycle -----------------------------------------------------------------
+    async def start(self) -> None:
+        self._wake = asyncio.Event()
+        Path(self.cfg.data_dir).mkdir(parents=True, exist_ok=True)
+        self._recover_interrupted_install()
+        self.db = await self._io(self._open_storage, self.db_path)
+        self.sm = StateMachine(self.db)
+        loaded = await self._io(self.sm.load)
+        if loaded.snapshot and not (self.snap_dir / str(loaded.snapshot.index)).is_dir():
+            # Crashed between recording a snapshot and keeping its checkpoint: take it again.
+            await self._io(self._checkpoint_now)
+            loaded = await self._io(self.sm.load)
+        fresh = loaded.hard_state == HardState() and not loaded.conf_state.voters and not loaded.entries
+        peers = () if self.cfg.join else tuple(sorted(self.cfg.peers))
+        conf = loaded.conf_state
+        if fresh and peers:
+            conf = ConfState(peers, ())
+            await self._io(self.sm.bootstrap, conf)
+        config = Config(
+            id=self.id, peers=peers, election_tick=self.cfg.election_ticks,
+            heartbeat_tick=self.cfg.heartbeat_ticks,
+            read_only="lease_based" if self.read_mode == "lease" else "safe",
+            unsafe_bug=self.cfg.unsafe_bug,
+        )
+        config.validate()
+        state = InitialState(hard_state=loaded.hard_state, conf_state=conf, snapshot=loaded.snapshot,
+                             entries=loaded.entries, applied=loaded.applied)
+        import random
+        self.raw = RawNode(config, state, random.Random(self.cfg.seed))
+        self.applied = loaded.applied
+        self.snapshot_index = loaded.snapshot.index if loaded.snapshot else 0
+        self._last_synced = loaded.hard_state
+        self.term = loaded.hard_state.term
+        self._members = dict(loaded.members)
+        self.snapshots = SnapshotTransfer(self.id, Path(self.cfg.data_dir) / "incoming", self._send_frame)
+        self.transport.on_frame = self._on_frame
+        self.transport.on_unreachable = self._on_unreachable
+        for nid, (peer, _client) in self._members.items():
+            if nid not in self.cfg.peers and nid != self.id and peer:
+                self.transport.addresses.setdefault(nid, peer)
+        self.transport.addresses.pop(self.id, None)
+        await self.transport.start()
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._ticker()), loop.create_task(self._ready_loop())]
+        log.info("node %d started: term %d, applied %d, snapshot %d, voters %s",
+                 self.id, self.term, self.applied, self.snapshot_index, conf.voters)
+
+    async def stop(self) -> None:
+        self._stopped = True
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.transport.close()
+        await self._io(self.db.close)
+        self._exec.shutdown(wait=True)
+
+    async def _io(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._exec, fn, *args)
+
+    # --- inputs ----------------------------------------------------------------------
+    def _on_frame(self, kind: int, payload) -> None:
+        if kind == RAFT:
+            try:
+                self.raw.step(from_wire(payload))
+            except Exception as e:  # a message the core rejects must not kill the node
+                log.debug("step: %s", e)
+            self._wake.set()
+        elif kind in (OFFER, CHUNK, ACK):
+            self.snapshots.on_frame(kind, payload)
+
+    def _on_unreachable(self, peer: int) -> None:
+        self.raw.report_unreachable(peer)
+
+    def _send_frame(self, to: int, kind: int, payload) -> None:
+        self.transport.send(to, kind, payload)
+
+    async def _ticker(self) -> None:
+        interval = self.cfg.tick_ms / 1000
+        next_at = self.clock.now()
+        while True:
+            next_at += interval
+            await self.clock.sleep(max(0.0, next_at - self.clock.now()))
+            now = self.clock.now()
+            if now - next_at > 5 * interval:
+                next_at = now  # after a pause, resume ticking; a burst would fake elapsed time
+            self.raw.tick()
+            self._expire_reads(now)
+            self._wake.set()
+
+    # --- the ready loop -----------------------------------------------------------
+    async def _ready_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self.raw.has_ready():
+                try:
+                    await self._handle(self.raw.ready())
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("fatal error handling Ready; exiting")
+                    import os
+                    os._exit(70)
+
+    async def _handle(self, rd) -> None:
+        if rd.soft_state is not None:
+            self._on_soft_state(rd.soft_state)
+        if rd.snapshot is not None:
+            await self._install_snapshot(rd.snapshot, rd.hard_state or self._last_synced)
+        hs = rd.hard_state
+        sync = bool(rd.must_sync or rd.entries or (
+            hs is not None and (hs.term, hs.vote) != (self._last_synced.term, self._last_synced.vote)))
+        t0 = time.perf_counter()
+        applied = await self._io(self.sm.persist_and_apply, rd.entries, hs, rd.committed_entries, sync)
+        if sync:
+            self.metrics.observe_fsync(time.perf_counter() - t0)
+        if hs is not None:
+            self._last_synced = hs
+            self.term = hs.term
+        if rd.entries:
+            self.metrics.batches += 1
+            self.metrics.batched_entries += len(rd.entries)
+        for m in rd.messages:
+            if m.type == MsgType.SNAP:
+                self._start_snapshot_send(m)
+            else:
+                self.transport.send(m.to, RAFT, to_wire(m))
+        for _entry, cc in applied.conf_changes:
+            self.raw.apply_conf_change(cc)
+            self._on_conf_applied(cc)
+        self.raw.advance(rd)
+        self.applied = applied.index
+        for pid, result in applied.results.items():
+            fut = self._pending.pop(pid, None)
+            if fut is not None and not fut.done():
+                fut.set_result(result)
+        for rs in rd.read_states:
+            self._on_read_state(rs.index, rs.ctx)
+        self._release_apply_waiters()
+        if (self.applied - self.snapshot_index >= self.cfg.snapshot_every and not self._snapshotting):
+            self._snapshotting = True
+            asyncio.get_running_loop().create_task(self._take_snapshot())
+
+    def _on_soft_state(self, ss) -> None:
+        was_leader = self.role == Role.LEADER
+        if ss.role in (Role.CANDIDATE, Role.PRE_CANDIDATE) and self.role not in (Role.CANDIDATE, Role.PRE_CANDIDATE):
+            self.metrics.elections += 1
+        if ss.leader != self.leader:
+            self.metrics.leader_changes += 1
+            if ss.leader:
+                log.info("node %d: leader is now %d", self.id, ss.leader)
+        self.role, self.leader = ss.role, ss.leader
+        if was_leader and ss.role != Role.LEADER:
+            # Our proposals may still commit under the next leader: the outcome is unknown.
+            # Answer at once so clients retry (same request id) instead of waiting out a timeout.
+            for fut in self._pending.values():
+                if not fut.done():
+                    fut.set_exception(timeout("leadership lost"))
+            self._pending.clear()
+            self._fail_reads(not_leader(self.leader, self.leader_address()))
+
+    # --- membership ---------------------------------------------------------------
+    def _on_conf_applied(self, cc: ConfChange) -> None:
+        if cc.type == ConfChangeType.ADD_LEARNER and cc.context:
+            try:
+                peer, client = msgpack.unpackb(cc.context, raw=False)
+                self._members[cc.node_id] = (peer, client)
+                if cc.node_id != self.id and cc.node_id not in self.cfg.peers:
+                    self.transport.add_peer(cc.node_id, peer)
+            except (ValueError, TypeError, msgpack.UnpackException):
+                log.warning("conf change for %d with unreadable context", cc.node_id)
+        elif cc.type == ConfChangeType.REMOVE and cc.node_id != self.id:
+            self.transport.remove_peer(cc.node_id)
+        for fut in self._conf_waiters.pop((int(cc.type), cc.node_id), []):
+            if not fut.done():
+                fut.set_result(True)
+
+    async def _conf_change(self, cc: ConfChange) -> None:
+        self._require_leader()
+        fut = asyncio.get_running_loop().create_future()
+        self._conf_waiters.setdefault((int(cc.type), cc.node_id), []).append(fut)
+        try:
+            self.raw.propose_conf_change(cc)
+        except NotLeader as e:
+            raise not_leader(e.leader, self.client_address(e.leader)) from None
+        except ProposalDropped as e:
+            raise HTTPError(409, {"error": f"membership change refused: {e}"}) from None
+        self._wake.set()
+        try:
+            await asyncio.wait_for(fut, self.cfg.request_timeout * 2)
+        except asyncio.TimeoutError:
+            raise timeout("membership change not applied in time") from None
+
+    async def add_learner(self, node_id: int, peer_address: str, client_address: str) -> None:
+        ctx = msgpack.packb([peer_address, client_address], use_bin_type=True)
+        await self._conf_change(ConfChange(ConfChangeType.ADD_LEARNER, node_id, ctx))
+
+    async def promote(self, node_id: int) -> None:
+        await self._conf_change(ConfChange(ConfChangeType.PROMOTE, node_id))
+
+    async def remove(self, node_id: int) -> None:
+        await self._conf_change(ConfChange(ConfChangeType.REMOVE, node_id))
+
+    async def transfer_leader(self, to: int) -> None:
+        self._require_leader()
+        self.raw.transfer_leader(to)
+        self._wake.set()
+        deadline = self.clock.now() + self.cfg.request_timeout
+        while self.clock.now() < deadline:
+            if self.leader == to:
+                return
+            await self.clock.sleep(self.cfg.tick_ms / 1000)
+        raise timeout(f"node {to} did not take over in time")
+
+    # --- writes --------------------------------------------------------------------
+    def _require_leader(self) -> None:
+        if self.role != Role.LEADER:
+            raise not_leader(self.leader, self.leader_address())
+
+    async def write(self, op: str, key: str, a, b, request_id: str | None):
+        self._require_leader()
+        pid = (self.id << 40) | next(self._pid)
+        fut = asyncio.get_running_loop().create_future()
+        self._pending[pid] = fut
+        try:
+            self.raw.propose(encode_command(op, pid, request_id, key, a, b))
+        except NotLeader as e:
+            self._pending.pop(pid, None)
+            raise not_leader(e.leader, self.client_address(e.leader)) from None
+        except ProposalDropped:
+            self._pending.pop(pid, None)
+            self.metrics.proposals_failed += 1
+            raise not_leader(self.leader if self.leader != self.id else NONE, None) from None
+        self.metrics.proposals += 1
+        self._wake.set()
+        try:
+            result = await asyncio.wait_for(fut, self.cfg.request_timeout)
+        except asyncio.TimeoutError:
+            self._pending.pop(pid, None)
+            self.metrics.proposals_failed += 1
+            raise timeout() from None
+        if isinstance(result, StaleRequest):
+            raise timeout("request id too old to know its outcome")
+        return result
+
+    # --- reads ----------------------------------------------------------------------
+    async def read(self, key: str, mode: str) -> bytes | None:
+        self.metrics.reads[mode] = self.metrics.reads.get(mode, 0) + 1
+        if mode == "local-unsafe":  # UNSAFE: may return stale data; exists to prove the checker
+            return self.sm.read(key)
+        if mode == "log":
+            return await self.write("r", key, None, None, None)
+        if mode in ("readindex", "lease"):
+            self._require_leader()
+        elif self.leader == NONE:
+            raise not_leader(NONE, None)
+        fut = asyncio.get_running_loop().create_future()
+        self._read_queue.append(fut)
+        if not self._read_rounds:
+            self._issue_read_round()
+        try:
+            index = await asyncio.wait_for(fut, self.cfg.request_timeout)
+            await asyncio.wait_for(self._wait_applied(index), self.cfg.request_timeout)
+        except asyncio.TimeoutError:
+            raise timeout("read index not confirmed in time") from None
+        return self.sm.read(key)
+
+    def _issue_read_round(self) -> None:
+        """One ReadIndex round serves every read queued since the last one."""
+        if not self._read_queue:
+            return
+        ctx = next(self._read_ctx).to_bytes(8, "big")
+        batch, self._read_queue = self._read_queue, []
+        self._read_rounds[ctx] = (self.clock.now(), batch)
+        try:
+            self.raw.read_index(ctx)
+        except NotLeader as e:
+            self._read_rounds.pop(ctx, None)
+            err = not_leader(e.leader, self.client_address(e.leader))
+            for f in batch:
+                if not f.done():
+                    f.set_exception(err)
+            return
+        self._wake.set()
+
+    def _on_read_state(self, index: int, ctx: bytes) -> None:
+        round_ = self._read_rounds.pop(ctx, None)
+        if round_ is not None:
+            for f in round_[1]:
+                if not f.done():
+                    f.set_result(index)
+        if not self._read_rounds:
+            self._issue_read_round()
+
+    def _expire_reads(self, now: float) -> None:
+        limit = self.cfg.tick_ms / 1000 * self.cfg.election_ticks * 2
+        for ctx, (started, _batch) in list(self._read_rounds.items()):
+            if now - started > limit:
+                # Lost (dropped message, leader change): the waiting reads retry in a new round.
+                _, batch = self._read_rounds.pop(ctx)
+                self._read_queue.extend(f for f in batch if not f.done())
+        if not self._read_rounds:
+            self._issue_read_round()
+
+    def _fail_reads(self, err: Exception) -> None:
+        for _, batch in self._read_rounds.values():
+            for f in batch:
+                if not f.done():
+                    f.set_exception(err)
+        for f in self._read_queue:
+            if not f.done():
+                f.set_exception(err)
+        self._read_rounds.clear()
+        self._read_queue = []
+
+    async def _wait_applied(self, index: int) -> None:
+        if self.applied >= index:
+            return
+        fut = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._apply_waiters, (index, next(self._waiter_seq), fut))
+        await fut
+
+    def _release_apply_waiters(self) -> None:
+        w = self._apply_waiters
+        while w and w[0][0] <= self.applied:
+            fut = heapq.heappop(w)[2]
+            if not fut.done():
+                fut.set_result(None)
+
+    # --- snapshots -------------------------------------------------------------------
+    def _checkpoint_now(self):
+        """Storage thread: checkpoint the store at the applied index, then drop the log behind it."""
+        meta = self.sm.snapshot_meta()
+        target = self.snap_dir / str(meta.index)
+        tmp = self.snap_dir / f"{meta.index}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        self.snap_dir.mkdir(parents=True, exist_ok=True)
+        self.db.checkpoint(str(tmp))
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+        self.sm.record_snapshot(meta)
+        keep = sorted((int(p.name) for p in self.snap_dir.iterdir() if p.name.isdigit()), reverse=True)
+        for old in keep[2:]:  # the previous one may still be streaming to a follower
+            shutil.rmtree(self.snap_dir / str(old), ignore_errors=True)
+        return meta
+
+    async def _take_snapshot(self) -> None:
+        try:
+            meta = await self._io(self._checkpoint_now)
+            self.raw.compact(meta.index)
+            self.snapshot_index = meta.index
+            self.metrics.snapshots_taken += 1
+            log.info("node %d: snapshot at %d", self.id, meta.index)
+        except Exception:
+            log.exception("taking a snapshot")
+        finally:
+            self._snapshotting = False
+
+    def _start_snapshot_send(self, m: Message) -> None:
+        if m.to in self._sending_snap:
+            return
+        self._sending_snap.add(m.to)
+        asyncio.get_running_loop().create_task(self._send_snapshot(m))
+
+    async def _send_snapshot(self, m: Message) -> None:
+        ok = False
+        try:
+            directory = self.snap_dir / str(m.snapshot.index)
+            if not directory.is_dir():
+                log.warning("no checkpoint for snapshot %d", m.snapshot.index)
+            else:
+                ok = await self.snapshots.stream(m.to, m.snapshot.index, directory)
+                if ok:
+                    ok = self.transport.send(m.to, RAFT, to_wire(m))
+                    self.metrics.snapshots_sent += ok
+        finally:
+            self._sending_snap.discard(m.to)
+            self.raw.report_snapshot(m.to, ok)
+            self._wake.set()
+
+    async def _install_snapshot(self, meta, hard_state: HardState) -> None:
+        src = self.snapshots.ready_dir(meta.index)
+        if src is None:
+            raise RuntimeError(f"snapshot {meta.index} was not received before its SNAP message")
+
+        def install():
+            self.db.close()
+            old = self.db_path.with_name("db.old")
+            shutil.rmtree(old, ignore_errors=True)
+            self.db_path.rename(old)
+            src.rename(self.db_path)
+            self.db = self._open_storage(self.db_path)
+            self.sm.db = self.db
+            self.sm.adopt_snapshot(meta, hard_state)
+            shutil.rmtree(old, ignore_errors=True)
+            self.snapshots.clear()
+            return self._checkpoint_now()  # so this node can send it on if it leads later
+
+        await self._io(install)
+        self.applied = self.sm.applied
+        self.snapshot_index = meta.index
+        self._members = self.sm.members() | self._members
+        for nid, (peer, _) in self._members.items():
+            if nid != self.id and nid not in self.cfg.peers and peer:
+                self.transport.add_peer(nid, peer)
+        self.metrics.snapshots_installed += 1
+        log.info("node %d: installed snapshot %d", self.id, meta.index)
+
+    def _recover_interrupted_install(self) -> None:
+        old = self.db_path.with_name("db.old")
+        if old.exists() and not self.db_path.exists():
+            old.rename(self.db_path)
+
+    # --- reporting ---------------------------------------------------------------------
+    def client_address(self, node_id: int) -> str | None:
+        if not node_id:
+            return None
+        addr = self.cfg.peer_clients.get(node_id)
+        if addr is None and node_id in self._members:
+            addr = self._members[node_id][1] or None
+        return addr
+
+    def leader_address(self) -> str | None:
+        return self.client_address(self.leader)
+
+    def status(self) -> dict:
+        st = self.raw.status()
+        return {
+            "id": self.id, "role": _ROLE_NAMES.get(self.role, "follower"), "term": self.term,
+            "leader": self.leader or None, "leader_address": self.leader_address(),
+            "commit": st.get("commit", 0), "applied": self.applied,
+            "snapshot_index": self.snapshot_index, "log_size": self.sm.last_index - self.snapshot_index,
+            "read_mode": self.read_mode,
+        }
+
+    def metrics_text(self) -> str:
+        m = self.metrics
+        st = self.raw.status()
+        lines = []
+
+        def metric(name, kind, help_, value, labels=""):
+            lines.append(f"# HELP reference_kv_{name} {help_}")
+            lines.append(f"# TYPE reference_kv_{name} {kind}")
+            lines.append(f"reference_kv_{name}{labels} {value}")
+
+        metric("term", "gauge", "Current Raft term.", self.term)
+        metric("is_leader", "gauge", "1 if this node is the leader.", int(self.role == Role.LEADER))
+        metric("elections_total", "counter", "Elections this node started (pre-vote included).", m.elections)
+        metric("leader_changes_total", "counter", "Times the known leader changed.", m.leader_changes)
+        metric("proposals_total", "counter", "Client proposals accepted by the core.", m.proposals)
+        metric("proposals_failed_total", "counter", "Proposals dropped or timed out.", m.proposals_failed)
+        metric("commit_index", "gauge", "Commit index.", st.get("commit", 0))
+        metric("applied_index", "gauge", "Applied index.", self.applied)
+        metric("apply_lag", "gauge", "Committed but not yet applied entries.", max(0, st.get("commit", 0) - self.applied))
+        metric("snapshot_index", "gauge", "Index of the latest snapshot.", self.snapshot_index)
+        metric("snapshots_taken_total", "counter", "Snapshots taken.", m.snapshots_taken)
+        metric("snapshots_sent_total", "counter", "Snapshots streamed to followers.", m.snapshots_sent)
+        metric("snapshots_installed_total", "counter", "Snapshots installed from a leader.", m.snapshots_installed)
+        metric("entries_per_batch", "gauge", "Mean log entries per persisted batch (group commit).",
+               round(m.batched_entries / m.batches, 3) if m.batches else 0)
+        lines.append("# HELP reference_kv_reads_total Reads served, by mode.")
+        lines.append("# TYPE reference_kv_reads_total counter")
+        for mode, n in sorted(m.reads.items()):
+            lines.append(f'reference_kv_reads_total{{mode="{mode}"}} {n}')
+        lines.append("# HELP reference_kv_fsync_seconds Latency of synced storage batches.")
+        lines.append("# TYPE reference_kv_fsync_seconds histogram")
+        cum = 0
+        for le, n in zip(FSYNC_BUCKETS, m.fsync_buckets):
+            cum += n
+            lines.append(f'reference_kv_fsync_seconds_bucket{{le="{le}"}} {cum}')
+        lines.append(f'reference_kv_fsync_seconds_bucket{{le="+Inf"}} {m.fsync_count}')
+        lines.append(f"reference_kv_fsync_seconds_sum {m.fsync_sum:.6f}")
+        lines.append(f"reference_kv_fsync_seconds_count {m.fsync_count}")
+        return "\n".join(lines) + "\n"

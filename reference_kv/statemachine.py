@@ -1,0 +1,293 @@
+"""The node's durable state in one key-value store: Raft log, hard state, KV data, sessions.
+
+Everything lives in one Storage (Pebble by default) under one-byte key prefixes, so
+a single synced batch can append log entries, record the hard state and apply
+committed commands atomically; a Pebble checkpoint of the whole store is the
+snapshot. Methods here do blocking storage I/O: `node.py` calls them from one
+dedicated storage thread, never from the event loop, and never concurrently.
+
+Commands are msgpack arrays `[op, proposal_id, request_id, key, a, b]`:
+`p` put(a), `d` delete, `c` cas(a -> b), `a` append(a), `r` read (read through the
+log). Values are canonical JSON text, so CAS compares JSON values, not Python ones.
+
+Sessions give exactly-once writes: a request id `"client:seq"` that was already
+applied returns the stored result instead of applying again, so a client may
+retry a write whose outcome it does not know.
+"""
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+
+import msgpack
+
+from reference_kv.raft.confchange import decode_conf_change
+from reference_kv.raft.types import (
+    ConfChange, ConfChangeType, ConfState, Entry, EntryType, HardState, SnapshotMeta,
+    conf_from_wire, conf_to_wire, entry_from_wire, entry_to_wire, snap_from_wire, snap_to_wire,
+)
+
+LOG = b"\x01"  # + index (8 bytes big endian) -> entry
+META_HARD = b"\x02hs"
+META_CONF = b"\x02cs"
+META_APPLIED = b"\x02ap"  # [index, term] of the last applied entry
+META_SNAP = b"\x02sn"  # SnapshotMeta of the last snapshot (log is compacted up to it)
+MEMBER = b"\x02mb"  # + id (8 bytes) -> [peer_address, client_address] learned through conf changes
+SESSION = b"\x03"  # + client id -> {seq: result}
+DATA = b"\x04"  # + key (utf-8) -> canonical JSON text
+
+SESSION_WINDOW = 256  # results kept per client; a retry older than that is answered "unknown"
+_MAX_INDEX = (1 << 64) - 1
+
+
+class StaleRequest(Exception):
+    """A retried request id so old its result was forgotten: outcome unknown."""
+
+
+def log_key(index: int) -> bytes:
+    return LOG + struct.pack(">Q", index)
+
+
+def member_key(node_id: int) -> bytes:
+    return MEMBER + struct.pack(">Q", node_id)
+
+
+def canonical(value) -> bytes:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
+
+
+def encode_command(op: str, proposal_id: int, request_id: str | None, key: str, a=None, b=None) -> bytes:
+    return msgpack.packb([op, proposal_id, request_id, key, a, b], use_bin_type=True)
+
+
+def next_conf(conf: ConfState, cc: ConfChange) -> ConfState:
+    """The configuration after cc, computed the way the core does, so it is persisted with the apply."""
+    voters, learners = set(conf.voters), set(conf.learners)
+    if cc.type == ConfChangeType.ADD_LEARNER:
+        if cc.node_id not in voters:
+            learners.add(cc.node_id)
+    elif cc.type == ConfChangeType.PROMOTE:
+        learners.discard(cc.node_id)
+        voters.add(cc.node_id)
+    else:
+        voters.discard(cc.node_id)
+        learners.discard(cc.node_id)
+    return ConfState(tuple(sorted(voters)), tuple(sorted(learners)))
+
+
+def _pack(obj) -> bytes:
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+def _unpack(data: bytes):
+    return msgpack.unpackb(data, raw=False, strict_map_key=False)
+
+
+@dataclass
+class Applied:
+    """What one apply batch produced, handed back to the event loop."""
+
+    results: dict[int, object] = field(default_factory=dict)  # proposal id -> result
+    conf_changes: list[tuple[Entry, ConfChange]] = field(default_factory=list)
+    index: int = 0
+    term: int = 0
+    conf: ConfState | None = None
+
+
+@dataclass
+class Loaded:
+    hard_state: HardState
+    conf_state: ConfState
+    snapshot: SnapshotMeta | None
+    entries: list[Entry]
+    applied: int
+    applied_term: int
+    members: dict[int, tuple[str, str]]
+
+
+class StateMachine:
+    def __init__(self, storage):
+        self.db = storage
+        self.last_index = 0
+        self.applied = 0
+        self.applied_term = 0
+        self.conf = ConfState()
+        self._sessions: dict[str, dict[int, object]] = {}
+
+    # --- startup ---------------------------------------------------------------
+    def load(self) -> Loaded:
+        db = self.db
+        hs = _unpack(db.get(META_HARD)) if db.get(META_HARD) else [0, 0, 0]
+        conf = conf_from_wire(_unpack(db.get(META_CONF))) if db.get(META_CONF) else ConfState()
+        snap = snap_from_wire(_unpack(db.get(META_SNAP))) if db.get(META_SNAP) else None
+        applied, applied_term = _unpack(db.get(META_APPLIED)) if db.get(META_APPLIED) else (0, 0)
+        first = snap.index + 1 if snap else 1
+        entries = [entry_from_wire(_unpack(v)) for _, v in db.iterate(log_key(first), log_key(_MAX_INDEX))]
+        self.last_index = entries[-1].index if entries else (snap.index if snap else 0)
+        self.applied, self.applied_term, self.conf = applied, applied_term, conf
+        self._sessions.clear()
+        members = {
+            struct.unpack(">Q", k[len(MEMBER):])[0]: tuple(_unpack(v))
+            for k, v in db.iterate(MEMBER, MEMBER + b"\xff" * 9)
+        }
+        return Loaded(HardState(*hs), conf, snap, entries, applied, applied_term, members)
+
+    def bootstrap(self, conf: ConfState) -> None:
+        """A brand-new node of the initial configuration records it, so a restart knows it."""
+        b = self.db.batch()
+        b.set(META_CONF, _pack(conf_to_wire(conf)))
+        b.commit(sync=True)
+        self.conf = conf
+
+    # --- the hot path: persist + apply in one batch ----------------------------
+    def persist_and_apply(self, entries, hard_state: HardState | None, committed, sync: bool) -> Applied:
+        b = self.db.batch()
+        if entries:
+            first = entries[0].index
+            if first <= self.last_index:  # a new leader overwrote our uncommitted suffix
+                b.delete_range(log_key(first), log_key(_MAX_INDEX))
+            for e in entries:
+                b.set(log_key(e.index), _pack(entry_to_wire(e)))
+            self.last_index = entries[-1].index
+        if hard_state is not None:
+            b.set(META_HARD, _pack([hard_state.term, hard_state.vote, hard_state.commit]))
+        out = self._apply(b, committed) if committed else Applied(index=self.applied, term=self.applied_term)
+        b.commit(sync=sync)
+        return out
+
+    def _apply(self, b, committed) -> Applied:
+        out = Applied()
+        overlay: dict[bytes, bytes | None] = {}
+        touched_sessions: set[str] = set()
+        conf_changed = False
+        for e in committed:
+            if e.index <= self.applied:  # replay after a snapshot or crash: already in the data
+                continue
+            self.applied, self.applied_term = e.index, e.term
+            if e.type == EntryType.CONF_CHANGE:
+                cc = decode_conf_change(e.data)
+                self.conf = next_conf(self.conf, cc)
+                conf_changed = True
+                if cc.type == ConfChangeType.ADD_LEARNER and cc.context:
+                    b.set(member_key(cc.node_id), cc.context)
+                out.conf_changes.append((e, cc))
+                continue
+            if not e.data:  # a new leader's empty entry
+                continue
+            op, pid, rid, key, a, c = _unpack(e.data)
+            result = self._dedup(rid, touched_sessions)
+            if result is _NEW:
+                result = self._execute(op, key, a, c, overlay)
+                if rid is not None and op != "r":
+                    self._remember(rid, result)
+            if pid:
+                out.results[pid] = result
+        for k, v in overlay.items():
+            if v is None:
+                b.delete(k)
+            else:
+                b.set(k, v)
+        for cid in touched_sessions:
+            b.set(SESSION + cid.encode(), _pack(self._sessions[cid]))
+        b.set(META_APPLIED, _pack([self.applied, self.applied_term]))
+        if conf_changed:
+            b.set(META_CONF, _pack(conf_to_wire(self.conf)))
+        out.index, out.term, out.conf = self.applied, self.applied_term, self.conf
+        return out
+
+    def _dedup(self, rid, touched: set[str]):
+        if rid is None:
+            return _NEW
+        cid, _, seq = rid.rpartition(":")
+        seq = int(seq)
+        results = self._session(cid)
+        touched.add(cid)
+        if seq in results:
+            return results[seq]
+        if results and seq <= max(results) - SESSION_WINDOW:
+            return _STALE
+        return _NEW
+
+    def _remember(self, rid: str, result) -> None:
+        cid, _, seq = rid.rpartition(":")
+        results = self._sessions[cid]
+        results[int(seq)] = result
+        if len(results) > SESSION_WINDOW:
+            floor = max(results) - SESSION_WINDOW
+            for s in [s for s in results if s <= floor]:
+                del results[s]
+
+    def _session(self, cid: str) -> dict[int, object]:
+        s = self._sessions.get(cid)
+        if s is None:
+            raw = self.db.get(SESSION + cid.encode())
+            s = self._sessions[cid] = _unpack(raw) if raw else {}
+        return s
+
+    def _execute(self, op, key, a, c, overlay):
+        dk = DATA + key.encode()
+        cur = overlay[dk] if dk in overlay else self.db.get(dk)
+        if op == "p":
+            overlay[dk] = a
+            return True
+        if op == "d":
+            overlay[dk] = None
+            return True
+        if op == "c":
+            if (cur if cur is not None else b"null") != a:
+                return False
+            overlay[dk] = c
+            return True
+        if op == "a":
+            prefix = json.loads(cur) if cur is not None else ""
+            if not isinstance(prefix, str):
+                prefix = json.dumps(prefix)  # appending to a non-string stores the text form
+            overlay[dk] = canonical(prefix + a)
+            return True
+        if op == "r":
+            return cur
+        raise ValueError(f"unknown command {op!r}")
+
+    # --- reads (any thread; Pebble gets are safe alongside a batch commit) -----
+    def read(self, key: str) -> bytes | None:
+        return self.db.get(DATA + key.encode())
+
+    # --- snapshots -------------------------------------------------------------
+    def snapshot_meta(self) -> SnapshotMeta:
+        return SnapshotMeta(self.applied, self.applied_term, self.conf)
+
+    def record_snapshot(self, meta: SnapshotMeta) -> None:
+        """The checkpoint at meta.index is on disk: remember it and drop the log behind it."""
+        b = self.db.batch()
+        b.set(META_SNAP, _pack(snap_to_wire(meta)))
+        b.delete_range(log_key(0), log_key(meta.index + 1))
+        b.commit(sync=True)
+
+    def adopt_snapshot(self, meta: SnapshotMeta, hard_state: HardState) -> None:
+        """After the data dir was replaced by a leader's checkpoint: make it ours.
+
+        The checkpoint carries the leader's log and hard state; ours replace them,
+        and the log restarts empty after the snapshot.
+        """
+        b = self.db.batch()
+        b.delete_range(LOG, LOG + b"\xff")
+        b.set(META_HARD, _pack([hard_state.term, hard_state.vote, max(hard_state.commit, meta.index)]))
+        b.set(META_SNAP, _pack(snap_to_wire(meta)))
+        b.set(META_CONF, _pack(conf_to_wire(meta.conf)))
+        b.commit(sync=True)
+        self._sessions.clear()
+        self.last_index = meta.index
+        raw = self.db.get(META_APPLIED)
+        self.applied, self.applied_term = _unpack(raw) if raw else (meta.index, meta.term)
+        self.conf = meta.conf
+
+    def members(self) -> dict[int, tuple[str, str]]:
+        return {
+            struct.unpack(">Q", k[len(MEMBER):])[0]: tuple(_unpack(v))
+            for k, v in self.db.iterate(MEMBER, MEMBER + b"\xff" * 9)
+        }
+
+
+_NEW = object()
+_STALE = StaleRequest()

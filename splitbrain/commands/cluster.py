@@ -1,0 +1,74 @@
+"""`splitbrain cluster up|down|status`: a local reference-KV cluster of real processes on loopback."""
+from __future__ import annotations
+
+HELP = "start, stop or inspect a local reference-KV cluster (processes on 127.0.0.1)"
+DEFAULT_DIR = "results/cluster"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("action", choices=("up", "down", "status"),
+                        help="up: start the nodes not running (creating the cluster if new); "
+                             "down: stop them; status: one line (or JSON object) per node")
+    parser.add_argument("--nodes", type=int, default=3, help="cluster size when creating it (default 3)")
+    parser.add_argument("--dir", default=DEFAULT_DIR, help=f"cluster directory (default {DEFAULT_DIR})")
+    parser.add_argument("--json", action="store_true", help="print status as a JSON list")
+    parser.add_argument("--read-mode", default=None,
+                        help="node default read mode for a new cluster (local-unsafe is UNSAFE)")
+    parser.add_argument("--storage", choices=("pebble", "memory"), default=None,
+                        help="storage for a new cluster (default pebble)")
+    parser.add_argument("--snapshot-every", type=int, default=None, help="snapshot interval for a new cluster")
+
+
+def run(args) -> int:
+    import json
+    from pathlib import Path
+
+    from reference_kv import cluster
+    from splitbrain.errors import UsageError
+
+    root = Path(args.dir)
+    if not 1 <= args.nodes <= 15:
+        raise UsageError(f"--nodes must be between 1 and 15, got {args.nodes}")
+    if args.snapshot_every is not None and args.snapshot_every < 1:
+        raise UsageError("--snapshot-every must be >= 1")
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"--dir {root} is not a directory")
+    try:
+        cfg = cluster.load_config(root)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+    if args.action == "up":
+        try:
+            cfg, started = cluster.up(root, args.nodes, read_mode=args.read_mode, storage=args.storage,
+                                      snapshot_every=args.snapshot_every)
+        except RuntimeError as e:
+            raise UsageError(str(e)) from None
+        rows = cluster.status(root, cfg)
+        if args.json:
+            print(json.dumps(rows))
+        else:
+            print(f"cluster in {root}: started {len(started)} node(s) {started or ''}".rstrip())
+            _print_rows(rows)
+        return 0
+    if cfg is None:
+        if args.action == "status" and args.json:
+            print("[]")
+            return 0
+        raise UsageError(f"no cluster in {root} (run `splitbrain cluster up --dir {root}` first)")
+    if args.action == "down":
+        stopped = cluster.down(root, cfg)
+        print(json.dumps({"stopped": stopped}) if args.json else f"stopped {len(stopped)} node(s) {stopped or ''}".rstrip())
+        return 0
+    rows = cluster.status(root, cfg)
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        _print_rows(rows)
+    return 0
+
+
+def _print_rows(rows) -> None:
+    print(f"{'id':>3} {'pid':>8} {'address':<22} {'role':<10} {'term':>5}")
+    for r in rows:
+        print(f"{r['id']:>3} {r['pid'] or '-':>8} {r['address']:<22} {r['role']:<10} {r['term'] if r['term'] is not None else '-':>5}")
