@@ -1,0 +1,154 @@
+"""The node's handle on the core: inputs in, `Ready` batches out.
+
+Contract: `ready()` hands out one batch; until `advance(rd)` the node may keep
+calling `step`/`tick`/`propose` (their output waits for the next batch) but
+`has_ready()` answers False and `ready()` refuses, so nothing is handed out twice.
+"""
+from __future__ import annotations
+
+import random
+
+from .config import Config, InitialState
+from .core import Raft
+from .types import ConfChange, ConfState, HardState, Message, MsgType, Ready, SnapshotMeta, SoftState
+
+
+class RawNode:
+    __slots__ = ("raft", "_prev_soft", "_prev_hard", "_in_flight", "_applying", "_max_committed")
+
+    def __init__(self, config: Config, state: InitialState | None = None,
+                 rng: random.Random | None = None):
+        if rng is None:
+            raise ValueError("RawNode needs a seeded random.Random (the core uses no global random)")
+        self.raft = Raft(config, state or InitialState(), rng)
+        r = self.raft
+        self._prev_soft = SoftState(r.lead, r.visible_role())
+        self._prev_hard = r.hard_state()
+        self._in_flight: Ready | None = None
+        self._applying = r.log.applied  # last index handed out to apply
+        self._max_committed = config.max_committed_per_ready
+
+    # --- inputs --------------------------------------------------------------
+    def tick(self) -> None:
+        self.raft.tick()
+
+    def step(self, msg: Message) -> None:
+        if msg.to != self.raft.id:
+            raise ValueError(f"message for node {msg.to} stepped into node {self.raft.id}")
+        t = msg.type
+        if t == MsgType.SNAP_STATUS:
+            self.raft.report_snapshot(msg.frm, not msg.reject)
+        elif t == MsgType.UNREACHABLE:
+            self.raft.report_unreachable(msg.frm)
+        else:
+            self.raft.step(msg)
+
+    def campaign(self) -> None:
+        """Start an election now (tests, operators); PreVote still applies."""
+        self.raft.hup(transfer=False)
+
+    def propose(self, data: bytes) -> int:
+        """Append data to the log; returns its index. Raises NotLeader / ProposalDropped."""
+        return self.raft.propose(data)
+
+    def propose_conf_change(self, cc: ConfChange) -> int:
+        return self.raft.propose_conf_change(cc)
+
+    def read_index(self, ctx: bytes) -> None:
+        """Ask for a read index; a ReadState with ctx appears in a later Ready.
+
+        ctx must be unique among this node's outstanding reads. Raises
+        NotLeader(0) when no leader is known to forward to.
+        """
+        self.raft.read_index(ctx)
+
+    def transfer_leader(self, to: int) -> None:
+        self.raft.transfer_leader(to)
+
+    def apply_conf_change(self, cc: ConfChange) -> ConfState:
+        return self.raft.apply_conf_change(cc)
+
+    def report_unreachable(self, to: int) -> None:
+        self.raft.report_unreachable(to)
+
+    def report_snapshot(self, to: int, ok: bool) -> None:
+        self.raft.report_snapshot(to, ok)
+
+    def compact(self, index: int, snapshot_meta: SnapshotMeta | None = None) -> None:
+        self.raft.compact(index, snapshot_meta)
+
+    def status(self) -> dict:
+        return self.raft.status()
+
+    # --- outputs -------------------------------------------------------------
+    def has_ready(self) -> bool:
+        if self._in_flight is not None:
+            return False
+        r = self.raft
+        r.flush()
+        if r.msgs or r.read_states:
+            return True
+        log = r.log
+        if log.pending_snapshot is not None or log.stabled < log.last_index():
+            return True
+        if log.pending_snapshot is None and log.committed > max(self._applying, log.snap_index):
+            return True
+        h = self._prev_hard
+        if r.term != h.term or r.vote != h.vote or log.committed != h.commit:
+            return True
+        s = self._prev_soft
+        return r.lead != s.leader or r.visible_role() != s.role
+
+    def ready(self) -> Ready:
+        if self._in_flight is not None:
+            raise AssertionError("ready() called again before advance() of the previous Ready")
+        r = self.raft
+        r.flush()
+        log = r.log
+        rd = Ready()
+        role = r.visible_role()
+        s = self._prev_soft
+        if r.lead != s.leader or role != s.role:
+            rd.soft_state = SoftState(r.lead, role)
+        h = self._prev_hard
+        if r.term != h.term or r.vote != h.vote or log.committed != h.commit:
+            rd.hard_state = HardState(r.term, r.vote, log.committed)
+            rd.must_sync = r.term != h.term or r.vote != h.vote
+        rd.entries = log.unstable_entries()
+        rd.snapshot = log.pending_snapshot
+        if rd.snapshot is None:
+            rd.committed_entries = log.next_committed(self._applying, self._max_committed)
+            if rd.committed_entries:
+                self._applying = rd.committed_entries[-1].index
+        else:
+            rd.must_sync = True
+        if rd.entries:
+            rd.must_sync = True
+        if r.msgs:
+            rd.messages, r.msgs = r.msgs, []
+        if r.read_states:
+            rd.read_states, r.read_states = r.read_states, []
+        self._in_flight = rd
+        return rd
+
+    def advance(self, rd: Ready) -> None:
+        if rd is not self._in_flight:
+            raise AssertionError("advance() of a Ready that is not the one handed out last")
+        self._in_flight = None
+        log = self.raft.log
+        if rd.soft_state is not None:
+            self._prev_soft = rd.soft_state
+        if rd.hard_state is not None:
+            self._prev_hard = rd.hard_state
+        if rd.snapshot is not None:
+            if log.pending_snapshot is rd.snapshot:
+                log.pending_snapshot = None
+            if rd.snapshot.index > log.applied:
+                log.applied = rd.snapshot.index
+            if rd.snapshot.index > self._applying:
+                self._applying = rd.snapshot.index
+        if rd.entries:
+            last = rd.entries[-1]
+            log.stable_to(last.index, last.term)
+        if rd.committed_entries:
+            log.applied_to(rd.committed_entries[-1].index)
