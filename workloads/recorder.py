@@ -1,0 +1,145 @@
+"""Every operation becomes an invoke event and a completion event in the history.
+
+The completion type says what the client really knows:
+- `ok`: it took effect and the result is known (a read's value, a cas that matched);
+- `fail`: it definitely did not take effect: a refused connection, an explicit
+  rejection (`error` says which), or a cas whose comparison did not match (no
+  `error`: the checker verifies that mismatch against the model);
+- `info`: unknown (timeout, connection lost after sending, an unexpected client
+  exception); the operation may take effect at any later time, so the caller
+  continues under a new process number (`Recorder.new_process`).
+A read or get that ends unknown is recorded `fail`: it changes nothing, so
+leaving it out is sound and spares the checker an open-ended operation.
+
+Times are `time.monotonic_ns()`, which on Linux is one system-wide clock, so the
+nemesis, in another process, stamps its events on the same axis. Each event is
+one `os.write` of one complete line to a file opened with O_APPEND: a run killed
+half way keeps every line it wrote, and the nemesis may append concurrently.
+
+Completed operations also fire Locust's request event (request_type = f, name =
+workload/f, response time in ms), so Locust's statistics and CSVs count exactly
+the completions in the history; `fail` with an error and `info` count as Locust
+failures, a cas mismatch does not.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from workloads.clients.base import Client
+from workloads.errors import ClientError, DefiniteError, IndeterminateError
+
+log = logging.getLogger(__name__)
+
+READ_ONLY = frozenset({"read", "get"})
+OPERATIONS = frozenset({"read", "write", "cas", "delete", "get", "put", "append"})
+# Process numbers of different Locust workers never meet: each worker owns a block.
+PROCESS_BLOCK = 1_000_000
+
+
+class HistoryFile:
+    """Append-only JSONL; safe to share with other processes appending to the same path."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = os.fspath(path)
+        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self._lock = threading.Lock()
+
+    def append(self, event: dict) -> None:
+        line = (json.dumps(event, separators=(",", ":")) + "\n").encode()
+        with self._lock:
+            if self._fd is None:
+                raise ValueError(f"history {self.path} is closed")
+            written = os.write(self._fd, line)
+            if written != len(line):  # only on a full disk or a signal; keep the line whole if we can
+                os.write(self._fd, line[written:])
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    type: str  # ok | fail | info
+    value: Any
+    error: str | None = None
+
+
+class Recorder:
+    """Runs operations on clients and records them; one per load-generating process."""
+
+    def __init__(self, history: HistoryFile | None, workload: str, request_event: Any = None,
+                 worker_index: int = 0, clock: Callable[[], int] = time.monotonic_ns) -> None:
+        self.history = history
+        self.workload = workload
+        self.request_event = request_event
+        self.clock = clock
+        self._processes = itertools.count(worker_index * PROCESS_BLOCK)
+        self.counts: Counter[str] = Counter()
+
+    def new_process(self) -> int:
+        return next(self._processes)
+
+    def _write(self, event: dict) -> None:
+        self.counts[event["type"]] += 1
+        if self.history is not None:
+            self.history.append(event)
+
+    def perform(self, client: Client, process: int, f: str, key: str, value: Any = None) -> Completion:
+        if f not in OPERATIONS:
+            raise ValueError(f"unknown operation {f!r}")
+        start = self.clock()
+        self._write({"process": process, "type": "invoke", "f": f, "key": key, "value": value, "time": start})
+        exception: Exception | None = None
+        try:
+            result = _dispatch(client, f, key, value)
+            if f == "cas" and not result:
+                outcome = Completion("fail", value)
+            else:
+                outcome = Completion("ok", result if f in READ_ONLY else value)
+        except DefiniteError as e:
+            outcome, exception = Completion("fail", value, e.kind), e
+        except IndeterminateError as e:
+            outcome, exception = Completion("fail" if f in READ_ONLY else "info", value, e.kind), e
+        except Exception as e:  # a client bug: we cannot know whether the request went out
+            log.exception("%s %s on %r raised unexpectedly; recording it as unknown", self.workload, f, key)
+            outcome, exception = Completion("fail" if f in READ_ONLY else "info", value, repr(e)), e
+        end = self.clock()
+        event = {"process": process, "type": outcome.type, "f": f, "key": key, "value": outcome.value,
+                 "time": end, "latency": end - start}
+        if outcome.error is not None:
+            event["error"] = outcome.error
+        node = getattr(client, "node", None)
+        if node is not None:
+            event["node"] = node
+        self._write(event)
+        if self.request_event is not None:
+            self.request_event.fire(
+                request_type=f, name=f"{self.workload}/{f}", response_time=(end - start) / 1e6,
+                response_length=0, exception=exception if outcome.error is not None else None,
+                context={"process": process, "type": outcome.type, "key": key})
+        return outcome
+
+
+def _dispatch(client: Client, f: str, key: str, value: Any) -> Any:
+    if f in READ_ONLY:
+        return getattr(client, f)(key)
+    if f == "delete":
+        return client.delete(key)
+    if f == "cas":
+        expected, new = value
+        return client.cas(key, expected, new)
+    return getattr(client, f)(key, value)
+
+
+__all__ = ["ClientError", "Completion", "HistoryFile", "Recorder", "READ_ONLY"]

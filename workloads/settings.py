@@ -1,0 +1,87 @@
+"""The options of one load run, validated once, whichever way the run was started.
+
+The same names serve `run_load(...)`, `python -m workloads.run --config`, and the
+Locust command line (`--system`, `--endpoints`, ... added by `workloads.options`).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from workloads.clients import SYSTEMS
+from workloads.clients.base import READ_MODES
+from workloads.keys import Mix
+
+WORKLOADS = ("register", "kv", "reads")
+
+
+@dataclass(frozen=True)
+class Settings:
+    system: str = "reference-kv"
+    endpoints: tuple[str, ...] = ()
+    workload: str = "register"
+    history: str | None = None
+    keys: int | None = None  # register/reads: live keys at a time; kv: key space size
+    ops_per_key: int = 100
+    seed: int = 0
+    read_mode: str | None = None
+    rate: float = 0.0  # target ops/s of this process over all users; 0 = as fast as they go
+    value_size: int = 16
+    mix: str = "A"
+    timeout: float = 1.0  # per request, seconds
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.system not in SYSTEMS:
+            problems.append(f"system {self.system!r} is not one of {', '.join(SYSTEMS)}")
+        if self.workload not in WORKLOADS:
+            problems.append(f"workload {self.workload!r} is not one of {', '.join(WORKLOADS)}")
+        if not self.endpoints:
+            problems.append("no endpoints (give --endpoints host:port,... or --host)")
+        for e in self.endpoints:
+            host, sep, port = e.rpartition(":")
+            if not sep or not host or not port.isdigit():
+                problems.append(f"endpoint {e!r} is not host:port")
+        if self.read_mode is not None and self.read_mode not in READ_MODES:
+            problems.append(f"read mode {self.read_mode!r} is not one of {', '.join(READ_MODES)}")
+        if self.keys is not None and self.keys < 1:
+            problems.append("keys must be at least 1")
+        if self.ops_per_key < 1:
+            problems.append("ops-per-key must be at least 1")
+        if self.rate < 0:
+            problems.append("rate must not be negative")
+        if self.value_size < 1:
+            problems.append("value size must be at least 1")
+        if self.timeout <= 0:
+            problems.append("timeout must be positive")
+        try:
+            Mix(self.mix)
+        except ValueError as e:
+            problems.append(str(e))
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @classmethod
+    def from_mapping(cls, values: dict) -> "Settings":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown option(s): {', '.join(unknown)}")
+        values = dict(values)
+        values["endpoints"] = parse_endpoints(values.get("endpoints") or ())
+        return cls(**values)
+
+
+def parse_endpoints(value: str | list | tuple, host: str | None = None) -> tuple[str, ...]:
+    """`a:1,b:2` or a list; falls back to Locust's --host (`http://a:1` or `a:1,b:2`)."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    if not items and host:
+        items = host.split(",")
+    out = []
+    for item in (str(i).strip() for i in items):
+        if not item:
+            continue
+        out.append(urlsplit(item).netloc if "://" in item else item)
+    return tuple(out)
