@@ -76,7 +76,7 @@ class Settings:
 
 def parse_endpoints(value: str | list | tuple, host: str | None = None) -> tuple[str, ...]:
     """`a:1,b:2` or a list; falls back to Locust's --host (`http://a:1` or `a:1,b:2`)."""
-    items = value.split(",") if isinstance(value, str) else list(value)
+    items = [i for i in (value.split(",") if isinstance(value, str) else list(value)) if str(i).strip()]
     if not items and host:
         items = host.split(",")
     out = []

@@ -30,7 +30,9 @@ class ReferenceKVClient(KVAliases):
         self.read_mode = read_mode or "readindex"
         # Rotating the list spreads first contact (and follower reads) over the nodes.
         start %= len(endpoints)
-        self._client = rkv.Client(list(endpoints[start:]) + list(endpoints[:start]), timeout=timeout)
+        # `timeout` bounds the whole operation, retries and leader hunting included.
+        self._client = rkv.Client(list(endpoints[start:]) + list(endpoints[:start]), timeout=timeout,
+                                  attempt_timeout=min(timeout, 1.0))
         self.node: str | None = None
 
     def _do(self, call: Callable[[], T]) -> T:
@@ -72,7 +74,7 @@ def _kind(error: Exception, default: str) -> str:
 
 def _served_by(client: object) -> str | None:
     # The library's contract does not name the serving node; use what it exposes, if anything.
-    for attr in ("last_address", "address", "leader_address", "leader"):
+    for attr in ("last_node", "last_address", "leader_address"):
         value = getattr(client, attr, None)
         if isinstance(value, str):
             return value

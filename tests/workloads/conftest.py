@@ -1,0 +1,127 @@
+"""Real servers for the workload tests: etcd (3 members), the in-memory stand-in, a hanging port.
+
+Nothing here imports Locust: it gevent-patches the process it is imported in,
+and pytest's process is shared with every other room's tests. Load runs go
+through `python -m workloads.run` in a child process instead.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from workloads.localcluster import etcd_cluster, free_ports, reference_kv_cluster
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope="session")
+def etcd():
+    with etcd_cluster(3) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def reference_kv():
+    try:
+        cluster = reference_kv_cluster(3)
+    except RuntimeError as e:
+        pytest.skip(f"reference KV cluster does not start yet: {str(e).splitlines()[0]}")
+    with cluster:
+        yield cluster
+
+
+def start_memserver(*extra: str) -> tuple[subprocess.Popen, str]:
+    port = free_ports(1)[0]
+    proc = subprocess.Popen([sys.executable, "-m", "workloads.memserver", "--listen", f"127.0.0.1:{port}", *extra],
+                            cwd=REPO, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    proc.stderr.readline()  # "listening on ..." once the socket is bound
+    if proc.poll() is not None:
+        raise RuntimeError(f"memserver exited with {proc.returncode}")
+    return proc, f"127.0.0.1:{port}"
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def memserver():
+    proc, address = start_memserver()
+    try:
+        yield address
+    finally:
+        stop(proc)
+
+
+@pytest.fixture
+def stale_memserver():
+    proc, address = start_memserver("--unsafe-stale-reads", "0.3")
+    try:
+        yield address
+    finally:
+        stop(proc)
+
+
+@pytest.fixture
+def dead_address():
+    """A loopback port nobody listens on (it was free a moment ago)."""
+    return f"127.0.0.1:{free_ports(1)[0]}"
+
+
+@pytest.fixture
+def hanging_address():
+    """Accepts connections, reads what comes, never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.1)
+    accepted: list[socket.socket] = []
+    done = threading.Event()
+
+    def accept() -> None:
+        while not done.is_set():
+            try:
+                conn, _ = listener.accept()
+            except (socket.timeout, OSError):
+                continue
+            accepted.append(conn)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        done.set()
+        thread.join(2)
+        for c in accepted:
+            c.close()
+        listener.close()
+
+
+def run_load(config: dict, timeout: float = 60, extra_args: tuple = ()) -> tuple[dict, str]:
+    """`python -m workloads.run` in a child process; returns (result dict, stdout)."""
+    out = subprocess.run([sys.executable, "-m", "workloads.run", "--config", json.dumps(config), *extra_args],
+                         cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, f"workloads.run exited {out.returncode}:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+    lines = [line for line in out.stdout.splitlines() if line.startswith("result ")]
+    assert lines, out.stdout[-3000:]
+    return json.loads(lines[-1][len("result "):]), out.stdout + out.stderr
+
+
+def read_history(path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
