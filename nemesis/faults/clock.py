@@ -1,0 +1,107 @@
+"""Clock faults through the backend's ClockControl (libfaketime): skew, bump, strobe, rate."""
+from __future__ import annotations
+
+import threading
+import time
+
+from ..types import ClockControl
+from .base import Context, FaultPackage, resolve
+
+
+def _reset(ctx: Context, nodes) -> None:
+    for n in nodes:
+        ctx.backend.set_clock(n, 0.0, 1.0)
+        ctx.clocks_touched.discard(n)
+
+
+def skew(max_seconds: float = 0.5, targets: str = "all") -> FaultPackage:
+    """Every target gets its own fixed offset in [-max, +max]."""
+    def start(ctx: Context):
+        offsets = {n: round(ctx.rng.uniform(-max_seconds, max_seconds), 3) for n in resolve(targets, ctx)}
+        for n, off in offsets.items():
+            ctx.backend.set_clock(n, off, 1.0)
+            ctx.clocks_touched.add(n)
+        return {"offsets": offsets}
+
+    def stop(ctx: Context, value):
+        _reset(ctx, value["offsets"])
+        return {"nodes": sorted(value["offsets"])}
+
+    return FaultPackage("clock-skew", "start-clock-skew", "reset-clock", start, stop, (ClockControl,))
+
+
+def bump(seconds: float = 60.0, targets: str = "one") -> FaultPackage:
+    """A sudden jump forward or back by `seconds`."""
+    def start(ctx: Context):
+        offsets = {n: seconds * ctx.rng.choice((-1, 1)) for n in resolve(targets, ctx)}
+        for n, off in offsets.items():
+            ctx.backend.set_clock(n, off, 1.0)
+            ctx.clocks_touched.add(n)
+        return {"offsets": offsets}
+
+    def stop(ctx: Context, value):
+        _reset(ctx, value["offsets"])
+        return {"nodes": sorted(value["offsets"])}
+
+    return FaultPackage("clock-bump", "bump-clock", "reset-clock", start, stop, (ClockControl,))
+
+
+def rate(factor: float = 2.0, targets: str = "one") -> FaultPackage:
+    """The clock runs fast (factor > 1) or slow (< 1): timers fire early or late."""
+    def start(ctx: Context):
+        nodes = resolve(targets, ctx)
+        for n in nodes:
+            ctx.backend.set_clock(n, 0.0, factor)
+            ctx.clocks_touched.add(n)
+        return {"nodes": nodes, "rate": factor}
+
+    def stop(ctx: Context, value):
+        _reset(ctx, value["nodes"])
+        return {"nodes": value["nodes"]}
+
+    return FaultPackage("clock-rate", "start-clock-rate", "reset-clock", start, stop, (ClockControl,))
+
+
+_strobes: dict[int, tuple[threading.Event, threading.Thread]] = {}
+
+
+def strobe(delta: float = 0.2, period: float = 0.05, targets: str = "one") -> FaultPackage:
+    """The clock flips between +delta and 0 every `period` seconds until stopped."""
+    def start(ctx: Context):
+        nodes = resolve(targets, ctx)
+        done = threading.Event()
+
+        def flip():
+            up = False
+            while not done.wait(period):
+                up = not up
+                for n in nodes:
+                    ctx.backend.set_clock(n, delta if up else 0.0, 1.0)
+
+        for n in nodes:
+            ctx.clocks_touched.add(n)
+        t = threading.Thread(target=flip, name="clock-strobe", daemon=True)
+        t.start()
+        key = time.monotonic_ns()
+        _strobes[key] = (done, t)
+        return {"nodes": nodes, "delta": delta, "period": period, "strobe": key}
+
+    def stop(ctx: Context, value):
+        done, t = _strobes.pop(value["strobe"], (None, None))
+        if done is not None:
+            done.set()
+            t.join(5)
+        _reset(ctx, value["nodes"])
+        return {"nodes": value["nodes"]}
+
+    return FaultPackage("clock-strobe", "start-clock-strobe", "reset-clock", start, stop, (ClockControl,))
+
+
+def stop_all_strobes() -> None:
+    for key in list(_strobes):
+        done, t = _strobes.pop(key)
+        done.set()
+        t.join(5)
+
+
+PACKAGES = [skew(), bump(), rate(), strobe()]

@@ -1,0 +1,43 @@
+"""Disk faults: power loss (kill, drop every unsynced write, restart) and a full disk."""
+from __future__ import annotations
+
+from ..types import DiskFull, Killable, PowerLoss
+from .base import Context, FaultPackage, resolve
+
+
+def power_loss(targets: str = "one") -> FaultPackage:
+    def start(ctx: Context):
+        nodes = resolve(targets, ctx)
+        for n in nodes:
+            ctx.backend.kill(n)
+            ctx.killed.add(n)
+            ctx.backend.drop_unsynced(n)
+        return {"targets": targets, "nodes": nodes}
+
+    def stop(ctx: Context, value):
+        for n in value["nodes"]:
+            ctx.backend.start(n)
+            ctx.killed.discard(n)
+        return {"nodes": value["nodes"]}
+
+    return FaultPackage(f"power-loss-{targets}", "power-loss", "restart", start, stop, (Killable, PowerLoss))
+
+
+def disk_full(targets: str = "one") -> FaultPackage:
+    def start(ctx: Context):
+        nodes = resolve(targets, ctx)
+        for n in nodes:
+            ctx.backend.fill_disk(n)
+            ctx.disks_filled.add(n)
+        return {"nodes": nodes}
+
+    def stop(ctx: Context, value):
+        for n in value["nodes"]:
+            ctx.backend.free_disk(n)
+            ctx.disks_filled.discard(n)
+        return {"nodes": value["nodes"]}
+
+    return FaultPackage("disk-full", "fill-disk", "free-disk", start, stop, (DiskFull,))
+
+
+PACKAGES = [power_loss("one"), power_loss("all"), disk_full()]

@@ -1,0 +1,89 @@
+"""Remove every leftover of runs whose id starts with a prefix: processes, mounts,
+network namespaces, links, docker containers and networks. For crashed runs and
+test sessions; a healthy run cleans up after itself in teardown()."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+
+from .backends.host import RUN_ENV
+
+
+def processes(prefix: str) -> list[int]:
+    want = f"{RUN_ENV}={prefix}".encode()
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        if any(e.startswith(want) for e in env):
+            out.append(int(pid))
+    return out
+
+
+def sweep(prefix: str) -> dict[str, list[str]]:
+    if len(prefix) < 3:
+        raise ValueError("refusing to sweep with a prefix shorter than 3 characters")
+    done: dict[str, list[str]] = {"processes": [], "mounts": [], "netns": [], "links": [], "docker": []}
+    for pid in processes(prefix):
+        try:
+            os.kill(pid, signal.SIGCONT)
+            os.kill(pid, signal.SIGKILL)
+            done["processes"].append(str(pid))
+        except ProcessLookupError:
+            pass
+    try:
+        with open("/proc/mounts") as f:
+            mounts = [line.split()[:2] for line in f]
+    except OSError:
+        mounts = []
+    for dev, m in reversed(mounts):
+        # backends name their mounts' devices and work dirs after the run id
+        if dev.startswith(prefix) or any(part.startswith(prefix) for part in m.split("/")):
+            subprocess.run(["umount", "-l", m], capture_output=True)
+            done["mounts"].append(m)
+    if shutil.which("ip"):
+        ns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split("\n")
+        for line in ns:
+            name = line.split(" ")[0]
+            if name.startswith(prefix):
+                subprocess.run(["ip", "netns", "del", name], capture_output=True)
+                done["netns"].append(name)
+        links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+        for line in links.splitlines():
+            name = line.split(": ")[1].split("@")[0] if ": " in line else ""
+            if name.startswith(prefix):
+                subprocess.run(["ip", "link", "del", name], capture_output=True)
+                done["links"].append(name)
+    done["docker"] = _sweep_docker(prefix)
+    return done
+
+
+def _sweep_docker(prefix: str) -> list[str]:
+    if not os.path.exists("/var/run/docker.sock"):
+        return []
+    try:
+        import docker
+        client = docker.from_env(timeout=10)
+        client.ping()
+    except Exception:
+        return []
+    out = []
+    try:
+        for c in client.containers.list(all=True, filters={"label": "splitbrain.run"}):
+            if c.labels.get("splitbrain.run", "").startswith(prefix):
+                c.remove(force=True)
+                out.append(c.name)
+        for n in client.networks.list(filters={"label": "splitbrain.run"}):
+            if n.attrs.get("Labels", {}).get("splitbrain.run", "").startswith(prefix):
+                n.remove()
+                out.append(n.name)
+    finally:
+        client.close()
+    return out
