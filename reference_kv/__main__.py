@@ -76,21 +76,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def storage_opener(kind: str | None):
-    """-> (kind, open(path) -> Storage). Pebble by default, memory when Pebble is not built."""
+    """-> (kind, open(path, from_checkpoint) -> Storage). Pebble unless told otherwise.
+
+    Memory storage is volatile: a restart starts empty; only an installed
+    snapshot (a checkpoint directory) is opened from disk.
+    """
     if kind in (None, "pebble"):
-        try:
-            from reference_kv.storage.pebble import PebbleDB
-            return "pebble", lambda path: PebbleDB(str(path))
-        except Exception as e:  # not built yet: the shared library is missing
-            if kind == "pebble":
-                raise SystemExit(f"reference_kv: error: pebble storage unavailable: {e}") from None
+        from reference_kv.storage.pebble import PebbleDB
+        return "pebble", lambda path, from_checkpoint=False: PebbleDB(str(path))
     from reference_kv.storage.memory import MemoryStorage
 
-    def open_memory(path):
-        try:
-            return MemoryStorage(str(path))
-        except TypeError:
-            return MemoryStorage()
+    def open_memory(path, from_checkpoint=False):
+        return MemoryStorage.open(path) if from_checkpoint else MemoryStorage()
     return "memory", open_memory
 
 

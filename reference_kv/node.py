@@ -109,7 +109,7 @@ def timeout(why: str = "timeout") -> HTTPError:
 
 class Node:
     def __init__(self, cfg: NodeConfig, open_storage, transport, clock=None):
-        """open_storage(path) -> Storage; transport: reference_kv.transport.Transport-like."""
+        """open_storage(path, from_checkpoint: bool) -> Storage; transport: reference_kv.transport.Transport-like."""
         self.cfg = cfg
         self.id = cfg.id
         self.read_mode = cfg.read_mode
@@ -146,7 +146,7 @@ class Node:
         self._wake = asyncio.Event()
         Path(self.cfg.data_dir).mkdir(parents=True, exist_ok=True)
         self._recover_interrupted_install()
-        self.db = await self._io(self._open_storage, self.db_path)
+        self.db = await self._io(self._open_storage, self.db_path, False)
         self.sm = StateMachine(self.db)
         loaded = await self._io(self.sm.load)
         if loaded.snapshot and not (self.snap_dir / str(loaded.snapshot.index)).is_dir():
@@ -530,9 +530,10 @@ class Node:
             self.db.close()
             old = self.db_path.with_name("db.old")
             shutil.rmtree(old, ignore_errors=True)
-            self.db_path.rename(old)
+            if self.db_path.exists():
+                self.db_path.rename(old)
             src.rename(self.db_path)
-            self.db = self._open_storage(self.db_path)
+            self.db = self._open_storage(self.db_path, True)
             self.sm.db = self.db
             self.sm.adopt_snapshot(meta, hard_state)
             shutil.rmtree(old, ignore_errors=True)
