@@ -190,6 +190,19 @@ class StoreMixin:
     def batch(self) -> Batch:
         return Batch(self)
 
+    # A store without its own streaming keeps the spilled part in memory.
+    def _spill_new(self):
+        return bytearray()
+
+    def _spill_add(self, spill: bytearray, buf: bytearray) -> None:
+        spill += buf
+
+    def _spill_commit(self, spill: bytearray, sync: bool) -> None:
+        self._write_packed(spill, sync)
+
+    def _spill_free(self, spill) -> None:
+        pass
+
     def set(self, key: bytes, value: bytes, sync: bool = True) -> None:
         buf = bytearray()
         pack_op(buf, OP_SET, _as_bytes(key, "key"), _as_bytes(value, "value"))

@@ -39,6 +39,10 @@ def is_up_to_date() -> bool:
 
 
 def find_go() -> str | None:
+    """The go binary: $PEBBLESHIM_GO if set, else PATH, else the usual install places."""
+    override = os.environ.get("PEBBLESHIM_GO")
+    if override is not None:
+        return override if os.access(override, os.X_OK) else None
     found = shutil.which("go")
     if found:
         return found
