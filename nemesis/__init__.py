@@ -1,0 +1,60 @@
+"""nemesis: cluster backends and the faults that run on them.
+
+The seam with the suite
+-----------------------
+The system under test is generic. The suite describes each node with a
+`NodeSpec(id, argv, env, data_dir, client_port, peer_port)` where `argv` is a
+function the backend calls (before every start) with the `NodeAddresses` it
+allocated for that node:
+
+    NodeAddresses.client   where the node listens for clients (the suite dials it)
+    NodeAddresses.peer     where the node listens for peers
+    NodeAddresses.dial     node id -> address THIS node dials to reach that peer
+                           (itself included). On `local` these are per-link proxies.
+    NodeAddresses.cluster  node id -> that node's own peer address (a global view)
+    NodeAddresses.clients  node id -> client address of every node
+    NodeAddresses.data_dir the node's data directory, as the node sees it
+    dial_list()            "id=host:port,..." from `dial`
+
+The reference KV:
+
+    def argv(a):
+        return [sys.executable, "-m", "reference_kv", "--id", a.id, "--listen", str(a.client),
+                "--peer-listen", str(a.peer), "--peers", a.dial_list(), "--data-dir", a.data_dir]
+
+etcd needs one global view (its cluster id hashes every member's peer URLs), so
+it takes `cluster`, not `dial`, and runs on netns/docker/ssh where links are cut
+by iptables rather than proxies:
+
+    ",".join(f"{k}=http://{v}" for k, v in a.cluster.items())   # --initial-cluster
+    f"http://{a.peer}"                                            # --listen/--initial-advertise-peer-urls
+    f"http://{a.client}"                                          # --listen/--advertise-client-urls
+
+Usage
+-----
+    backend = nemesis.backends.create("local", workdir, clock_control=True)
+    addrs = backend.setup(specs)            # allocate, create proxies/namespaces/containers
+    for n in backend.nodes(): backend.start(n)
+    ctx = faults.Context(backend, leader=lambda: ..., transfer_leader=..., ...)
+    sched = Schedule(ctx, faults.available(ctx), HistoryWriter(run_dir / "history.jsonl"),
+                     seed=7, duration=60, interval=5, fault_duration=5, quiet=5).start()
+    ...; sched.stop()                       # heals everything, also on Ctrl-C (call it in finally)
+    backend.collect_logs(run_dir / "nodes"); backend.teardown()
+
+Backends declare capabilities as runtime-checkable protocols (`nemesis.types`:
+Killable, Pausable, Partitionable, Lossy, Delayable, Throttleable, ClockControl,
+PowerLoss, DiskFull); a fault package lists the ones it needs and is offered only
+where `isinstance(backend, cap)` holds. Options that add capabilities
+(clock_control=True preloads libfaketime, power_loss=True puts the data dir on the
+nemesis FUSE filesystem, disk_mb=N puts it on an N MiB tmpfs) must be chosen when
+the backend is created, because nodes start with them.
+
+Every schedule step is one line in the history:
+    {"process": "nemesis", "type": "info", "f": "start-partition", "value": {...}, "time": monotonic_ns}
+"""
+from .types import (Addr, Backend, ClockControl, Delayable, DiskFull, ExecResult, Killable, Lossy,
+                    NodeAddresses, NodeSpec, Partitionable, Pausable, PowerLoss, Throttleable, capabilities)
+
+__all__ = ["Addr", "Backend", "ClockControl", "Delayable", "DiskFull", "ExecResult", "Killable", "Lossy",
+           "NodeAddresses", "NodeSpec", "Partitionable", "Pausable", "PowerLoss", "Throttleable",
+           "capabilities"]
