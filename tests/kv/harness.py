@@ -1,0 +1,120 @@
+"""Real reference-KV node processes on loopback for the integration tests."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import socket
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def http(address: str, method: str, path: str, body=None, timeout: float = 3.0, raw: bytes | None = None):
+    """-> (status, parsed JSON or text)."""
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    req = urllib.request.Request(f"http://{address}{path}", data=data, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            status, payload = r.status, r.read()
+    except urllib.error.HTTPError as e:
+        status, payload = e.code, e.read()
+    try:
+        return status, json.loads(payload)
+    except ValueError:
+        return status, payload.decode()
+
+
+class Cluster:
+    def __init__(self, root: Path, n: int, *extra: str):
+        self.root = root
+        self.extra = list(extra)
+        self.ids = list(range(1, n + 1))
+        self.client = {i: f"127.0.0.1:{free_port()}" for i in self.ids}
+        self.peer = {i: f"127.0.0.1:{free_port()}" for i in self.ids}
+        self.procs: dict[int, subprocess.Popen] = {}
+        self.voters = list(self.ids)
+
+    def argv(self, nid: int, join: bool = False) -> list[str]:
+        peers = {i: self.peer[i] for i in (self.voters if not join else self.voters)}
+        argv = [sys.executable, "-m", "reference_kv", "--id", str(nid), "--listen", self.client[nid],
+                "--peer-listen", self.peer[nid],
+                "--peers", ",".join(f"{i}={a}" for i, a in peers.items()),
+                "--peer-clients", ",".join(f"{i}={a}" for i, a in self.client.items()),
+                "--data-dir", str(self.root / f"n{nid}")] + self.extra
+        return argv + (["--join"] if join else [])
+
+    def start(self, nid: int, join: bool = False) -> None:
+        log = open(self.root / f"n{nid}.log", "ab")
+        self.procs[nid] = subprocess.Popen(self.argv(nid, join), stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        log.close()
+
+    def start_all(self) -> None:
+        for i in self.ids:
+            self.start(i)
+        self.wait_leader()
+
+    def add_node(self) -> int:
+        nid = max(self.client) + 1
+        self.client[nid] = f"127.0.0.1:{free_port()}"
+        self.peer[nid] = f"127.0.0.1:{free_port()}"
+        self.start(nid, join=True)
+        return nid
+
+    def kill(self, nid: int, sig=signal.SIGKILL) -> None:
+        p = self.procs.pop(nid)
+        p.send_signal(sig)
+        p.wait(10)
+
+    def addresses(self, ids=None) -> list[str]:
+        return [self.client[i] for i in (ids or self.procs)]
+
+    def status(self, nid: int) -> dict | None:
+        try:
+            code, body = http(self.client[nid], "GET", "/status", timeout=0.5)
+        except OSError:
+            return None
+        return body if code == 200 else None
+
+    def wait_leader(self, timeout: float = 10.0, exclude=()) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for nid in list(self.procs):
+                st = self.status(nid)
+                if st and st["role"] == "leader" and nid not in exclude:
+                    return nid
+            time.sleep(0.02)
+        raise AssertionError(f"no leader within {timeout}s; logs in {self.root}")
+
+    def wait(self, pred, timeout: float = 10.0, what: str = "condition"):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            v = pred()
+            if v:
+                return v
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}; logs in {self.root}")
+
+    def stop_all(self) -> None:
+        for nid in list(self.procs):
+            p = self.procs.pop(nid)
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(5)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(5)
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.root.glob("n*.log")))
