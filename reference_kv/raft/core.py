@@ -630,6 +630,7 @@ class Raft:
             raise ProposalDropped(
                 f"configuration change at {self.pending_conf_index} not applied yet (applied {self.log.applied})")
         self._check_conf_change(cc)
+        cc = ConfChange(cc.type, cc.node_id, cc.context, self.conf_state())
         idx = self.propose(encode_conf_change(cc), EntryType.CONF_CHANGE)
         self.pending_conf_index = idx
         return idx
@@ -651,6 +652,10 @@ class Raft:
     def apply_conf_change(self, cc: ConfChange) -> ConfState:
         """The node applied a CONF_CHANGE entry: the configuration changes now."""
         n = cc.node_id
+        if cc.base is not None:
+            # One change at a time: the base is the configuration in force
+            # when the entry was proposed, and so when it is applied.
+            self.voters, self.learners = set(cc.base.voters), set(cc.base.learners)
         if cc.type == ConfChangeType.ADD_LEARNER:
             if n not in self.voters:
                 self.learners.add(n)

@@ -79,6 +79,9 @@ class ConfChange:
     type: ConfChangeType
     node_id: int
     context: bytes = b""  # e.g. the new node's addresses, opaque to the core
+    # The configuration the change applies to, filled in by the leader when it
+    # proposes: a node that joined with no configuration learns it from here.
+    base: ConfState | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,6 +114,7 @@ class Network:
         self.dup_rate = 0.0
         self.reorder = False
         self.delivered = 0
+        self.filter = None  # callable(Message) -> True to drop it
 
     def add_node(self, i: int, **cfg) -> SimNode:
         c = Config(id=i, **cfg)
@@ -162,6 +163,7 @@ class Network:
     def _lost(self, m: Message) -> bool:
         dst = self.nodes.get(m.to)
         return (dst is None or not dst.alive or (m.frm, m.to) in self.cut
+                or (self.filter is not None and self.filter(m))
                 or (self.drop_rate and self.rng.random() < self.drop_rate))
 
     def deliver_one(self, item) -> None:
