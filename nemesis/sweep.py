@@ -61,6 +61,11 @@ def sweep(prefix: str) -> dict[str, list[str]]:
             if name.startswith(prefix):
                 subprocess.run(["ip", "link", "del", name], capture_output=True)
                 done["links"].append(name)
+        rules = subprocess.run(["iptables", "-w", "-S", "FORWARD"], capture_output=True, text=True).stdout
+        for line in rules.splitlines():
+            if line.startswith("-A ") and f"--comment {prefix}" in line:
+                subprocess.run(["iptables", "-w", "-D", *line.split()[1:]], capture_output=True)
+                done["links"].append(line)
     done["docker"] = _sweep_docker(prefix)
     return done
 
