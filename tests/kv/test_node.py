@@ -25,8 +25,9 @@ def metric(address: str, name: str) -> float:
     return float(m.group(1))
 
 
-def test_operations_in_every_read_mode(make_cluster):
-    c = make_cluster(3)
+@pytest.mark.parametrize("node_mode", ["readindex", "lease"])
+def test_operations_in_every_read_mode(make_cluster, node_mode):
+    c = make_cluster(3, "--read-mode", node_mode)
     with Client(c.addresses(), timeout=5) as cl:
         cl.put("a", {"x": [1, 2]})
         assert cl.cas("a", {"x": [1, 2]}, 7) is True
@@ -134,6 +135,9 @@ def test_transfer_leader(make_cluster):
     code, body = http(c.client[leader], "POST", "/admin/transfer-leader", {"to": to}, timeout=5)
     assert code == 200, body
     assert c.wait_leader() == to
+    p = c.procs.pop(leader)
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(10) == 0  # SIGTERM is a clean stop
 
 
 def test_retried_request_id_is_applied_once(make_cluster):
