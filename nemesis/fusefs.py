@@ -1,0 +1,293 @@
+"""A FUSE filesystem that loses every write not yet fsynced, on command (power loss).
+
+Run as its own process: `python -m nemesis.fusefs BACKING MOUNTPOINT --control SOCK`.
+File data written through the mount stays in memory, per file, until that file is
+fsynced; then the whole file goes to BACKING and is fsynced there. "drop" on the
+control socket forgets every unsynced buffer, so the files read back as they were
+at their last fsync (a file created and never synced reads back empty). Metadata
+(create, rename, unlink, mkdir) passes through at once: this models lost data,
+not lost directory entries. Attribute and entry caches are off so the kernel never
+serves pre-drop sizes; the node must be killed before a drop (the backend checks).
+"""
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+STAT_KEYS = ("st_atime", "st_ctime", "st_gid", "st_mode", "st_mtime", "st_nlink", "st_size", "st_uid")
+
+
+class PowerLossFS:
+    use_ns = True
+
+    def __init__(self, backing: str):
+        self.root = os.path.realpath(backing)
+        self.dirty: dict[str, bytearray] = {}
+        self.lock = threading.RLock()
+        self.synced_files = 0
+        self.dropped_files = 0
+
+    def _real(self, path: str) -> str:
+        return os.path.join(self.root, path.lstrip("/"))
+
+    def _oserror(self, e: OSError):
+        from mfusepy import FuseOSError
+        return FuseOSError(e.errno or errno.EIO)
+
+    def _load(self, path: str) -> bytearray:
+        buf = self.dirty.get(path)
+        if buf is None:
+            with open(self._real(path), "rb") as f:
+                buf = self.dirty[path] = bytearray(f.read())
+        return buf
+
+    # -- control ----------------------------------------------------------------------------
+
+    def drop(self) -> int:
+        with self.lock:
+            n = len(self.dirty)
+            self.dirty.clear()
+            self.dropped_files += n
+            return n
+
+    # -- metadata ---------------------------------------------------------------------------
+
+    def getattr(self, path, fh=None):
+        with self.lock:
+            try:
+                st = os.lstat(self._real(path))
+            except OSError as e:
+                raise self._oserror(e)
+            attrs = {k: getattr(st, k) for k in STAT_KEYS}
+            for k in ("st_atime", "st_ctime", "st_mtime"):
+                attrs[k] = getattr(st, k + "_ns")
+            if path in self.dirty:
+                attrs["st_size"] = len(self.dirty[path])
+            return attrs
+
+    def readdir(self, path, fh):
+        return [".", ".."] + os.listdir(self._real(path))
+
+    def statfs(self, path):
+        st = os.statvfs(self._real(path))
+        return {k: getattr(st, k) for k in ("f_bavail", "f_bfree", "f_blocks", "f_bsize", "f_favail",
+                                            "f_ffree", "f_files", "f_flag", "f_frsize", "f_namemax")}
+
+    def _wrap(self, fn, *args):
+        with self.lock:
+            try:
+                return fn(*args)
+            except OSError as e:
+                raise self._oserror(e)
+
+    def mkdir(self, path, mode):
+        return self._wrap(os.mkdir, self._real(path), mode)
+
+    def rmdir(self, path):
+        return self._wrap(os.rmdir, self._real(path))
+
+    def chmod(self, path, mode):
+        return self._wrap(os.chmod, self._real(path), mode)
+
+    def chown(self, path, uid, gid):
+        return self._wrap(os.chown, self._real(path), uid, gid)
+
+    def utimens(self, path, times=None):
+        return self._wrap(lambda: os.utime(self._real(path), ns=times) if times else os.utime(self._real(path)))
+
+    def unlink(self, path):
+        with self.lock:
+            self.dirty.pop(path, None)
+            return self._wrap(os.unlink, self._real(path))
+
+    def rename(self, old, new):
+        with self.lock:
+            self._wrap(os.rename, self._real(old), self._real(new))
+            self.dirty.pop(new, None)
+            for key in [k for k in self.dirty if k == old or k.startswith(old.rstrip("/") + "/")]:
+                self.dirty[new + key[len(old):]] = self.dirty.pop(key)
+            return 0
+
+    def link(self, target, source):
+        return self._wrap(os.link, self._real(source), self._real(target))
+
+    def symlink(self, target, source):
+        return self._wrap(os.symlink, source, self._real(target))
+
+    def readlink(self, path):
+        return self._wrap(os.readlink, self._real(path))
+
+    # -- data -------------------------------------------------------------------------------
+
+    def create(self, path, mode, fi=None):
+        with self.lock:
+            fd = self._wrap(os.open, self._real(path), os.O_CREAT | os.O_WRONLY | os.O_TRUNC, mode)
+            os.close(fd)
+            self.dirty[path] = bytearray()
+            return 0
+
+    def open(self, path, flags):
+        with self.lock:
+            if not os.path.exists(self._real(path)):
+                raise self._oserror(OSError(errno.ENOENT, path))
+            if flags & os.O_TRUNC:
+                self.dirty[path] = bytearray()
+            return 0
+
+    def read(self, path, size, offset, fh):
+        with self.lock:
+            if path in self.dirty:
+                return bytes(self.dirty[path][offset:offset + size])
+            try:
+                with open(self._real(path), "rb") as f:
+                    f.seek(offset)
+                    return f.read(size)
+            except OSError as e:
+                raise self._oserror(e)
+
+    def write(self, path, data, offset, fh):
+        with self.lock:
+            try:
+                buf = self._load(path)
+            except OSError as e:
+                raise self._oserror(e)
+            if offset > len(buf):
+                buf.extend(b"\0" * (offset - len(buf)))
+            buf[offset:offset + len(data)] = data
+            return len(data)
+
+    def truncate(self, path, length, fh=None):
+        with self.lock:
+            try:
+                buf = self._load(path)
+            except OSError as e:
+                raise self._oserror(e)
+            if length < len(buf):
+                del buf[length:]
+            else:
+                buf.extend(b"\0" * (length - len(buf)))
+            return 0
+
+    def fsync(self, path, datasync, fh):
+        with self.lock:
+            buf = self.dirty.pop(path, None)
+            if buf is None:
+                return 0
+            try:
+                fd = os.open(self._real(path), os.O_WRONLY | os.O_TRUNC)
+                try:
+                    view = memoryview(buf)
+                    while view:
+                        view = view[os.write(fd, view):]
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError as e:
+                self.dirty[path] = buf
+                raise self._oserror(e)
+            self.synced_files += 1
+            return 0
+
+    def fsyncdir(self, path, datasync, fh):
+        return 0
+
+    def flush(self, path, fh):
+        return 0
+
+    def release(self, path, fh):
+        return 0
+
+
+def serve_control(fs: PowerLossFS, path: str) -> None:
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    if os.path.exists(path):
+        os.unlink(path)
+    srv.bind(path)
+    srv.listen(4)
+
+    def loop():
+        while True:
+            conn, _ = srv.accept()
+            with conn:
+                req = conn.makefile("rb").readline().strip()
+                if req == b"drop":
+                    resp = {"ok": True, "dropped": fs.drop()}
+                elif req == b"stats":
+                    resp = {"ok": True, "dirty": sorted(fs.dirty), "synced": fs.synced_files}
+                else:
+                    resp = {"ok": True}
+                conn.sendall(json.dumps(resp).encode() + b"\n")
+
+    threading.Thread(target=loop, daemon=True).start()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m nemesis.fusefs")
+    p.add_argument("backing")
+    p.add_argument("mountpoint")
+    p.add_argument("--control", required=True)
+    a = p.parse_args()
+    from mfusepy import FUSE
+    fs = PowerLossFS(a.backing)
+    serve_control(fs, a.control)
+    FUSE(fs, a.mountpoint, foreground=True, attr_timeout=0, entry_timeout=0, negative_timeout=0,
+         fsname="splitbrain-powerloss")
+
+
+class FuseMount:
+    """Owns one mount: starts the filesystem process and tells it to drop."""
+
+    def __init__(self, backing: str, mountpoint: str, control: str | os.PathLike, *, env: dict | None = None,
+                 python: str = sys.executable, log: str | os.PathLike | None = None, timeout: float = 10.0):
+        self.mountpoint = os.path.realpath(mountpoint)
+        self.control = str(control)
+        logf = open(log, "ab") if log else subprocess.DEVNULL
+        try:
+            self.proc = subprocess.Popen([python, "-m", "nemesis.fusefs", backing, mountpoint, "--control",
+                                          self.control], env=dict(os.environ, **(env or {})),
+                                         stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+                                         start_new_session=True)
+        finally:
+            if log:
+                logf.close()
+        end = time.monotonic() + timeout
+        while not self.mounted():
+            if self.proc.poll() is not None or time.monotonic() > end:
+                self.close()
+                raise RuntimeError(f"FUSE filesystem did not mount at {mountpoint} (needs /dev/fuse and root)")
+            time.sleep(0.02)
+
+    def mounted(self) -> bool:
+        with open("/proc/mounts") as f:
+            return any(line.split()[1] == self.mountpoint and "fuse" in line.split()[2] for line in f)
+
+    def call(self, cmd: str) -> dict:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(self.control)
+            s.sendall(cmd.encode() + b"\n")
+            return json.loads(s.makefile("rb").readline())
+
+    def drop(self) -> int:
+        return self.call("drop")["dropped"]
+
+    def close(self) -> None:
+        subprocess.run(["fusermount3", "-u", "-z", self.mountpoint], capture_output=True)
+        if self.mounted():
+            subprocess.run(["umount", "-l", self.mountpoint], capture_output=True)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+if __name__ == "__main__":
+    main()

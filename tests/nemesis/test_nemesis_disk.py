@@ -1,0 +1,109 @@
+"""Disk faults: the power-loss FUSE filesystem and a full disk, alone and through a backend."""
+from __future__ import annotations
+
+import errno
+import os
+import random
+import shutil
+
+import pytest
+
+from nemesis import faults
+from nemesis.backends.local import LocalBackend
+from nemesis.faults.base import Context
+from nemesis.fusefs import FuseMount
+from nemesis_helpers import http_json, run_id, standin_specs, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.root]
+if os.geteuid() != 0 or not os.path.exists("/dev/fuse") or not shutil.which("fusermount3"):
+    pytest.skip("FUSE needs root, /dev/fuse and fusermount3 (Debian: fuse3)", allow_module_level=True)
+
+
+@pytest.fixture
+def mount(tmp_path):
+    backing, mnt = tmp_path / "backing", tmp_path / "mnt"
+    backing.mkdir()
+    mnt.mkdir()
+    m = FuseMount(str(backing), str(mnt), tmp_path / "ctl.sock")
+    try:
+        yield m, backing, mnt
+    finally:
+        m.close()
+    assert not m.mounted()
+
+
+def write(path, data: bytes, sync: bool, mode="wb"):
+    with open(path, mode) as f:
+        f.write(data)
+        f.flush()
+        if sync:
+            os.fsync(f.fileno())
+
+
+def test_power_loss_drops_unsynced_and_keeps_synced(mount):
+    m, backing, mnt = mount
+    write(mnt / "synced", b"durable", sync=True)
+    write(mnt / "unsynced", b"volatile", sync=False)
+    write(mnt / "mixed", b"first;", sync=True)
+    write(mnt / "mixed", b"second", sync=False, mode="ab")
+    os.makedirs(mnt / "sub")
+    write(mnt / "sub" / "renamed.tmp", b"moved", sync=False)
+    os.rename(mnt / "sub" / "renamed.tmp", mnt / "sub" / "renamed")
+    # before the power loss everything reads back as written
+    assert (mnt / "unsynced").read_bytes() == b"volatile"
+    assert (mnt / "mixed").read_bytes() == b"first;second"
+    assert (mnt / "sub" / "renamed").read_bytes() == b"moved"
+    assert (backing / "synced").read_bytes() == b"durable"
+    assert m.drop() == 3
+    assert (mnt / "synced").read_bytes() == b"durable"
+    assert (mnt / "unsynced").read_bytes() == b""
+    assert os.stat(mnt / "unsynced").st_size == 0
+    assert (mnt / "mixed").read_bytes() == b"first;"
+    assert (mnt / "sub" / "renamed").read_bytes() == b""
+    os.unlink(mnt / "mixed")
+    assert not (backing / "mixed").exists()
+
+
+def test_power_loss_package_on_the_local_backend(tmp_path):
+    rid = run_id()
+    b = LocalBackend(tmp_path / rid, rid, power_loss=True)
+    try:
+        b.setup(standin_specs(3))
+        for n in b.nodes():
+            b.start(n)
+        data = b.addresses("n1").data_dir
+        wait_until(lambda: os.path.exists(os.path.join(data, "started")) and open(os.path.join(data, "started")).read(),
+                   what="n1 wrote its marker")
+        pkg = faults.BY_NAME["power-loss-one"]
+        ctx = Context(b, rng=random.Random(0))
+        value = pkg.start(ctx)
+        node = value["nodes"][0]
+        marker = os.path.join(b.addresses(node).data_dir, "started")
+        assert not b.is_running(node)
+        assert open(marker).read() == ""  # never fsynced by the stand-in, so gone
+        pkg.stop(ctx, value)
+        wait_until(lambda: http_json(b.addresses(node).client), what=f"{node} restarted")
+        with pytest.raises(RuntimeError, match="kill the node first"):
+            b.drop_unsynced("n1" if node != "n1" else "n2")
+    finally:
+        b.teardown()
+    assert not any(rid in line for line in open("/proc/mounts"))
+
+
+def test_disk_full_package(tmp_path):
+    rid = run_id()
+    b = LocalBackend(tmp_path / rid, rid, disk_mb=4)
+    try:
+        b.setup(standin_specs(3))
+        ctx = Context(b, rng=random.Random(0))
+        pkg = faults.BY_NAME["disk-full"]
+        value = pkg.start(ctx)
+        data = b.addresses(value["nodes"][0]).data_dir
+        with pytest.raises(OSError) as e:
+            write(os.path.join(data, "more"), b"x" * 65536, sync=True)
+        assert e.value.errno == errno.ENOSPC
+        pkg.stop(ctx, value)
+        write(os.path.join(data, "more"), b"x" * 65536, sync=True)
+    finally:
+        b.teardown()
+    assert not any(rid in line for line in open("/proc/mounts"))
