@@ -1,0 +1,250 @@
+"""docker: nodes are containers on a user-defined network with its own subnet (docker SDK).
+
+Kill and pause go through the engine (SIGKILL; the freezer cgroup). Cuts and loss
+are iptables rules run inside the receiving container (started with NET_ADMIN),
+in our own chains (`nemesis.iptables`); a container's network namespace dies with
+it, so the rules of a node are put back whenever it starts. Containers and the
+network carry the label splitbrain.run=<run id> (for `nemesis.sweep`).
+
+The node's argv is the container's command; its data dir is /data inside it.
+Images are built locally (no registry needed): `ensure_base_image()` makes a
+Debian bookworm root with debootstrap and imports it, cached by tag.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from typing import Sequence
+
+from .. import iptables
+from ..types import Addr, ExecResult, NodeAddresses, NodeSpec
+from .host import BackendError, new_run_id
+
+BASE_TAG = "splitbrain-base:bookworm"
+BASE_PACKAGES = "python3,python3-venv,iptables,iproute2,faketime"
+CLIENT_PORT = 8000
+PEER_PORT = 9000
+
+
+def engine():
+    """A connected docker client, or BackendError saying why not."""
+    try:
+        import docker
+        client = docker.from_env(timeout=60)
+        client.ping()
+        return client
+    except Exception as e:
+        raise BackendError(f"no Docker engine reachable ({type(e).__name__}: {e})") from None
+
+
+def ensure_base_image(tag: str = BASE_TAG, mirror: str | None = None) -> str:
+    """debootstrap a minimal bookworm with python3 and iptables and `docker import` it, once per tag."""
+    client = engine()
+    try:
+        client.images.get(tag)
+        return tag
+    except Exception:
+        pass
+    if shutil.which("debootstrap") is None:
+        raise BackendError("building the base image needs debootstrap (Debian package)")
+    root = tempfile.mkdtemp(prefix="sb-rootfs-")
+    try:
+        argv = ["debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}", "bookworm", root]
+        if mirror:
+            argv.append(mirror)
+        r = subprocess.run(argv, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise BackendError(f"debootstrap failed: {r.stderr.strip()[-500:]}")
+        # apt caches and docs are dead weight on vfs, which copies every layer whole
+        for junk in ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man",
+                     "usr/share/locale"):
+            shutil.rmtree(os.path.join(root, junk), ignore_errors=True)
+        tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)
+        r = subprocess.run(["docker", "import", "-", tag], stdin=tar.stdout, capture_output=True, text=True)
+        tar.wait()
+        if r.returncode != 0:
+            raise BackendError(f"docker import failed: {r.stderr.strip()}")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return tag
+
+
+class DockerBackend:
+    name = "docker"
+
+    def __init__(self, workdir, run_id=None, *, image: str = BASE_TAG, volumes: dict | None = None):
+        self.client = engine()
+        self.workdir = os.path.abspath(workdir)
+        self.run_id = run_id or new_run_id()
+        self.image = image
+        self.volumes = dict(volumes or {})
+        h = hashlib.sha256(self.run_id.encode()).digest()
+        self.subnet = f"10.{150 + h[0] % 50}.{h[1]}"
+        self.network = None
+        self.specs: dict[str, NodeSpec] = {}
+        self.addrs: dict[str, NodeAddresses] = {}
+        self.ips: dict[str, str] = {}
+        self.containers: dict = {}
+        self.cuts: set[tuple[str, str]] = set()
+        self.losses: dict[str, dict[str, float]] = {}
+
+    def nodes(self) -> list[str]:
+        return list(self.specs)
+
+    def addresses(self, node: str) -> NodeAddresses:
+        return self.addrs[node]
+
+    def setup(self, specs: Sequence[NodeSpec]) -> dict[str, NodeAddresses]:
+        import docker
+        os.makedirs(self.workdir, exist_ok=True)
+        labels = {"splitbrain.run": self.run_id}
+        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(
+            subnet=f"{self.subnet}.0/24", gateway=f"{self.subnet}.254")])
+        self.network = self.client.networks.create(f"{self.run_id}-net", driver="bridge", ipam=ipam,
+                                                   labels=labels)
+        for i, s in enumerate(specs):
+            self.specs[s.id] = s
+            self.ips[s.id] = f"{self.subnet}.{i + 1}"
+        clients = {s.id: Addr(self.ips[s.id], s.client_port or CLIENT_PORT) for s in specs}
+        peers = {s.id: Addr(self.ips[s.id], s.peer_port or PEER_PORT) for s in specs}
+        for s in specs:
+            data = s.data_dir if os.path.isabs(s.data_dir) else "/data"
+            a = NodeAddresses(id=s.id, host=self.ips[s.id], client=clients[s.id], peer=peers[s.id],
+                              dial=dict(peers), cluster=dict(peers), clients=dict(clients), data_dir=data)
+            self.addrs[s.id] = a
+            endpoint = self.client.api.create_endpoint_config(ipv4_address=self.ips[s.id])
+            host_cfg = self.client.api.create_host_config(
+                cap_add=["NET_ADMIN"], binds=[f"{k}:{v}" for k, v in self.volumes.items()])
+            cid = self.client.api.create_container(
+                self.image, command=[str(x) for x in s.argv(a)], name=f"{self.run_id}-{s.id}",
+                hostname=s.id, environment=dict(s.env), labels=labels, host_config=host_cfg,
+                networking_config=self.client.api.create_networking_config({self.network.name: endpoint}))
+            self.containers[s.id] = self.client.containers.get(cid["Id"])
+        return dict(self.addrs)
+
+    # -- processes --------------------------------------------------------------------------
+
+    def _c(self, node: str):
+        c = self.containers[node]
+        c.reload()
+        return c
+
+    def is_running(self, node: str) -> bool:
+        return self._c(node).status in ("running", "paused")
+
+    def start(self, node: str) -> None:
+        c = self._c(node)
+        if c.status == "paused":
+            c.unpause()
+        elif c.status != "running":
+            c.start()
+            self._reapply_rules(node)
+
+    def stop(self, node: str, timeout: float = 10.0) -> None:
+        c = self._c(node)
+        if c.status == "paused":
+            c.unpause()
+        c.stop(timeout=int(timeout))
+
+    def kill(self, node: str) -> None:
+        c = self._c(node)
+        if c.status in ("running", "paused"):
+            c.kill("SIGKILL")
+            c.wait(timeout=30)
+
+    def pause(self, node: str) -> None:
+        if self._c(node).status == "running":
+            self.containers[node].pause()
+
+    def resume(self, node: str) -> None:
+        if self._c(node).status == "paused":
+            self.containers[node].unpause()
+
+    def exec(self, node: str, argv: Sequence[str], timeout: float = 30.0) -> ExecResult:
+        r = self._c(node).exec_run([str(a) for a in argv], demux=True)
+        out, err = r.output if r.output else (b"", b"")
+        return ExecResult(r.exit_code, (out or b"").decode(), (err or b"").decode())
+
+    def _sh(self, node: str, cmds: list[list[str]], tolerate: tuple[int, ...] = ()) -> None:
+        r = self.exec(node, ["sh", "-c", iptables.shell(cmds, tolerate)])
+        if r.returncode != 0:
+            raise BackendError(f"{node}: {r.stderr.strip() or r.stdout.strip()}")
+
+    def collect_logs(self, dest_dir: str) -> list[str]:
+        out = []
+        for node, c in self.containers.items():
+            d = os.path.join(dest_dir, node)
+            os.makedirs(d, exist_ok=True)
+            path = os.path.join(d, "node.log")
+            with open(path, "wb") as f:
+                f.write(c.logs())
+            out.append(path)
+        return out
+
+    # -- links ------------------------------------------------------------------------------
+
+    def _reapply_rules(self, node: str) -> None:
+        cmds = iptables.init_chains()
+        cmds += [iptables.cut(self.ips[s]) for s, d in sorted(self.cuts) if d == node]
+        cmds += iptables.loss_rules(self.losses.get(node, {}))
+        self._sh(node, cmds)
+
+    def _check(self, src: str, dst: str) -> None:
+        if src == dst or src not in self.specs or dst not in self.specs:
+            raise ValueError(f"no link {src}->{dst}")
+
+    def _apply(self, dst: str, cmds: list[list[str]]) -> None:
+        # a node that is down gets its rules when it starts again
+        if self._c(dst).status == "running":
+            self._sh(dst, cmds)
+
+    def cut(self, src: str, dst: str) -> None:
+        self._check(src, dst)
+        if (src, dst) not in self.cuts:
+            self.cuts.add((src, dst))
+            self._apply(dst, [iptables.cut(self.ips[src])])
+
+    def restore(self, src: str, dst: str) -> None:
+        self._check(src, dst)
+        if (src, dst) in self.cuts:
+            self.cuts.discard((src, dst))
+            self._apply(dst, [iptables.uncut(self.ips[src])])
+
+    def restore_all(self) -> None:
+        self.cuts.clear()
+        for n in self.specs:
+            self._apply(n, [iptables.flush(iptables.CUT)])
+
+    def set_loss(self, src: str, dst: str, probability: float) -> None:
+        self._check(src, dst)
+        if not 0.0 <= probability <= 1.0:
+            raise ValueError(f"loss probability must be in [0, 1], got {probability}")
+        self.losses.setdefault(dst, {})[self.ips[src]] = probability
+        self._apply(dst, iptables.loss_rules(self.losses[dst]))
+
+    def reset_links(self) -> None:
+        self.restore_all()
+        self.losses.clear()
+        for n in self.specs:
+            self._apply(n, [iptables.flush(iptables.LOSS)])
+
+    def teardown(self) -> None:
+        errors = []
+        for c in self.containers.values():
+            try:
+                c.remove(force=True)
+            except Exception as e:
+                errors.append(str(e))
+        self.containers.clear()
+        if self.network is not None:
+            try:
+                self.network.remove()
+            except Exception as e:
+                errors.append(str(e))
+            self.network = None
+        self.client.close()
+        if errors:
+            raise BackendError("teardown: " + "; ".join(errors))
