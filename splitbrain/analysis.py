@@ -7,7 +7,7 @@ someone else's run directory.
 Definitions (also printed in the report):
 - an operation is *client-visible ok* when its completion is `ok`; fail/info
   completions and invokes without completion are counted apart;
-- recovery after a fault: from the nemesis `start-*` event to the completion
+- recovery after a fault: from the nemesis step that starts it to the completion
   of the first `ok` write invoked at or after it (writes: write, cas, put,
   append, delete);
 - unavailable: gaps between consecutive `ok` completions longer than
@@ -50,6 +50,12 @@ class NemesisEvent:
     time: int
     f: str
     value: object
+    fault: str | None = None  # the fault package this step belongs to
+    phase: str | None = None  # "start" | "stop" | None (bookkeeping events)
+
+    @property
+    def starts_fault(self) -> bool:
+        return self.phase == "start"
 
 
 @dataclass(slots=True)
@@ -84,13 +90,14 @@ def pair_history(events: Iterable[dict]) -> History:
     """Pair invokes with completions per process; nemesis events kept apart."""
     h = History()
     open_ops: dict[object, Op] = {}
+    open_faults: set[str] = set()
     for ev in events:
         if ev.get("_bad"):
             h.bad_lines += 1
             continue
         proc = ev.get("process")
         if proc == "nemesis":
-            h.nemesis.append(NemesisEvent(int(ev.get("time", 0)), str(ev.get("f")), ev.get("value")))
+            h.nemesis.append(_nemesis_event(ev, open_faults))
             continue
         typ = ev.get("type")
         if typ == "invoke":
@@ -107,6 +114,25 @@ def pair_history(events: Iterable[dict]) -> History:
             op.node = ev.get("node")
             op.error = ev.get("error")
     return h
+
+
+def _nemesis_event(ev: dict, open_faults: set[str]) -> NemesisEvent:
+    """Phase of a nemesis step: explicit `phase`, else a fault's events alternate
+    start/stop (one fault never overlaps itself), else `start-X`/`stop-X` names."""
+    f = str(ev.get("f"))
+    fault = ev.get("fault")
+    phase = ev.get("phase")
+    if phase is None and fault:
+        phase = "stop" if fault in open_faults else "start"
+    elif phase is None and f.startswith(("start-", "stop-")):
+        phase, _, fault = f.partition("-")
+    if fault and phase == "start":
+        open_faults.add(fault)
+    elif fault and phase == "stop":
+        open_faults.discard(fault)
+    elif f == "heal":  # a final heal ends whatever is still open
+        open_faults.clear()
+    return NemesisEvent(int(ev.get("time", 0)), f, ev.get("value"), fault, phase)
 
 
 def load_history(path: pathlib.Path) -> History:
@@ -153,22 +179,21 @@ def throughput(h: History) -> float:
 
 
 def nemesis_periods(h: History) -> list[dict]:
-    """Fault windows [start, end) in ns, pairing `start-X` with the next `stop-X`
-    (or the next heal); an unclosed window ends at the history's last event."""
+    """Fault windows [start, end) in ns; a window still open at a final `heal` ends
+    there, and one never closed ends at the history's last event."""
     last = max([o.end or o.start for o in h.ops] + [e.time for e in h.nemesis] + [0])
     periods: list[dict] = []
     open_: dict[str, dict] = {}
     for e in sorted(h.nemesis, key=lambda e: e.time):
-        if e.f.startswith("start-"):
-            name = e.f[len("start-"):]
-            p = {"fault": name, "start": e.time, "end": None, "value": e.value}
-            open_[name] = p
+        if e.phase == "start":
+            p = {"fault": e.fault, "start": e.time, "end": None, "value": e.value}
+            open_[e.fault] = p
             periods.append(p)
-        elif e.f.startswith("stop-"):
-            p = open_.pop(e.f[len("stop-"):], None)
+        elif e.phase == "stop":
+            p = open_.pop(e.fault, None)
             if p is not None:
                 p["end"] = e.time
-        elif e.f in ("heal", "final-heal"):
+        elif e.f == "heal":
             for p in open_.values():
                 p["end"] = e.time
             open_.clear()
@@ -187,7 +212,7 @@ def recovery_ms(h: History) -> list[float]:
     import bisect
 
     for e in h.nemesis:
-        if not e.f.startswith("start-"):
+        if not e.starts_fault:
             continue
         i = bisect.bisect_left(starts, e.time)
         later = writes[i:]
@@ -234,7 +259,7 @@ def agreed_leader(round_: dict, cluster_size: int) -> tuple[object, int] | None:
 def elections(samples: list[dict], cluster_size: int, nemesis: list[NemesisEvent] = (),
               detect_window_ms: float = 1000.0) -> list[dict]:
     """Leaderless periods that ended with a new agreed leader, with their durations."""
-    starts = sorted(e.time for e in nemesis if e.f.startswith("start-"))
+    starts = sorted(e.time for e in nemesis if e.starts_fault)
     out = []
     current = None  # (leader, term) agreed so far
     lost_at = None
@@ -281,6 +306,7 @@ def summarize(h: History, samples: list[dict], cluster_size: int, linearizable: 
         "recovery_ms": _ms_summary(recovery_ms(h)),
         "unavailable_s": round(sum(b - a for a, b in unavailable) / NS, 3),
         "unavailable_windows": [[a, b] for a, b in unavailable],
-        "nemesis": [{"time": e.time, "f": e.f, "value": e.value} for e in h.nemesis],
+        "nemesis": [{"time": e.time, "f": e.f, "fault": e.fault, "phase": e.phase, "value": e.value}
+                    for e in h.nemesis],
         "history_torn_lines": h.bad_lines,
     }

@@ -38,8 +38,13 @@ class Cluster:
 
         self.cfg = cfg
         self.system = systems.get(cfg.system, **_system_options(cfg))
-        self.backend = backends.create(cfg.backend, workdir=str(run / "nodes"),
-                                       **cfg.backend_options)
+        from splitbrain.faultplan import backend_options
+
+        try:
+            self.backend = backends.create(cfg.backend, str(run / "nodes"),
+                                           **{**backend_options(cfg.nemesis), **cfg.backend_options})
+        except (ValueError, RuntimeError) as e:
+            raise UsageError(f"backend {cfg.backend}: {e}") from None
         self.specs = self.system.node_specs(cfg.nodes)
         self.addresses = self.backend.setup(self.specs)
         self.ids = [s.id for s in self.specs]
@@ -77,9 +82,19 @@ class Cluster:
         agreed = agreed_leader({"nodes": nodes}, len(self.ids))
         return agreed[0] if agreed else None
 
+    def transfer_leader(self, to: str) -> None:
+        self.system.transfer_leader({n: a.client for n, a in self.addresses.items()}, self.leader(), to)
+
+    def fault_context(self):
+        from nemesis.faults import Context
+
+        return Context(self.backend, leader=self.leader,
+                       transfer_leader=self.transfer_leader if hasattr(self.system, "transfer_leader") else None)
+
     def stop(self, logs_to: pathlib.Path) -> None:
         try:
-            self.backend.collect_logs(str(logs_to))
+            if pathlib.Path(self.backend_workdir()).resolve() != logs_to.resolve():
+                self.backend.collect_logs(str(logs_to))
         except Exception as e:  # noqa: BLE001 - never lose the run for want of logs
             _say(f"could not collect node logs: {e}")
         self.backend.teardown()
@@ -97,7 +112,8 @@ def _load_process(cfg: RunConfig, run: pathlib.Path, endpoints: list[str], clien
     load = {
         "system": client, "endpoints": endpoints, "workload": cfg.workload,
         "users": cfg.concurrency, "spawn_rate": max(1.0, cfg.concurrency), "run_time": cfg.time,
-        "rate": cfg.rate, "keys": cfg.keys, "seed": cfg.seed, "read_mode": cfg.read_mode,
+        "rate": cfg.rate or 0.0, "keys": cfg.keys, "seed": cfg.seed,
+        "read_mode": cfg.read_mode if client == "reference-kv" else None,
         "history_path": str(run / rundir.HISTORY), "csv_prefix": str(run / rundir.LOCUST_PREFIX),
         "html_path": str(run / "locust.html"),
     }
@@ -117,8 +133,10 @@ def _stop_load(proc: subprocess.Popen, grace: float = 15.0) -> None:
 
 
 def execute(cfg: RunConfig) -> int:
-    from nemesis import schedule as nschedule
+    from nemesis.history import HistoryWriter
+    from nemesis.schedule import Schedule
 
+    from splitbrain import faultplan
     from splitbrain.evaluate import evaluate
     from splitbrain.summary_text import exit_code, short
 
@@ -134,14 +152,20 @@ def execute(cfg: RunConfig) -> int:
         _say(f"starting {cfg.nodes} {cfg.system} nodes on the {cfg.backend} backend")
         cluster.start()
         _say(f"leader elected: node {cluster.leader()}")
+        ctx = cluster.fault_context()
+        pkgs, refused = faultplan.packages(
+            cfg.nemesis, ctx, allow_link_faults=cluster.system.per_link_dial or cfg.backend != "local",
+            why_no_links=f"a backend that cuts links with iptables ({cfg.system} peers cannot sit behind "
+                         f"the local backend's per-link proxies)")
+        for name, missing in refused:
+            _say(f"fault {name} skipped: needs {', '.join(missing)}")
         monitor = Monitor(cluster.ids, lambda n, t: cluster.status(n, t), run / rundir.STATUS).start()
-        sched = nschedule.plan_for_run(
-            cluster.backend, faults=cfg.nemesis, seed=cfg.seed, duration=cfg.time,
-            interval=cfg.nemesis_interval, fault_duration=cfg.fault_duration, quiet=cfg.quiet,
-            history_path=str(history), leader=cluster.leader,
-            allow_link_faults=cluster.system.per_link_dial or cfg.backend != "local")
         load = _load_process(cfg, run, cluster.client_endpoints(), cluster.system.client)
-        sched.start()
+        if pkgs:
+            sched = Schedule(ctx, pkgs, HistoryWriter(history), seed=cfg.seed,
+                             duration=max(0.0, cfg.time - cfg.quiet), interval=cfg.nemesis_interval,
+                             fault_duration=cfg.fault_duration, quiet=0).start()
+            _say(f"nemesis: {len(sched.steps) // 2} faults planned from {', '.join(p.name for p in pkgs)}")
         deadline = time.monotonic() + cfg.time + 30
         while load.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)

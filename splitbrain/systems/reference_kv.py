@@ -47,3 +47,10 @@ class ReferenceKV:
         return {"role": body.get("role"), "term": body.get("term"),
                 "leader": None if leader in (None, 0) else str(leader),
                 "commit": body.get("commit"), "applied": body.get("applied")}
+
+    def transfer_leader(self, clients: dict[str, Addr], leader: str | None, to: str) -> None:
+        if leader is None:
+            raise RuntimeError("no leader to transfer from")
+        code, body = http_json(clients[leader], "POST", "/admin/transfer-leader", {"to": int(to)}, timeout=2.0)
+        if code != 200:
+            raise RuntimeError(f"transfer-leader to {to} refused: {code} {body}")

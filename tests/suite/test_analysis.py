@@ -76,7 +76,7 @@ def test_election_from_leader_loss_to_new_agreement():
     el = analysis.elections(samples, 3)
     assert [(e["old"], e["new"], e["ms"]) for e in el] == [("1", "2", 150.0)]
     # with a fault recorded just before, the detection time counts too
-    el = analysis.elections(samples, 3, [analysis.NemesisEvent(10 * MS, "start-kill", None)])
+    el = analysis.elections(samples, 3, [analysis.NemesisEvent(10 * MS, "kill", None, "kill-leader", "start")])
     assert el[0]["ms"] == 165.0
 
 
@@ -87,6 +87,19 @@ def test_no_election_when_the_same_leader_is_seen_again():
         rnd(50, **{"1": st("leader", 1, 1), "2": st("follower", 1, 1), "3": st("follower", 1, 1)}),
     ]
     assert analysis.elections(samples, 3) == []
+
+
+def test_nemesis_phases_from_the_fault_field():
+    h = analysis.pair_history([
+        {**nem("start-partition", 10, {"grudge": {}}), "fault": "partition-halves"},
+        {**nem("kill", 12, ["2"]), "fault": "kill-one"},
+        {**nem("heal", 20), "fault": "partition-halves"},
+        {**nem("restart", 25, ["2"]), "fault": "kill-one"},
+        {**nem("kill", 30, ["3"]), "fault": "kill-one"},
+        nem("heal", 40),
+    ])
+    assert [(p["fault"], p["start"] // MS, p["end"] // MS) for p in analysis.nemesis_periods(h)] == [
+        ("partition-halves", 10, 20), ("kill-one", 12, 25), ("kill-one", 30, 40)]
 
 
 def test_nemesis_periods_pair_start_stop_and_heal():
