@@ -23,7 +23,8 @@ class KV(StoreUser):
 
     @staticmethod
     def make_keyspace(ctx, keys: int) -> ZipfKeys:
-        return ZipfKeys(keys, value_size=ctx.settings.value_size, worker_index=ctx.worker_index)
+        return ZipfKeys(keys, value_size=ctx.settings.value_size, worker_index=ctx.worker_index,
+                        prefix=ctx.key_prefix)
 
     @task
     def operation(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import uuid
 
 from locust import events
 
@@ -54,6 +55,9 @@ class RunContext:
         self.recorder = Recorder(self.history, settings.workload, environment.events.request, self.worker_index)
         self.pacer = Pacer(settings.rate)
         self.mix = Mix(settings.mix)
+        # Keys carry a tag of this run: the checker assumes every key starts absent, which holds
+        # only if no earlier run (on a cluster that is reused) touched the same names.
+        self.key_prefix = f"{settings.workload}-{uuid.uuid4().hex[:8]}-"
         self._keyspaces: dict[str, object] = {}
         self._users = 0
         # After Locust stopped its users (`quit`), not before (`quitting`): stopping users finish their operation.
@@ -88,10 +92,18 @@ def check_cli_options(environment, **_) -> None:
     if options is None or getattr(options, "splitbrain_settings", None) is not None:
         return
     try:
-        settings_from_cli(environment, "register")
+        settings = settings_from_cli(environment, "register")
     except ValueError as e:
         log.error("splitbrain: %s", e)
         raise SystemExit(2) from None
+    if not environment.stop_timeout:
+        # Locust's default kills users mid-request at the end; letting them finish gives every
+        # operation its completion. An explicit --stop-timeout wins.
+        environment.stop_timeout = stop_timeout(settings.timeout)
+
+
+def stop_timeout(op_timeout: float) -> float:
+    return 2 * op_timeout + 1
 
 
 def run_context(environment, workload: str) -> RunContext:

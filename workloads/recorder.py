@@ -6,7 +6,7 @@ The completion type says what the client really knows:
   rejection (`error` says which), or a cas whose comparison did not match (no
   `error`: the checker verifies that mismatch against the model);
 - `info`: unknown (timeout, connection lost after sending, an unexpected client
-  exception); the operation may take effect at any later time, so the caller
+  exception, the caller torn down mid-request); the operation may take effect at any later time, so the caller
   continues under a new process number (`Recorder.new_process`).
 A read or get that ends unknown is recorded `fail`: it changes nothing, so
 leaving it out is sound and spares the checker an open-ended operation.
@@ -18,8 +18,9 @@ half way keeps every line it wrote, and the nemesis may append concurrently.
 
 Completed operations also fire Locust's request event (request_type = f, name =
 workload/f, response time in ms), so Locust's statistics and CSVs count exactly
-the completions in the history; `fail` with an error and `info` count as Locust
-failures, a cas mismatch does not.
+the completions in the history (all but those `abandoned` by a teardown);
+`fail` with an error and `info` count as Locust failures, a cas mismatch does not.
+`latency` on a completion is its time minus its invoke's time, in nanoseconds.
 """
 from __future__ import annotations
 
@@ -101,6 +102,7 @@ class Recorder:
         start = self.clock()
         self._write({"process": process, "type": "invoke", "f": f, "key": key, "value": value, "time": start})
         exception: Exception | None = None
+        abandoned: BaseException | None = None
         try:
             result = _dispatch(client, f, key, value)
             if f == "cas" and not result:
@@ -114,6 +116,10 @@ class Recorder:
         except Exception as e:  # a client bug: we cannot know whether the request went out
             log.exception("%s %s on %r raised unexpectedly; recording it as unknown", self.workload, f, key)
             outcome, exception = Completion("fail" if f in READ_ONLY else "info", value, repr(e)), e
+        except BaseException as e:
+            # The caller is being torn down mid-request (Locust kills a user whose stop raced with
+            # its wake-up; Ctrl-C): the request may be out, so say so, then let the teardown go on.
+            outcome, abandoned = Completion("fail" if f in READ_ONLY else "info", value, "abandoned"), e
         end = self.clock()
         event = {"process": process, "type": outcome.type, "f": f, "key": key, "value": outcome.value,
                  "time": end, "latency": end - start}
@@ -123,11 +129,13 @@ class Recorder:
         if node is not None:
             event["node"] = node
         self._write(event)
-        if self.request_event is not None:
+        if self.request_event is not None and abandoned is None:  # Locust counts completed operations only
             self.request_event.fire(
                 request_type=f, name=f"{self.workload}/{f}", response_time=(end - start) / 1e6,
                 response_length=0, exception=exception if outcome.error is not None else None,
                 context={"process": process, "type": outcome.type, "key": key})
+        if abandoned is not None:
+            raise abandoned
         return outcome
 
 

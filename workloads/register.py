@@ -27,7 +27,7 @@ class Register(StoreUser):
 
     @staticmethod
     def make_keyspace(ctx, keys: int) -> RotatingRegisters:
-        return RotatingRegisters(keys, ctx.settings.ops_per_key, ctx.worker_index)
+        return RotatingRegisters(keys, ctx.settings.ops_per_key, ctx.worker_index, prefix=ctx.key_prefix)
 
     @task(2)
     def read(self) -> None:

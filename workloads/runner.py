@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from locust import events as _global_events  # noqa: F401  (first: Locust patches sockets on import)
 
+import csv
 import importlib
 import os
 import time
@@ -68,7 +69,7 @@ def run_load(system: str, endpoints: list[str], workload: str = "register", user
     env = Environment(user_classes=[user_class(workload)], events=Events(), parsed_options=parsed,
                       host=f"http://{settings.endpoints[0]}",
                       # Users stopping at the end finish the operation in flight, so it gets its completion.
-                      stop_timeout=2 * timeout + 1)
+                      stop_timeout=workload_options.stop_timeout(timeout))
     runner = env.create_local_runner()
     background = [gevent.spawn(stats_history, runner)]
     csv_writer = None
@@ -100,10 +101,7 @@ def run_load(system: str, endpoints: list[str], workload: str = "register", user
         for g in background:
             g.kill(block=False)
         if csv_writer is not None:
-            csv_writer.requests_flush()
-            csv_writer.failures_flush()
-            csv_writer.exceptions_flush()
-            csv_writer.close_files()
+            final_csvs(csv_writer, csv_prefix)
         env.events.quit.fire(exit_code=0)  # closes the history
     if html_path:
         if os.path.dirname(html_path):
@@ -120,6 +118,16 @@ def stats_tables(stats) -> None:
     locust_stats.print_stats(stats, current=False)
     locust_stats.print_percentile_stats(stats)
     locust_stats.print_error_report(stats)
+
+
+def final_csvs(writer: StatsCSVFileWriter, prefix: str) -> None:
+    """Locust's CSV greenlet writes once a second; the files must end with the final numbers."""
+    writer._stats_history_data_rows(writer.stats_history_csv_writer, time.time())
+    writer.close_files()
+    for suffix, write in (("_stats.csv", writer.requests_csv), ("_failures.csv", writer.failures_csv),
+                          ("_exceptions.csv", writer.exceptions_csv)):
+        with open(prefix + suffix, "w", newline="") as f:
+            write(csv.writer(f))
 
 
 def progress(env: Environment, elapsed: float) -> dict:

@@ -191,3 +191,20 @@ def test_recorder_writes_what_the_client_knows(tmp_path):
 def test_recorder_rejects_unknown_operations():
     with pytest.raises(ValueError, match="unknown operation"):
         Recorder(None, "x").perform(DictClient(), 0, "scan", "k")
+
+
+class Teardown(BaseException):
+    """Stands for gevent's GreenletExit: a kill delivered while a request is out."""
+
+
+def test_an_operation_cut_off_by_teardown_is_info_and_not_counted_by_locust(tmp_path):
+    fired = Fired()
+    rec = Recorder(HistoryFile(tmp_path / "h.jsonl"), "register", fired)
+    client = DictClient()
+    client.fail_next = Teardown()
+    with pytest.raises(Teardown):
+        rec.perform(client, 0, "write", "k", 1)
+    rec.history.close()
+    events = [json.loads(line) for line in (tmp_path / "h.jsonl").read_text().splitlines()]
+    assert [(e["type"], e.get("error")) for e in events] == [("invoke", None), ("info", "abandoned")]
+    assert fired.calls == []
