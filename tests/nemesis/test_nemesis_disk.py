@@ -71,9 +71,9 @@ def test_power_loss_package_on_the_local_backend(tmp_path):
         b.setup(standin_specs(3))
         for n in b.nodes():
             b.start(n)
-        data = b.addresses("n1").data_dir
-        wait_until(lambda: os.path.exists(os.path.join(data, "started")) and open(os.path.join(data, "started")).read(),
-                   what="n1 wrote its marker")
+        for n in b.nodes():
+            marker = os.path.join(b.addresses(n).data_dir, "started")
+            wait_until(lambda: os.path.exists(marker) and open(marker).read(), what=f"{n} wrote its marker")
         pkg = faults.BY_NAME["power-loss-one"]
         ctx = Context(b, rng=random.Random(0))
         value = pkg.start(ctx)
