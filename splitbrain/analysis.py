@@ -4,7 +4,7 @@ Everything here is a pure function of recorded files, so `splitbrain report`
 computes the same summary from a finished run, a killed run, or a copy of
 someone else's run directory.
 
-Definitions (also printed in the report):
+Definitions (the report prints them):
 - an operation is *client-visible ok* when its completion is `ok`; fail/info
   completions and invokes without completion are counted apart;
 - recovery after a fault: from the nemesis step that starts it to the completion

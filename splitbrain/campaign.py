@@ -46,7 +46,11 @@ class Cluster:
         except (ValueError, RuntimeError) as e:
             raise UsageError(f"backend {cfg.backend}: {e}") from None
         self.specs = self.system.node_specs(cfg.nodes)
-        self.addresses = self.backend.setup(self.specs)
+        try:
+            self.addresses = self.backend.setup(self.specs)
+        except (OSError, RuntimeError, ValueError) as e:
+            self.backend.teardown()
+            raise UsageError(f"cannot set up the {cfg.backend} backend: {e}") from None
         self.ids = [s.id for s in self.specs]
 
     def start(self, ready_timeout: float = 60.0) -> None:
@@ -121,6 +125,19 @@ def _load_process(cfg: RunConfig, run: pathlib.Path, endpoints: list[str], clien
                             stdin=subprocess.DEVNULL, start_new_session=True)
 
 
+def _wait_for_first_operation(proc: subprocess.Popen, history: pathlib.Path, timeout: float = 60.0) -> None:
+    """Faults start once clients are running, not while Locust is still importing."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise UsageError(f"the load process exited with status {proc.returncode} before its first operation")
+        with open(history, "rb") as fh:
+            if any(b'"invoke"' in line for line in fh):
+                return
+        time.sleep(0.1)
+    raise UsageError(f"no client operation was recorded within {timeout:.0f}s of starting the load")
+
+
 def _stop_load(proc: subprocess.Popen, grace: float = 15.0) -> None:
     if proc.poll() is not None:
         return
@@ -161,6 +178,7 @@ def execute(cfg: RunConfig) -> int:
             _say(f"fault {name} skipped: needs {', '.join(missing)}")
         monitor = Monitor(cluster.ids, lambda n, t: cluster.status(n, t), run / rundir.STATUS).start()
         load = _load_process(cfg, run, cluster.client_endpoints(), cluster.system.client)
+        _wait_for_first_operation(load, history)
         if pkgs:
             sched = Schedule(ctx, pkgs, HistoryWriter(history), seed=cfg.seed,
                              duration=max(0.0, cfg.time - cfg.quiet), interval=cfg.nemesis_interval,

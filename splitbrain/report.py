@@ -178,7 +178,7 @@ details{{margin:10px 0}}
 <h2>Latency over time</h2><img alt="latency over time" src="{imgs['latency_time']}">
 <h2>Throughput over time</h2><img alt="throughput over time" src="{imgs['throughput_time']}">
 <h2>Distributions</h2><img alt="latency, election and recovery distributions" src="{imgs['distributions']}">
-<p><small>{html.escape(analysis.__doc__.split('Definitions')[1] if 'Definitions' in analysis.__doc__ else '')}</small></p>
+<details><summary>How these numbers are defined</summary><pre style="white-space:pre-wrap">{html.escape(analysis.__doc__.split('Definitions (the report prints them):')[-1].strip())}</pre></details>
 <h2>Nemesis schedule as it ran</h2>
 <table><tr><th>t (s)</th><th>event</th><th>targets</th></tr>{nemesis_rows}</table>
 <h2>Linearizability</h2>{lin_link}
