@@ -82,19 +82,22 @@ class RawNode:
 
     # --- outputs -------------------------------------------------------------
     def has_ready(self) -> bool:
+        # Called after every input by a busy node: cheapest checks first.
         if self._in_flight is not None:
             return False
         r = self.raft
-        r.flush()
+        if r.bcast_pending or r.rounds.want_round:
+            r.flush()
         if r.msgs or r.read_states:
             return True
         log = r.log
-        if log.pending_snapshot is not None or log.stabled < log.last_index():
+        if log.pending_snapshot is not None or log.stabled != log.snap_index + len(log.ents):
             return True
-        if log.pending_snapshot is None and log.committed > max(self._applying, log.snap_index):
+        c = log.committed
+        if c > self._applying and c > log.snap_index:
             return True
         h = self._prev_hard
-        if r.term != h.term or r.vote != h.vote or log.committed != h.commit:
+        if r.term != h.term or r.vote != h.vote or c != h.commit:
             return True
         s = self._prev_soft
         return r.lead != s.leader or r.visible_role() != s.role

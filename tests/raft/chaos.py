@@ -118,7 +118,7 @@ class Chaos:
     # --- invariants -----------------------------------------------------------
     def _refresh_commit(self) -> None:
         for n in self.net.nodes.values():
-            c = n.raft.log.committed
+            c = n.rn.raft.log.committed
             if c > self.max_commit:
                 self.max_commit = c
 
@@ -126,19 +126,15 @@ class Chaos:
         nodes = self.net.nodes
         self._refresh_commit()
         for i, n in nodes.items():
-            r = n.raft
+            r = n.rn.raft
             if r.role == Role.LEADER and n.alive:
                 # Election safety: at most one leader per term.
                 prev = self.leader_of_term.setdefault(r.term, i)
                 assert prev == i, f"two leaders in term {r.term}: {prev} and {i}"
             # State machine safety: nobody applies a different entry at an index.
             sm = n.sm
-            applied = self.applied
-            for idx in range(self.checked[i] + 1, len(sm) + 1):
-                e = sm[idx - 1]
-                prev = applied.setdefault(idx, e)
-                assert prev == e, f"node {i} applied {e} at {idx}, another applied {prev}"
-            self.checked[i] = len(sm)
+            if len(sm) != self.checked[i]:
+                self._check_applied(i, sm)
             # ReadIndex safety: a read index covers everything committed before the read.
             if n.read_states:
                 for rs in n.read_states:
@@ -160,6 +156,14 @@ class Chaos:
                         lt = r.log.term_or_none(mc)
                         assert lt == term or (lt is None and mc <= r.log.snap_index), (
                             f"leader {i} of term {r.term} lacks committed entry {mc} (term {term}), has {lt}")
+
+    def _check_applied(self, i: int, sm: list) -> None:
+        applied = self.applied
+        for idx in range(self.checked[i] + 1, len(sm) + 1):
+            e = sm[idx - 1]
+            prev = applied.setdefault(idx, e)
+            assert prev == e, f"node {i} applied {e} at {idx}, another applied {prev}"
+        self.checked[i] = len(sm)
 
     def _term_at(self, idx: int):
         for n in self.net.nodes.values():

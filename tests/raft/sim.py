@@ -149,7 +149,7 @@ class Network:
     # --- driving ------------------------------------------------------------
     def collect(self) -> None:
         for n in self.nodes.values():
-            if n.alive:
+            if n.alive and n.rn.has_ready():
                 for m in n.drain():
                     self.send(m)
 
@@ -210,7 +210,7 @@ class Network:
 
     # --- views --------------------------------------------------------------
     def leaders(self) -> list[int]:
-        return [i for i, n in self.nodes.items() if n.alive and n.raft.role == 3]
+        return [i for i, n in self.nodes.items() if n.alive and n.rn.raft.role == 3]
 
     def leader(self) -> int:
         ls = self.leaders()
