@@ -1,0 +1,1 @@
+"""Storage benchmark: the Python Pebble binding against Pebble used natively from Go."""
