@@ -79,7 +79,7 @@ def run_load(system: str, endpoints: list[str], workload: str = "register", user
         csv_writer = StatsCSVFileWriter(env, PERCENTILES_TO_REPORT, csv_prefix, full_history=True)
         background.append(gevent.spawn(csv_writer.stats_writer))
 
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     runner.start(users, spawn_rate)
     next_progress = started + PROGRESS_EVERY
     stopped_early = False
@@ -98,6 +98,7 @@ def run_load(system: str, endpoints: list[str], workload: str = "register", user
     finally:
         runner.quit()
         elapsed = time.monotonic() - started
+        cpu_seconds = time.process_time() - cpu_started
         for g in background:
             g.kill(block=False)
         if csv_writer is not None:
@@ -110,7 +111,7 @@ def run_load(system: str, endpoints: list[str], workload: str = "register", user
             f.write(get_html_report(env, show_download_link=False))
     if print_stats:
         stats_tables(env.stats)
-    return summary(env, elapsed, stopped_early)
+    return {**summary(env, elapsed, stopped_early), "cpu_seconds": cpu_seconds}
 
 
 def stats_tables(stats) -> None:

@@ -1,0 +1,1 @@
+"""How much of a load budget the load generator itself takes (see __main__)."""
