@@ -34,12 +34,16 @@ def test_acknowledged_synced_batches_survive_sigkill(tmp_path, repo_root):
             acked = int(line.split()[1])
         assert acked >= 200, f"writer acknowledged only {acked + 1} batches: {child.stderr.read()[-2000:]}"
         child.send_signal(signal.SIGKILL)  # mid-stream: it is writing batch acked+1 or later
-        # Acks printed after the last read but before the kill count too.
-        rest, _ = child.communicate(timeout=30)
+        child.wait(30)
+        # Acks printed after the last read but before the kill count too; read
+        # through the same buffered reader (communicate() would skip its buffer).
+        rest = child.stdout.read()
     finally:
         if child.poll() is None:
             child.kill()
             child.wait()
+        child.stdout.close()
+        child.stderr.close()
     for line in rest.splitlines():
         if line.startswith("ack "):
             acked = int(line.split()[1])
