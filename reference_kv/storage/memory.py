@@ -64,6 +64,10 @@ class MemoryStorage(StoreMixin):
         lower, upper = resolve_bounds(lower, upper, prefix)
         lower = None if lower is None else _as_bytes(lower, "lower")
         upper = None if upper is None else _as_bytes(upper, "upper")
+        # A generator, like PebbleDB's: the snapshot is taken at the first next().
+        return self._iterate(lower, upper, reverse, limit)
+
+    def _iterate(self, lower, upper, reverse, limit):
         with self._lock:
             self._check_open("iterate")
             lo = 0 if lower is None else bisect.bisect_left(self._keys, lower)
@@ -77,7 +81,7 @@ class MemoryStorage(StoreMixin):
                     hi = min(hi, lo + limit)
             keys = self._keys[lo:hi]
             snapshot = [(k, self._data[k]) for k in (reversed(keys) if reverse else keys)]
-        return iter(snapshot)
+        yield from snapshot
 
     def _write_packed(self, buf: bytearray, sync: bool) -> None:
         with self._lock:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 
@@ -143,3 +144,24 @@ def test_synced_commit_in_a_thread_lets_the_loop_run(pebble_db):
     # Were the GIL held during the call, the loop would get about one iteration
     # per commit (at the hand-offs); released, it spins many times per fsync.
     assert asyncio.run(main()) >= 3
+
+
+def test_use_after_fork_is_refused(pebble_db, tmp_path):
+    # The Go runtime's threads do not exist in a forked child: refuse cleanly.
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            PebbleDB(tmp_path / "child")
+            os.write(write_end, b"opened")
+        except Exception as e:
+            os.write(write_end, str(e).encode()[:500])
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    try:
+        message = os.read(read_end, 1000).decode()
+    finally:
+        os.close(read_end)
+        os.waitpid(pid, 0)
+    assert "spawn" in message
