@@ -1,0 +1,237 @@
+// Times Porcupine on the corpus for bench/checker: per file, parse + check,
+// repeated; prints one JSON object per file and run, then peak memory.
+// Reading rules follow Porcupine's own tests for these files: timed-out
+// reads and never-completed ops are returned at the end with an unknown
+// output; ":fail :cas" is a completed cas whose comparison failed.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+)
+
+type regInput struct {
+	op   int // 0 read, 1 write, 2 cas
+	a, b int
+}
+
+type regOutput struct {
+	ok, exists, unknown bool
+	value               int
+}
+
+const absent = -1 << 40
+
+var registerModel = porcupine.Model{
+	Init: func() interface{} { return absent },
+	Step: func(state, input, output interface{}) (bool, interface{}) {
+		s, in, out := state.(int), input.(regInput), output.(regOutput)
+		switch in.op {
+		case 0:
+			return out.unknown || (!out.exists && s == absent) || (out.exists && s == out.value), s
+		case 1:
+			return true, in.a
+		default:
+			next := s
+			if s == in.a {
+				next = in.b
+			}
+			return out.unknown || (s == in.a) == out.ok, next
+		}
+	},
+}
+
+type kvInput struct {
+	op         int // 0 get, 1 put, 2 append
+	key, value string
+}
+
+var kvModel = porcupine.Model{
+	Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
+		byKey := map[string][]porcupine.Operation{}
+		for _, op := range history {
+			k := op.Input.(kvInput).key
+			byKey[k] = append(byKey[k], op)
+		}
+		keys := make([]string, 0, len(byKey))
+		for k := range byKey {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		out := make([][]porcupine.Operation, 0, len(keys))
+		for _, k := range keys {
+			out = append(out, byKey[k])
+		}
+		return out
+	},
+	PartitionEvent: func(history []porcupine.Event) [][]porcupine.Event {
+		byKey := map[string][]porcupine.Event{}
+		keyOf := map[int]string{}
+		for _, ev := range history {
+			if ev.Kind == porcupine.CallEvent {
+				keyOf[ev.Id] = ev.Value.(kvInput).key
+			}
+			k := keyOf[ev.Id]
+			byKey[k] = append(byKey[k], ev)
+		}
+		var out [][]porcupine.Event
+		for _, evs := range byKey {
+			out = append(out, evs)
+		}
+		return out
+	},
+	Init: func() interface{} { return "" },
+	Step: func(state, input, output interface{}) (bool, interface{}) {
+		s, in := state.(string), input.(kvInput)
+		switch in.op {
+		case 0:
+			return output.(string) == s, s
+		case 1:
+			return true, in.value
+		default:
+			return true, s + in.value
+		}
+	},
+	Hash: func(state interface{}) uint64 {
+		h := fnv.New64a()
+		h.Write([]byte(state.(string)))
+		return h.Sum64()
+	},
+}
+
+var (
+	jepsenRe = regexp.MustCompile(`^INFO\s+jepsen\.util\s+-\s+(\d+)\s+:(invoke|ok|fail|info)\s+:(read|write|cas)\s+(nil|\d+|\[\d+\s+\d+\]|:timed-out)$`)
+	kvRe     = regexp.MustCompile(`^\{:process (\d+), :type :(invoke|ok), :f :(get|put|append), :key "(.*)", :value (nil|"(.*)")\}$`)
+)
+
+func parseJepsen(path string) []porcupine.Event {
+	f, err := os.Open(path)
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	var events []porcupine.Event
+	open := map[int]int{}
+	id := 0
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		m := jepsenRe.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		proc, _ := strconv.Atoi(m[1])
+		typ, fn, val := m[2], m[3], m[4]
+		if typ == "invoke" {
+			in := regInput{}
+			switch fn {
+			case "write":
+				in.op = 1
+				in.a, _ = strconv.Atoi(val)
+			case "cas":
+				in.op = 2
+				parts := strings.Fields(strings.Trim(val, "[]"))
+				in.a, _ = strconv.Atoi(parts[0])
+				in.b, _ = strconv.Atoi(parts[1])
+			}
+			events = append(events, porcupine.Event{ClientId: proc, Kind: porcupine.CallEvent, Value: in, Id: id})
+			open[proc] = id
+			id++
+			continue
+		}
+		if typ == "info" || (typ == "fail" && fn != "read" && fn != "cas") {
+			continue // indeterminate: stays open, returned at the end
+		}
+		out := regOutput{}
+		switch {
+		case typ == "fail" && fn == "read":
+			out.unknown = true
+		case fn == "read":
+			if val != "nil" {
+				out.exists = true
+				out.value, _ = strconv.Atoi(val)
+			}
+		case fn == "cas":
+			out.ok = typ == "ok"
+		}
+		events = append(events, porcupine.Event{ClientId: proc, Kind: porcupine.ReturnEvent, Value: out, Id: open[proc]})
+		delete(open, proc)
+	}
+	for proc, i := range open {
+		events = append(events, porcupine.Event{ClientId: proc, Kind: porcupine.ReturnEvent, Value: regOutput{unknown: true}, Id: i})
+	}
+	return events
+}
+
+func parseKv(path string) []porcupine.Event {
+	f, err := os.Open(path)
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	var events []porcupine.Event
+	open := map[int]int{}
+	id := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<26)
+	for sc.Scan() {
+		m := kvRe.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		proc, _ := strconv.Atoi(m[1])
+		if m[2] == "invoke" {
+			op := map[string]int{"get": 0, "put": 1, "append": 2}[m[3]]
+			events = append(events, porcupine.Event{ClientId: proc, Kind: porcupine.CallEvent, Value: kvInput{op, m[4], m[6]}, Id: id})
+			open[proc] = id
+			id++
+			continue
+		}
+		events = append(events, porcupine.Event{ClientId: proc, Kind: porcupine.ReturnEvent, Value: m[6], Id: open[proc]})
+		delete(open, proc)
+	}
+	for proc, i := range open {
+		events = append(events, porcupine.Event{ClientId: proc, Kind: porcupine.ReturnEvent, Value: "", Id: i})
+	}
+	return events
+}
+
+func peakRSSKiB() int {
+	data, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			n, _ := strconv.Atoi(strings.Fields(line)[1])
+			return n
+		}
+	}
+	return 0
+}
+
+// usage: porcupine-bench REPEATS FORMAT:PATH...   (FORMAT jepsen-log | porcupine-kv)
+func main() {
+	repeats, _ := strconv.Atoi(os.Args[1])
+	enc := json.NewEncoder(os.Stdout)
+	for _, arg := range os.Args[2:] {
+		format, path, _ := strings.Cut(arg, ":")
+		for r := 0; r < repeats; r++ {
+			start := time.Now()
+			var ok bool
+			if format == "jepsen-log" {
+				ok = porcupine.CheckEvents(registerModel, parseJepsen(path))
+			} else {
+				ok = porcupine.CheckEvents(kvModel, parseKv(path))
+			}
+			enc.Encode(map[string]interface{}{"file": path, "valid": ok, "seconds": time.Since(start).Seconds()})
+		}
+	}
+	fmt.Printf("{\"peak_rss_kib\": %d}\n", peakRSSKiB())
+}

@@ -1,0 +1,207 @@
+"""`check`: pair, prepare and split a history per key (P-compositionality),
+then search each partition, compiled for built-in models, in parallel spawn
+processes when the input is big enough to pay for them.
+"""
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from checker import models, native, search as pysearch
+from checker.history import History, HistoryError, Operation, operations
+from checker.model import Model
+
+UNKNOWN = "unknown"
+# Below these many ops in all, process start-up (~0.1 s per spawn) costs more
+# than it saves: check in-process.
+PARALLEL_MIN_OPS_COMPILED = 50_000
+PARALLEL_MIN_OPS_PYTHON = 3_000
+
+
+@dataclass
+class PartitionResult:
+    key: Any
+    valid: Any  # True | False | "unknown"
+    ops: list  # [Operation] of this partition (prepared ones only)
+    inputs: list
+    outputs: list
+    linearization: list  # indices into ops: the longest linearizable prefix found
+    blocked: Optional[int]  # index into ops of the op that cannot be placed after it
+    seconds: float = 0.0
+    steps: int = 0
+    cache_entries: int = 0
+    note: str = ""
+
+
+@dataclass
+class Result:
+    valid: Any  # True | False | "unknown"
+    partitions: list = field(default_factory=list)
+    ops: int = 0
+    seconds: float = 0.0
+    model: Any = None
+    source: Optional[str] = None
+
+    @property
+    def failures(self) -> list:
+        return [p for p in self.partitions if p.valid is False]
+
+    @property
+    def unknown(self) -> list:
+        return [p for p in self.partitions if p.valid == UNKNOWN]
+
+
+def _entries(ops: list) -> list:
+    """Calls and returns in time order; at equal times calls come first, so
+    ops touching the same instant count as concurrent (as Porcupine does)."""
+    ev = [(op.call, 0, i) for i, op in enumerate(ops)]
+    ev += [(op.ret, 1, i) for i, op in enumerate(ops)]
+    ev.sort()
+    return [i if kind == 0 else ~i for _, kind, i in ev]
+
+
+def _run_one(model, inputs, outputs, entries, compiled, deadline):
+    """One partition; runs in this process or a spawned worker (CLOCK_MONOTONIC,
+    hence `deadline`, is shared by all processes of the machine).
+    Returns (valid, best, blocked, seconds, steps, cache_entries, note)."""
+    if isinstance(model, str):
+        model = models.get(model)
+    t0 = time.perf_counter()
+    time_limit = None if deadline is None else deadline - time.monotonic()
+    if time_limit is not None and time_limit <= 0:
+        return UNKNOWN, [], None, 0.0, 0, 0, "time limit reached before this partition started"
+    note = ""
+    try:
+        if compiled:
+            code, best, blocked, steps, cache = native.search(model.encode(inputs, outputs), entries, time_limit)
+        else:
+            code, best, blocked, steps, cache = pysearch.search(model, inputs, outputs, entries, time_limit)
+    except (RuntimeError, MemoryError) as e:
+        code, best, blocked, steps, cache, note = -1, [], None, 0, 0, str(e)
+    valid = True if code == 1 else False if code == 0 else UNKNOWN
+    if valid == UNKNOWN and not note:
+        note = f"time limit reached; longest linearizable prefix so far {len(best)} of {len(inputs)} ops"
+    return valid, best, blocked, time.perf_counter() - t0, steps, cache, note
+
+
+def _prepare(ops: list[Operation], model: Model):
+    """Drop ops that constrain nothing and group the rest by partition key,
+    keeping the first appearance order of keys."""
+    prep = model.prepare or (lambda op: ((op.f, op.value), (op.status, op.result)))
+    part = model.partition or (lambda op: op.key)
+    accepted = model.operations
+    groups: dict = {}
+    for op in ops:
+        if accepted is not None and op.f not in accepted:
+            raise HistoryError(f"{op.where}: model {model.name} has no operation {op.f!r} ({', '.join(sorted(accepted))})")
+        if op.status == "fail" and op.error is not None:
+            continue  # definitely did not take effect
+        try:
+            io = prep(op)
+            k = part(op)
+        except (ValueError, TypeError) as e:
+            raise HistoryError(f"{op.where}: {e}") from None
+        if io is None:
+            continue
+        try:
+            g = groups[k]
+        except KeyError:
+            g = groups[k] = ([], [], [])
+        except TypeError:
+            raise HistoryError(f"{op.where}: key {k!r} is not hashable") from None
+        g[0].append(op)
+        g[1].append(io[0])
+        g[2].append(io[1])
+    return groups
+
+
+def check(history, model="cas-register", timeout: float | None = None, *, compiled: bool | None = None,
+          processes: int | None = None, progress: Callable[[int, int], None] | None = None) -> Result:
+    """Check a history (event dicts, e.g. `checker.history.load(path)`) against
+    `model` (a built-in name or a `Model`). `timeout` in seconds turns an
+    unfinished search into valid == "unknown". `compiled`: None = the C search
+    when the model has one, False = the pure-Python search. Raises HistoryError
+    for unusable input and native.CompiledMissing when the C core is not built."""
+    t0 = time.perf_counter()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    model = models.get(model)
+    if compiled is None:
+        compiled = model.encode is not None
+        if compiled:
+            native.require()
+    elif compiled and model.encode is None:
+        raise ValueError(f"model {model.name} has no compiled search (no encode)")
+    ops = operations(history)
+    groups = _prepare(ops, model)
+    source = history.path if isinstance(history, History) else None
+    parts = [PartitionResult(k, UNKNOWN, g[0], g[1], g[2], [], None) for k, g in groups.items()]
+    total_ops = sum(len(p.ops) for p in parts)
+    jobs = [(p, _entries(p.ops)) for p in parts]
+
+    def record(p, res):
+        p.valid, p.linearization, p.blocked, p.seconds, p.steps, p.cache_entries, p.note = res
+
+    threshold = PARALLEL_MIN_OPS_COMPILED if compiled else PARALLEL_MIN_OPS_PYTHON
+    workers = processes if processes is not None else (os.cpu_count() or 1)
+    spec = model.name if model is models.MODELS.get(model.name) else model
+    parallel = workers > 1 and len(parts) > 1 and total_ops >= threshold and _picklable(spec)
+    done = 0
+    if parallel:
+        import concurrent.futures as cf
+        import multiprocessing as mp
+
+        with cf.ProcessPoolExecutor(min(workers, len(parts)), mp_context=mp.get_context("spawn")) as pool:
+            futs = {}
+            for p, entries in sorted(jobs, key=lambda j: -len(j[0].ops)):
+                futs[pool.submit(_run_one, spec, p.inputs, p.outputs, entries, compiled, deadline)] = p
+            for fut in cf.as_completed(futs):
+                record(futs[fut], fut.result())
+                done += 1
+                if progress:
+                    progress(done, len(parts))
+    else:
+        for p, entries in jobs:
+            record(p, _run_one(model, p.inputs, p.outputs, entries, compiled, deadline))
+            done += 1
+            if progress:
+                progress(done, len(parts))
+    verdicts = [p.valid for p in parts]
+    valid = False if False in verdicts else UNKNOWN if UNKNOWN in verdicts else True
+    return Result(valid, parts, total_ops, time.perf_counter() - t0, model, source)
+
+
+def _picklable(spec) -> bool:
+    if isinstance(spec, str):
+        return True
+    try:
+        pickle.dumps(spec)
+        return True
+    except Exception:
+        return False
+
+
+def replay(model: Model, part: PartitionResult) -> list:
+    """The states after each op of the partition's longest prefix."""
+    state, states = model.init(), []
+    for i in part.linearization:
+        ok, state = model.step(state, part.inputs[i], part.outputs[i])
+        states.append(state)
+    return states
+
+
+def describe_op(model: Model, part: PartitionResult, i: int) -> str:
+    if model.describe:
+        return model.describe(part.inputs[i], part.outputs[i])
+    return f"{part.inputs[i]!r} -> {part.outputs[i]!r}"
+
+
+def describe_state(model: Model, state) -> str:
+    return model.describe_state(state) if model.describe_state else repr(state)
+
+
+def fmt_time(t) -> str:
+    return "never returned" if t == math.inf else f"{t:g}"

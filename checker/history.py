@@ -1,0 +1,208 @@
+"""Histories: the JSONL event format of DESIGN.md, importers for Jepsen etcd logs
+and Porcupine kv logs, and the pairing of events into operations.
+
+Every importer yields the same event dicts as the JSONL format (`process`,
+`type`, `f`, `key`, `value`, `time`, optional `error`), in a `History` that
+remembers the file and line of each event so that bad input is reported as
+`FILE:LINE: reason`.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+FORMATS = ("jsonl", "jepsen-log", "porcupine-kv")
+TYPES = frozenset({"invoke", "ok", "fail", "info"})
+INF = math.inf
+
+
+class HistoryError(ValueError):
+    """Unusable input; the message is one line naming where (file:line or event #)."""
+
+
+class History(list):
+    """A list of event dicts plus where each came from (for error messages)."""
+
+    def __init__(self, events: Iterable[dict] = (), path: str | None = None, lines: list[int] | None = None):
+        super().__init__(events)
+        self.path = path
+        self.lines = lines
+
+    def where(self, index: int) -> str:
+        if self.lines is not None and index < len(self.lines):
+            return f"{self.path or '<history>'}:{self.lines[index]}"
+        return f"{self.path or 'history'} event #{index + 1}"
+
+
+@dataclass(slots=True, eq=False)
+class Operation:
+    """One invoke paired with its completion. `status` is ok|fail|info; an info
+    (or never completed) op has `ret` = +inf: it may take effect any time after
+    `call`, or never."""
+
+    id: int
+    process: Any
+    f: str
+    key: Any
+    value: Any  # the invoke's value (argument)
+    result: Any  # the completion's value
+    status: str
+    call: float
+    ret: float
+    where: str = ""
+    error: Any = None
+    extra: dict = field(default_factory=dict)
+
+
+def load(path, format: str = "jsonl") -> History:
+    """Read one history file in `format` (jsonl, jepsen-log, porcupine-kv)."""
+    try:
+        parse = _PARSERS[format]
+    except KeyError:
+        raise HistoryError(f"unknown history format {format!r} (one of {', '.join(FORMATS)})") from None
+    path = str(path)
+    try:
+        with open(path, encoding="utf-8", errors="strict") as fh:
+            text = fh.read()
+    except OSError as e:
+        raise HistoryError(f"{path}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise HistoryError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    return parse(text, path)
+
+
+def _parse_jsonl(text: str, path: str) -> History:
+    events, lines = [], []
+    loads = json.loads
+    for no, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            ev = loads(line)
+        except ValueError:
+            raise HistoryError(f"{path}:{no}: not a JSON object (truncated or malformed line)") from None
+        if type(ev) is not dict:
+            raise HistoryError(f"{path}:{no}: not a JSON object")
+        events.append(ev)
+        lines.append(no)
+    return History(events, path, lines)
+
+
+# Jepsen's log: "INFO  jepsen.util - 3	:ok	:cas	[3 0]". Lines of other loggers
+# (and the nemesis) are skipped; a jepsen.util op line that does not parse is an error.
+_JEPSEN_LINE = re.compile(r"^(\w+)\s+(\S+)\s+-\s+(.*?)\s*$")
+_JEPSEN_OP = re.compile(r"^(\d+)\s+:(invoke|ok|fail|info)\s+:([\w-]+)\s+(nil|-?\d+|\[-?\d+\s+-?\d+\]|:[\w-]+)$")
+
+
+def _jepsen_value(text: str):
+    if text == "nil":
+        return None
+    if text[0] == "[":
+        x, y = text[1:-1].split()
+        return [int(x), int(y)]
+    if text[0] == ":":
+        return text
+    return int(text)
+
+
+def _parse_jepsen_log(text: str, path: str) -> History:
+    events, lines = [], []
+    line_re, op_re = _JEPSEN_LINE.match, _JEPSEN_OP.match
+    for no, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        m = line_re(line)
+        if m is None:
+            raise HistoryError(f"{path}:{no}: not a Jepsen log line")
+        if m.group(2) != "jepsen.util" or m.group(3).startswith(":nemesis"):
+            continue
+        o = op_re(m.group(3))
+        if o is None:
+            raise HistoryError(f"{path}:{no}: malformed Jepsen operation {m.group(3)!r}")
+        proc, typ, f, raw = o.groups()
+        value = _jepsen_value(raw)
+        ev = {"process": int(proc), "type": typ, "f": f, "value": value, "time": no}
+        if isinstance(value, str):
+            # ":timed-out" and friends are errors, not values; a timed-out
+            # request is indeterminate, whatever Jepsen typed it as.
+            ev["value"] = None
+            ev["error"] = value[1:]
+            if typ == "fail" and value == ":timed-out":
+                ev["type"] = "info"
+        events.append(ev)
+        lines.append(no)
+    return History(events, path, lines)
+
+
+_STR = r'"((?:[^"\\]|\\.)*)"'
+_KV_LINE = re.compile(r"^\{:process (\d+), :type :(\w+), :f :(\w+), :key " + _STR + r", :value (?:nil|" + _STR + r")\}\s*$")
+
+
+def _parse_porcupine_kv(text: str, path: str) -> History:
+    events, lines = [], []
+    match = _KV_LINE.match
+    for no, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        m = match(line)
+        if m is None:
+            raise HistoryError(f"{path}:{no}: not a Porcupine kv line ({{:process N, :type :T, :f :F, :key \"K\", :value V}})")
+        proc, typ, f, key, value = m.groups()
+        events.append({"process": int(proc), "type": typ, "f": f, "key": key, "value": value, "time": no})
+        lines.append(no)
+    return History(events, path, lines)
+
+
+_PARSERS = {"jsonl": _parse_jsonl, "jepsen-log": _parse_jepsen_log, "porcupine-kv": _parse_porcupine_kv}
+
+
+def operations(events: Iterable[dict]) -> list[Operation]:
+    """Pair invokes with completions; validate; skip the nemesis. Ops are in
+    invoke order; an invoke never completed becomes an `info` op."""
+    if not isinstance(events, History):
+        events = History(events)
+    where = events.where
+    pending: dict[Any, Operation] = {}
+    ops: list[Operation] = []
+    last = -INF
+    for i, ev in enumerate(events):
+        if type(ev) is not dict:
+            raise HistoryError(f"{where(i)}: event is not an object")
+        proc = ev.get("process")
+        if proc == "nemesis":
+            continue
+        typ = ev.get("type")
+        if typ not in TYPES:
+            raise HistoryError(f"{where(i)}: type must be one of invoke, ok, fail, info (got {typ!r})")
+        f = ev.get("f")
+        if type(f) is not str:
+            raise HistoryError(f"{where(i)}: missing or non-string \"f\"")
+        if proc is None or type(proc) not in (int, str):
+            raise HistoryError(f"{where(i)}: missing or invalid \"process\"")
+        t = ev.get("time", i)
+        if type(t) not in (int, float) or t != t:
+            raise HistoryError(f"{where(i)}: \"time\" must be a number")
+        if t < last:
+            raise HistoryError(f"{where(i)}: time goes backwards ({t} after {last})")
+        last = t
+        if typ == "invoke":
+            if proc in pending:
+                raise HistoryError(f"{where(i)}: process {proc} invokes again before its previous operation completed")
+            op = Operation(len(ops), proc, f, ev.get("key"), ev.get("value"), None, "info", t, INF, where(i))
+            pending[proc] = op
+            ops.append(op)
+        else:
+            op = pending.pop(proc, None)
+            if op is None:
+                raise HistoryError(f"{where(i)}: {typ} of process {proc} without a preceding invoke")
+            if f != op.f:
+                raise HistoryError(f"{where(i)}: completion f {f!r} does not match the invoke's {op.f!r}")
+            op.status = typ
+            op.result = ev.get("value")
+            op.error = ev.get("error")
+            if typ != "info":
+                op.ret = t
+    return ops
