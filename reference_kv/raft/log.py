@@ -191,12 +191,14 @@ class RaftLog:
         """Forget entries <= index: the node holds a snapshot there."""
         if index <= self.snap_index:
             return
-        if index > self.applied:
-            raise AssertionError(f"compact({index}) beyond applied {self.applied}")
-        if index > self.stabled:
-            raise AssertionError(f"compact({index}) beyond persisted {self.stabled}")
+        if index > self.committed:
+            raise AssertionError(f"compact({index}) beyond committed {self.committed}")
         del self.ents[:index - self.snap_index]
         self.snap_index, self.snap_term, self.snap_conf = index, term, conf
+        # The node applied (so persisted) up to index, maybe before advance()
+        # told us: those entries are stable.
+        if self.stabled < index:
+            self.stabled = index
 
     def restore(self, snap: SnapshotMeta) -> None:
         """Throw the log away for a snapshot received from the leader."""

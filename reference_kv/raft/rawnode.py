@@ -75,6 +75,16 @@ class RawNode:
         self.raft.report_snapshot(to, ok)
 
     def compact(self, index: int, snapshot_meta: SnapshotMeta | None = None) -> None:
+        """Drop log entries <= index: the node holds a snapshot there.
+
+        index may run ahead of the last advance() (a checkpoint taken while a
+        Ready is being applied) but not past what was handed out to apply.
+        Pass the snapshot's metadata when you have it: without it the
+        configuration recorded is the current one, which is only right if no
+        membership change was applied after index.
+        """
+        if index > self._applying and index > self.raft.log.snap_index:
+            raise AssertionError(f"compact({index}) beyond the entries handed out to apply ({self._applying})")
         self.raft.compact(index, snapshot_meta)
 
     def status(self) -> dict:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 
-from reference_kv.raft import NotLeader, ProposalDropped, RaftError
+from reference_kv.raft import ConfChange, ConfChangeType, NotLeader, ProposalDropped, RaftError
 from reference_kv.raft.types import Role
 
 from .sim import Network
@@ -27,6 +27,8 @@ class Chaos:
         self.reads_served = 0
         self.seq = 0
         self.lease = cfg.get("read_only") == "lease_based"
+        self.cfg = cfg
+        self.joined = 0
 
     # --- events ---------------------------------------------------------------
     def tick(self) -> None:
@@ -115,6 +117,31 @@ class Chaos:
             self.net.nodes[ls[0]].rn.transfer_leader(to)
             self.net.collect()
 
+    def member_change(self) -> None:
+        """Add a new node as learner, promote it, or remove a voter (one change at a time)."""
+        ls = self.net.leaders()
+        if not ls:
+            return
+        r = self.net.nodes[ls[0]].rn.raft
+        if r.learners:
+            cc = ConfChange(ConfChangeType.PROMOTE, self.rng.choice(sorted(r.learners)))
+        elif len(r.voters) > 3 and self.rng.random() < 0.5:
+            cc = ConfChange(ConfChangeType.REMOVE, self.rng.choice(sorted(r.voters)))
+        elif self.joined < 2:
+            i = max(self.net.nodes) + 1
+            cc = ConfChange(ConfChangeType.ADD_LEARNER, i)
+        else:
+            return
+        try:
+            self.net.nodes[ls[0]].rn.propose_conf_change(cc)
+        except ProposalDropped:
+            return
+        if cc.type == ConfChangeType.ADD_LEARNER:
+            self.joined += 1
+            self.net.add_node(cc.node_id, **self.cfg)
+            self.checked[cc.node_id] = 0
+        self.net.collect()
+
     # --- invariants -----------------------------------------------------------
     def _refresh_commit(self) -> None:
         for n in self.net.nodes.values():
@@ -198,7 +225,7 @@ class Chaos:
 EVENTS = (
     ("tick", 30), ("deliver", 30), ("propose", 12), ("read", 6), ("drop", 3),
     ("duplicate", 3), ("partition", 2), ("heal", 3), ("restart", 1), ("snapshot", 2),
-    ("transfer", 1), ("tick_one", 3),
+    ("transfer", 1), ("tick_one", 3), ("member_change", 3),
 )
 
 

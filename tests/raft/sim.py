@@ -118,7 +118,7 @@ class Network:
 
     def add_node(self, i: int, **cfg) -> SimNode:
         c = Config(id=i, **cfg)
-        n = SimNode(c, 7777 + i)
+        n = SimNode(c, self.rng.randrange(1 << 30))
         self.nodes[i] = n
         return n
 

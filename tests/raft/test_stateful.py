@@ -70,6 +70,10 @@ class RaftMachine(RuleBasedStateMachine):
         self.ch.snapshot()
 
     @rule()
+    def member_change(self):
+        self.ch.member_change()
+
+    @rule()
     def transfer(self):
         self.ch.transfer()
 
