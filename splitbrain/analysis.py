@@ -165,8 +165,9 @@ def op_counts(h: History) -> dict:
     return counts
 
 
-def latencies_ms(h: History, types=("ok",)) -> list[float]:
-    return [(o.end - o.start) / 1e6 for o in h.ops if o.end is not None and o.type in types]
+def latencies_ms(h: History, types=("ok",), fs=None) -> list[float]:
+    return [(o.end - o.start) / 1e6 for o in h.ops
+            if o.end is not None and o.type in types and (fs is None or o.f in fs)]
 
 
 def throughput(h: History) -> float:
@@ -301,6 +302,9 @@ def summarize(h: History, samples: list[dict], cluster_size: int, linearizable: 
         "throughput_ops_s": round(throughput(h), 2),
         "latency_ms": {k: (round(v, 3) if isinstance(v, float) else v)
                        for k, v in lat.items() if k in ("p50", "p95", "p99", "max", "count")},
+        "latency_by_f_ms": {f: {k: (round(v, 3) if isinstance(v, float) else v)
+                                for k, v in quantiles(latencies_ms(h, fs={f})).items()}
+                            for f in sorted({o.f for o in h.ops})},
         "election_ms": _ms_summary([e["ms"] for e in el]),
         "elections": el,
         "recovery_ms": _ms_summary(recovery_ms(h)),

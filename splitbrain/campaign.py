@@ -150,12 +150,21 @@ def _stop_load(proc: subprocess.Popen, grace: float = 15.0) -> None:
 
 
 def execute(cfg: RunConfig) -> int:
+    """`splitbrain run`: one run, its short summary on stdout, the exit status of its verdict."""
+    from splitbrain.summary_text import exit_code, short
+
+    run, summary, interrupted = run_campaign(cfg)
+    print(short(run, summary))
+    return 130 if interrupted else exit_code(summary)
+
+
+def run_campaign(cfg: RunConfig) -> tuple[pathlib.Path, dict, bool]:
+    """One run; returns (run directory, summary, whether it was interrupted)."""
     from nemesis.history import HistoryWriter
     from nemesis.schedule import Schedule
 
     from splitbrain import faultplan
     from splitbrain.evaluate import evaluate
-    from splitbrain.summary_text import exit_code, short
 
     run = rundir.create(pathlib.Path(cfg.out), f"{cfg.system}-{cfg.workload}")
     rundir.write_json(run / rundir.CONFIG, cfg.to_json())
@@ -205,5 +214,4 @@ def execute(cfg: RunConfig) -> int:
                 _say(f"stopping {step} failed: {e}")
     _say("checking the history")
     summary = evaluate(run, timeout=cfg.check_timeout)
-    print(short(run, summary))
-    return 130 if interrupted else exit_code(summary)
+    return run, summary, interrupted
