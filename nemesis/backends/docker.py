@@ -116,8 +116,11 @@ class DockerBackend:
                               dial=dict(peers), cluster=dict(peers), clients=dict(clients), data_dir=data)
             self.addrs[s.id] = a
             endpoint = self.client.api.create_endpoint_config(ipv4_address=self.ips[s.id])
-            host_cfg = self.client.api.create_host_config(
-                cap_add=["NET_ADMIN"], binds=[f"{k}:{v}" for k, v in self.volumes.items()])
+            # the data dir is a host directory, so it survives kill/restart and can be inspected
+            host_data = os.path.join(self.workdir, s.id, "data")
+            os.makedirs(host_data, exist_ok=True)
+            binds = [f"{k}:{v}" for k, v in self.volumes.items()] + [f"{host_data}:{data}"]
+            host_cfg = self.client.api.create_host_config(cap_add=["NET_ADMIN"], binds=binds)
             cid = self.client.api.create_container(
                 self.image, command=[str(x) for x in s.argv(a)], name=f"{self.run_id}-{s.id}",
                 hostname=s.id, environment=dict(s.env), labels=labels, host_config=host_cfg,
