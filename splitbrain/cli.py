@@ -42,7 +42,8 @@ def _available():
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="splitbrain", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="splitbrain", description="Jepsen-style verification and benchmarks of "
+                     "replicated stores: linearizability under faults, throughput, latency, elections.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name, mod in _available():
