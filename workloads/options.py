@@ -91,6 +91,8 @@ def check_cli_options(environment, **_) -> None:
     options = environment.parsed_options
     if options is None or getattr(options, "splitbrain_settings", None) is not None:
         return
+    if getattr(options, "worker", False):  # a worker gets --host and our options from the master later
+        return
     try:
         settings = settings_from_cli(environment, "register")
     except ValueError as e:

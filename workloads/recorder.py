@@ -14,7 +14,9 @@ leaving it out is sound and spares the checker an open-ended operation.
 Times are `time.monotonic_ns()`, which on Linux is one system-wide clock, so the
 nemesis, in another process, stamps its events on the same axis. Each event is
 one `os.write` of one complete line to a file opened with O_APPEND: a run killed
-half way keeps every line it wrote, and the nemesis may append concurrently.
+half way keeps every line it wrote, and the nemesis may append concurrently. The
+time is read under an exclusive flock of the file (see HistoryFile.record), so
+lines of all writers following that protocol are in time order.
 
 Completed operations also fire Locust's request event (request_type = f, name =
 workload/f, response time in ms), so Locust's statistics and CSVs count exactly
@@ -24,6 +26,7 @@ the completions in the history (all but those `abandoned` by a teardown);
 """
 from __future__ import annotations
 
+import fcntl
 import itertools
 import json
 import logging
@@ -46,21 +49,35 @@ PROCESS_BLOCK = 1_000_000
 
 
 class HistoryFile:
-    """Append-only JSONL; safe to share with other processes appending to the same path."""
+    """Append-only JSONL, shared safely with other processes appending to the same path.
+
+    `record` stamps the event's time while holding an exclusive flock on the file
+    and writes it before releasing, so the lines of every process that follows
+    the same protocol (flock, read the clock, one write, unlock) are in time
+    order in the file, which the checker requires.
+    """
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = os.fspath(path)
         self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         self._lock = threading.Lock()
 
-    def append(self, event: dict) -> None:
-        line = (json.dumps(event, separators=(",", ":")) + "\n").encode()
+    def record(self, event: dict, clock: Callable[[], int] = time.monotonic_ns, since: int | None = None) -> int:
+        """Sets event["time"] from clock (and "latency" = time - since) and appends it; returns the time."""
         with self._lock:
             if self._fd is None:
                 raise ValueError(f"history {self.path} is closed")
-            written = os.write(self._fd, line)
-            if written != len(line):  # only on a full disk or a signal; keep the line whole if we can
-                os.write(self._fd, line[written:])
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                _stamp(event, clock, since)
+                stamp = event["time"]
+                line = (json.dumps(event, separators=(",", ":")) + "\n").encode()
+                written = os.write(self._fd, line)
+                if written != len(line):  # only on a full disk or a signal; keep the line whole if we can
+                    os.write(self._fd, line[written:])
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        return stamp
 
     def close(self) -> None:
         with self._lock:
@@ -91,16 +108,18 @@ class Recorder:
     def new_process(self) -> int:
         return next(self._processes)
 
-    def _write(self, event: dict) -> None:
+    def _write(self, event: dict, since: int | None = None) -> int:
+        """Stamps and writes event; returns its time."""
         self.counts[event["type"]] += 1
         if self.history is not None:
-            self.history.append(event)
+            return self.history.record(event, self.clock, since)
+        _stamp(event, self.clock, since)
+        return event["time"]
 
     def perform(self, client: Client, process: int, f: str, key: str, value: Any = None) -> Completion:
         if f not in OPERATIONS:
             raise ValueError(f"unknown operation {f!r}")
-        start = self.clock()
-        self._write({"process": process, "type": "invoke", "f": f, "key": key, "value": value, "time": start})
+        start = self._write({"process": process, "type": "invoke", "f": f, "key": key, "value": value})
         exception: Exception | None = None
         abandoned: BaseException | None = None
         try:
@@ -120,15 +139,13 @@ class Recorder:
             # The caller is being torn down mid-request (Locust kills a user whose stop raced with
             # its wake-up; Ctrl-C): the request may be out, so say so, then let the teardown go on.
             outcome, abandoned = Completion("fail" if f in READ_ONLY else "info", value, "abandoned"), e
-        end = self.clock()
-        event = {"process": process, "type": outcome.type, "f": f, "key": key, "value": outcome.value,
-                 "time": end, "latency": end - start}
+        event = {"process": process, "type": outcome.type, "f": f, "key": key, "value": outcome.value}
         if outcome.error is not None:
             event["error"] = outcome.error
         node = getattr(client, "node", None)
         if node is not None:
             event["node"] = node
-        self._write(event)
+        end = self._write(event, since=start)
         if self.request_event is not None and abandoned is None:  # Locust counts completed operations only
             self.request_event.fire(
                 request_type=f, name=f"{self.workload}/{f}", response_time=(end - start) / 1e6,
@@ -137,6 +154,12 @@ class Recorder:
         if abandoned is not None:
             raise abandoned
         return outcome
+
+
+def _stamp(event: dict, clock: Callable[[], int], since: int | None) -> None:
+    event["time"] = clock()
+    if since is not None:
+        event["latency"] = event["time"] - since
 
 
 def _dispatch(client: Client, f: str, key: str, value: Any) -> Any:

@@ -93,11 +93,11 @@ import sys
 from workloads.recorder import HistoryFile
 h = HistoryFile(sys.argv[1])
 for i in range(2000):
-    h.append({"process": sys.argv[2], "type": "info", "f": "x", "value": "p" * 300, "i": i})
+    h.record({"process": sys.argv[2], "type": "info", "f": "x", "value": "p" * 300, "i": i})
 """
 
 
-def test_two_processes_appending_to_one_history_keep_lines_whole(tmp_path):
+def test_two_processes_appending_to_one_history_keep_lines_whole_and_in_time_order(tmp_path):
     path = tmp_path / "shared.jsonl"
     writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), name]) for name in ("a", "nemesis")]
     for w in writers:
@@ -107,3 +107,5 @@ def test_two_processes_appending_to_one_history_keep_lines_whole(tmp_path):
     events = [json.loads(line) for line in lines]  # a torn line would not parse
     for name in ("a", "nemesis"):
         assert [e["i"] for e in events if e["process"] == name] == list(range(2000))
+    times = [e["time"] for e in events]
+    assert times == sorted(times)  # interleaved writers, one time order: what the checker needs

@@ -153,3 +153,36 @@ def test_locust_command_line_entry(memserver, tmp_path):
     assert {f: s["num_requests"] for f, s in stats.items()} == dict(done)
     assert {f: s["num_failures"] for f, s in stats.items()} == {f: failed[f] for f in done}
     assert check(history, "register").valid is True
+
+
+def test_locust_distributed_mode_two_workers_one_history(memserver, tmp_path):
+    """Master and two workers on this machine: one history, disjoint processes, stats that agree."""
+    from workloads.localcluster import free_ports
+
+    port = free_ports(1)[0]
+    locustfile = os.path.join(REPO, "workloads", "register.py")
+    workers = [subprocess.Popen([sys.executable, "-m", "locust", "-f", locustfile, "--worker", "--master-port",
+                                 str(port)], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               for _ in range(2)]
+    history = tmp_path / "history.jsonl"
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "locust", "-f", locustfile, "--master", "--master-bind-host", "127.0.0.1",
+             "--master-bind-port", str(port), "--expect-workers", "2", "--expect-workers-max-wait", "30",
+             "--headless", "-u", "4", "-r", "4", "-t", "2s", "--host", f"http://{memserver}", "--system", "etcd",
+             "--rate", "100", "--history", str(history), "--json"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=90)
+        assert out.returncode == 0, out.stderr[-3000:]
+        for w in workers:
+            w.wait(15)
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+                w.wait()
+    events = read_history(history)
+    done, failed = completions_by_f(events)
+    assert len({e["process"] // 1_000_000 for e in events}) == 2  # each worker in its own process block
+    stats = json.loads(out.stdout)
+    assert sum(s["num_requests"] for s in stats) == sum(done.values())
+    assert check(history, "register").valid is True
