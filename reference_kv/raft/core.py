@@ -56,9 +56,9 @@ class Raft:
         hs = st.hard_state or HardState()
         self.term = hs.term
         self.vote = hs.vote
-        self.log.commit_to(hs.commit)
-        if self.log.applied > self.log.committed:
-            raise AssertionError(f"applied {self.log.applied} > committed {self.log.committed} at start")
+        # An applied entry was committed even if the commit index persisted
+        # with it lags behind.
+        self.log.commit_to(max(hs.commit, self.log.applied))
 
         conf = st.conf_state
         if not conf.voters and not conf.learners:
@@ -359,7 +359,10 @@ class Raft:
                 pr.become_probe()
         elif t == PROPOSE:
             for e in m.entries:
-                self.propose(e.data, e.type)
+                try:
+                    self.propose(e.data, e.type)
+                except ProposalDropped:
+                    return  # the forwarding node times out and retries
 
     def _leader_app_resp(self, m: Message) -> None:
         pr = self.prs.get(m.frm)
