@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 FORMATS = ("jsonl", "jepsen-log", "porcupine-kv")
@@ -52,9 +52,13 @@ class Operation:
     status: str
     call: float
     ret: float
-    where: str = ""
     error: Any = None
-    extra: dict = field(default_factory=dict)
+    src: Any = None  # (History, index) of the invoke, for `where`
+
+    @property
+    def where(self) -> str:
+        """FILE:LINE (or event #) of the invoke."""
+        return self.src[0].where(self.src[1]) if self.src else "?"
 
 
 def load(path, format: str = "jsonl") -> History:
@@ -191,7 +195,7 @@ def operations(events: Iterable[dict]) -> list[Operation]:
         if typ == "invoke":
             if proc in pending:
                 raise HistoryError(f"{where(i)}: process {proc} invokes again before its previous operation completed")
-            op = Operation(len(ops), proc, f, ev.get("key"), ev.get("value"), None, "info", t, INF, where(i))
+            op = Operation(len(ops), proc, f, ev.get("key"), ev.get("value"), None, "info", t, INF, None, (events, i))
             pending[proc] = op
             ops.append(op)
         else:

@@ -112,7 +112,7 @@ def write_html(result, path) -> None:
     parts = sorted(result.partitions, key=lambda p: {False: 0, UNKNOWN: 1, True: 2}[p.valid])
     body = [f"<h1>Linearizability: {_esc(title)}</h1>",
             f'<div>verdict <b class="{cls}">{word}</b> · model {_esc(model.name)} · {result.ops} ops · '
-            f"{len(result.partitions)} partitions · {result.seconds:.3f} s</div>"]
+            f"{len(result.partitions)} partition{'s' * (len(result.partitions) != 1)} · {result.seconds:.3f} s</div>"]
     if result.valid is False:
         body.append('<a class="jump" href="#first-error">jump to first error</a>')
     body.append('<div class="legend"><span><i class="sw" style="background:#a5d6a7"></i>in the longest linearizable '
@@ -126,7 +126,7 @@ def write_html(result, path) -> None:
         more = f" (showing {len(shown)} ops around the failure)" if len(shown) < len(p.ops) else ""
         inner = (f'<div class="scroll">{_timeline(model, p, shown, order)}</div>'
                  f"<h2>Partial linearization ({len(p.linearization)} of {len(p.ops)} ops)</h2>{_table(model, p)}")
-        head = (f'<b>key {_esc(repr(p.key))}</b>: <span class="{c}">{w}</span> · {len(p.ops)} ops · '
+        head = (f'<b>{"key " + _esc(repr(p.key)) if p.key is not None else "(single register, no key)"}</b>: <span class="{c}">{w}</span> · {len(p.ops)} ops · '
                 f"{p.seconds:.3f} s{more}{' · ' + _esc(p.note) if p.note else ''}")
         is_open = " open" if p.valid is not True else ""
         body.append(f'<details class="part"{is_open}><summary>{head}</summary>{inner}</details>')
