@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 
+from . import sockdir
 from .backends.host import RUN_ENV
 
 
@@ -30,7 +31,8 @@ def processes(prefix: str) -> list[int]:
 def sweep(prefix: str) -> dict[str, list[str]]:
     if len(prefix) < 3:
         raise ValueError("refusing to sweep with a prefix shorter than 3 characters")
-    done: dict[str, list[str]] = {"processes": [], "mounts": [], "netns": [], "links": [], "docker": []}
+    done: dict[str, list[str]] = {"processes": [], "mounts": [], "netns": [], "links": [], "docker": [],
+                                  "sockets": []}
     for pid in processes(prefix):
         try:
             os.kill(pid, signal.SIGCONT)
@@ -67,7 +69,19 @@ def sweep(prefix: str) -> dict[str, list[str]]:
                 subprocess.run(["iptables", "-w", "-D", *line.split()[1:]], capture_output=True)
                 done["links"].append(line)
     done["docker"] = _sweep_docker(prefix)
+    done["sockets"] = _sweep_socket_dirs(prefix)
     return done
+
+
+def _sweep_socket_dirs(prefix: str) -> list[str]:
+    base = sockdir.base_dir()
+    out = []
+    for name in os.listdir(base):
+        path = os.path.join(base, name)
+        if name.startswith(prefix) and os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+            out.append(path)
+    return out
 
 
 def _sweep_docker(prefix: str) -> list[str]:

@@ -18,6 +18,7 @@ import uuid
 from typing import Sequence
 
 from .. import clock
+from ..sockdir import SocketDir
 from ..types import ExecResult, NodeAddresses, NodeSpec
 
 RUN_ENV = "SPLITBRAIN_NEMESIS_RUN"
@@ -63,6 +64,7 @@ class HostBackend:
         self.disk_mb = disk_mb
         self.mounts: list[str] = []
         self.fuse: dict[str, object] = {}
+        self.sockets = SocketDir(self.run_id)  # control sockets: never in the (long) work dir
         if (power_loss or disk_mb) and os.geteuid() != 0 and disk_mb:
             raise BackendError("a size-limited data dir (disk_mb) needs root to mount a tmpfs")
         # Capabilities exist only when configured: a fault is never faked.
@@ -109,7 +111,7 @@ class HostBackend:
             if backing == data:
                 backing = self.node_dir(spec.id) / "backing"
                 backing.mkdir(exist_ok=True)
-            self.fuse[spec.id] = FuseMount(str(backing), str(data), self.node_dir(spec.id) / "fuse.sock",
+            self.fuse[spec.id] = FuseMount(str(backing), str(data), self.sockets.socket(f"{spec.id}-fuse.sock"),
                                            env={RUN_ENV: self.run_id}, python=self.python,
                                            log=self.node_dir(spec.id) / "fuse.log")
             self.mounts.append(str(data))
@@ -251,11 +253,14 @@ class HostBackend:
                 self.kill(node)
             except Exception as e:  # keep tearing down the rest
                 errors.append(f"{node}: {e}")
-        for fm in self.fuse.values():
-            fm.close()
-        self.fuse.clear()
-        for m in reversed(self.mounts):
-            subprocess.run(["umount", "-l", m], capture_output=True)
-        self.mounts.clear()
+        try:
+            for fm in self.fuse.values():
+                fm.close()
+            self.fuse.clear()
+            for m in reversed(self.mounts):
+                subprocess.run(["umount", "-l", m], capture_output=True)
+            self.mounts.clear()
+        finally:
+            self.sockets.remove()
         if errors:
             raise BackendError("teardown: " + "; ".join(errors))

@@ -67,9 +67,7 @@ class LocalBackend(HostBackend):
         return dict(self.addrs)
 
     def _start_proxy(self) -> None:
-        path = str(self.workdir / "proxy.sock")
-        if os.path.exists(path):
-            os.unlink(path)
+        path = self.sockets.socket("proxy.sock")
         env = dict(os.environ, **{RUN_ENV: self.run_id})
         log = open(self.workdir / "proxy.log", "ab")
         try:
@@ -79,7 +77,11 @@ class LocalBackend(HostBackend):
                 cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
         finally:
             log.close()
-        wait_ready(self.proxy_proc)
+        try:
+            wait_ready(self.proxy_proc)
+        except RuntimeError as e:
+            tail = (self.workdir / "proxy.log").read_text(errors="replace").strip().splitlines()[-1:]
+            raise RuntimeError(f"{e}; {tail[0] if tail else 'no output'} (log: {self.workdir / 'proxy.log'})")
         self.proxy = ProxyClient(path)
 
     # -- links ------------------------------------------------------------------------------
@@ -132,3 +134,4 @@ class LocalBackend(HostBackend):
                     self.proxy_proc.wait(5)
                 self.proxy_proc.stdout.close()
                 self.proxy_proc = None
+            self.sockets.remove()

@@ -66,7 +66,10 @@ def test_power_loss_drops_unsynced_and_keeps_synced(mount):
 
 def test_power_loss_package_on_the_local_backend(tmp_path):
     rid = run_id()
-    b = LocalBackend(tmp_path / rid, rid, power_loss=True)
+    # deep enough that <node dir>/fuse.sock would exceed the 108-byte AF_UNIX limit
+    workdir = tmp_path / ("d" * 70) / rid
+    assert len(str(workdir / "n1" / "fuse.sock")) > 108
+    b = LocalBackend(workdir, rid, power_loss=True)
     try:
         b.setup(standin_specs(3))
         for n in b.nodes():

@@ -124,3 +124,23 @@ def test_stop_is_graceful_and_exec_runs_in_node_dir(cluster):
 def test_collect_logs(cluster, tmp_path):
     out = cluster.collect_logs(str(tmp_path / "logs"))
     assert len(out) == 3 and all(os.path.exists(p) for p in out)
+
+
+def test_a_work_dir_beyond_the_unix_socket_limit(tmp_path):
+    # results/<run>/nodes under a deep tmp_path once made the proxy's control socket path too long
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    rid = run_id()
+    b = LocalBackend(deep / rid, rid)
+    assert len(str(deep / rid / "proxy.sock")) > 108
+    try:
+        b.setup(standin_specs(2))
+        sock = b.sockets.path
+        assert sock and os.path.isdir(sock) and oct(os.stat(sock).st_mode & 0o777) == "0o700"
+        for n in b.nodes():
+            b.start(n)
+        wait_until(lambda: hears(b, "n1", "n2"), what="n1 hears n2 through the proxy")
+        b.cut("n2", "n1")
+        wait_until(lambda: hears(b, "n1", "n2") is False, timeout=3, what="n1 deaf to n2")
+    finally:
+        b.teardown()
+    assert not os.path.exists(sock), "the socket dir outlived teardown"
