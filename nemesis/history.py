@@ -1,36 +1,28 @@
 """Nemesis events into the run's history file, shared with Locust's recorder in another process."""
 from __future__ import annotations
 
-import json
 import os
-import threading
 import time
 from typing import Any
 
+from checker.appender import HistoryFile
+
 
 class HistoryWriter:
-    """Appends one JSON line per event with a single write() on an O_APPEND descriptor,
-    so lines from several processes never interleave."""
+    """Nemesis events into the shared history, by the protocol every writer follows
+    (checker.appender): stamped under the file's flock, so lines stay in time order."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = str(path)
-        self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        self.lock = threading.Lock()
+        self._file = HistoryFile(path)
 
     def event(self, f: str, value: Any, **extra: Any) -> dict:
-        ev = {"process": "nemesis", "type": "info", "f": f, "value": value, "time": time.monotonic_ns()}
-        ev.update(extra)
-        line = (json.dumps(ev, sort_keys=False, default=str) + "\n").encode()
-        with self.lock:
-            if os.write(self.fd, line) != len(line):
-                raise OSError(f"short write to {self.path}")
+        ev = {"process": "nemesis", "type": "info", "f": f, "value": value, **extra}
+        self._file.record(ev)
         return ev
 
     def close(self) -> None:
-        with self.lock:
-            if self.fd >= 0:
-                os.close(self.fd)
-                self.fd = -1
+        self._file.close()
 
 
 class MemoryHistory:

@@ -26,17 +26,14 @@ the completions in the history (all but those `abandoned` by a teardown);
 """
 from __future__ import annotations
 
-import fcntl
 import itertools
-import json
 import logging
-import os
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from checker.appender import HistoryFile  # noqa: F401  (the protocol every history writer follows)
 from workloads.clients.base import Client
 from workloads.errors import ClientError, DefiniteError, IndeterminateError
 
@@ -46,44 +43,6 @@ READ_ONLY = frozenset({"read", "get"})
 OPERATIONS = frozenset({"read", "write", "cas", "delete", "get", "put", "append"})
 # Process numbers of different Locust workers never meet: each worker owns a block.
 PROCESS_BLOCK = 1_000_000
-
-
-class HistoryFile:
-    """Append-only JSONL, shared safely with other processes appending to the same path.
-
-    `record` stamps the event's time while holding an exclusive flock on the file
-    and writes it before releasing, so the lines of every process that follows
-    the same protocol (flock, read the clock, one write, unlock) are in time
-    order in the file, which the checker requires.
-    """
-
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = os.fspath(path)
-        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        self._lock = threading.Lock()
-
-    def record(self, event: dict, clock: Callable[[], int] = time.monotonic_ns, since: int | None = None) -> int:
-        """Sets event["time"] from clock (and "latency" = time - since) and appends it; returns the time."""
-        with self._lock:
-            if self._fd is None:
-                raise ValueError(f"history {self.path} is closed")
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-            try:
-                _stamp(event, clock, since)
-                stamp = event["time"]
-                line = (json.dumps(event, separators=(",", ":")) + "\n").encode()
-                written = os.write(self._fd, line)
-                if written != len(line):  # only on a full disk or a signal; keep the line whole if we can
-                    os.write(self._fd, line[written:])
-            finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-        return stamp
-
-    def close(self) -> None:
-        with self._lock:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
 
 
 @dataclass(frozen=True)

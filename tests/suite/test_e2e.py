@@ -43,6 +43,10 @@ def test_safe_kv_under_partitions_and_kills_is_linearizable(out):
         assert (run / name).is_file(), name
     assert (out / "latest").resolve() == run.resolve()
     assert any((run / "nodes").glob("*/node.log"))
+    # client and nemesis lines come from two processes: the file itself must be a valid, ordered history
+    check = subprocess.run([sys.executable, "-m", "splitbrain", "check", str(run / "history.jsonl")],
+                           capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0, check.stderr
 
 
 def test_unsafe_local_reads_under_a_leader_partition_are_caught(out):
