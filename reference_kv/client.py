@@ -49,7 +49,9 @@ class _Lost(Exception):
     pass
 
 
-_BACKOFF_MIN, _BACKOFF_MAX = 0.02, 0.25
+# Short cap: on loopback a new leader is usually up within 200 ms, and a client
+# that sleeps longer than that only adds to the observed recovery time.
+_BACKOFF_MIN, _BACKOFF_MAX = 0.02, 0.1
 
 
 class Client:

@@ -251,10 +251,29 @@ class Node:
         if rd.snapshot is not None:
             await self._install_snapshot(rd.snapshot, rd.hard_state or self._last_synced)
         hs = rd.hard_state
-        sync = bool(rd.must_sync or rd.entries or (
-            hs is not None and (hs.term, hs.vote) != (self._last_synced.term, self._last_synced.vote)))
-        t0 = time.perf_counter()
-        applied = await self._io(self.sm.persist_and_apply, rd.entries, hs, rd.committed_entries, sync)
+        vote_changed = hs is not None and (hs.term, hs.vote) != (self._last_synced.term, self._last_synced.vote)
+        sync = bool(rd.must_sync or rd.entries or vote_changed)
+        # Raft thesis 10.2.1: a leader may write its log in parallel with its
+        # followers. The core counts the leader's own entries at once, but an
+        # entry it commits reaches a later Ready, handled only after this
+        # batch is synced, so no client hears of a write before the leader has it.
+        early = self.role == Role.LEADER and not vote_changed
+        if early:
+            self._send(rd.messages)
+        committed = rd.committed_entries
+        stable = self.sm.last_index
+        if (rd.entries and committed and committed[-1].index <= stable
+                and (hs is None or hs.commit <= stable)):
+            # What is committed is durable already: apply it and answer its
+            # clients now, without waiting for the fsync of the new entries.
+            applied = await self._io(self.sm.persist_and_apply, (), hs, committed, False)
+            self._applied_now(applied)
+            t0 = time.perf_counter()
+            await self._io(self.sm.persist_and_apply, rd.entries, hs, (), sync)
+        else:
+            t0 = time.perf_counter()
+            applied = await self._io(self.sm.persist_and_apply, rd.entries, hs, committed, sync)
+            self._applied_now(applied)
         if sync:
             self.metrics.observe_fsync(time.perf_counter() - t0)
         if hs is not None:
@@ -263,26 +282,33 @@ class Node:
         if rd.entries:
             self.metrics.batches += 1
             self.metrics.batched_entries += len(rd.entries)
-        for m in rd.messages:
-            if m.type == MsgType.SNAP:
-                self._start_snapshot_send(m)
-            else:
-                self.transport.send(m.to, RAFT, to_wire(m))
-        for _entry, cc in applied.conf_changes:
-            self.raw.apply_conf_change(cc)
-            self._on_conf_applied(cc)
+        if not early:
+            self._send(rd.messages)
         self.raw.advance(rd)
-        self.applied = applied.index
-        for pid, result in applied.results.items():
-            fut = self._pending.pop(pid, None)
-            if fut is not None and not fut.done():
-                fut.set_result(result)
         for rs in rd.read_states:
             self._on_read_state(rs.index, rs.ctx)
         self._release_apply_waiters()
         if (self.applied - self.snapshot_index >= self.cfg.snapshot_every and not self._snapshotting):
             self._snapshotting = True
             asyncio.get_running_loop().create_task(self._take_snapshot())
+
+    def _send(self, messages) -> None:
+        for m in messages:
+            if m.type == MsgType.SNAP:
+                self._start_snapshot_send(m)
+            else:
+                self.transport.send(m.to, RAFT, to_wire(m))
+
+    def _applied_now(self, applied) -> None:
+        for _entry, cc in applied.conf_changes:
+            self.raw.apply_conf_change(cc)
+            self._on_conf_applied(cc)
+        self.applied = applied.index
+        for pid, result in applied.results.items():
+            fut = self._pending.pop(pid, None)
+            if fut is not None and not fut.done():
+                fut.set_result(result)
+        self._release_apply_waiters()
 
     def _on_soft_state(self, ss) -> None:
         was_leader = self.role == Role.LEADER

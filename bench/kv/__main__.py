@@ -38,9 +38,9 @@ def _args(argv):
     p.add_argument("--json", type=Path, default=None, help="also write all figures to this file")
     p.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
     a = p.parse_args(argv)
-    a.duration = a.duration or (2.0 if a.quick else 5.0)
-    a.repeats = a.repeats or (2 if a.quick else 3)
-    a.trials = a.trials or (8 if a.quick else 20)
+    for name, quick, full in (("duration", 2.0, 5.0), ("repeats", 2, 3), ("trials", 8, 20)):
+        if getattr(a, name) is None:
+            setattr(a, name, quick if a.quick else full)
     for name in ("duration", "repeats", "trials", "concurrency", "processes", "rate_share"):
         if getattr(a, name) <= 0:
             p.error(f"--{name.replace('_', '-')} must be positive")
@@ -58,11 +58,13 @@ class Bench:
         print(msg, flush=True)
 
     # --- load -------------------------------------------------------------------------
-    def measure(self, cluster, leader: int, op: str, mode: str | None, rate: float | None = None) -> dict:
-        targets = ([cluster.client[i] for i in cluster.ids] if mode in cluster.any_node_modes
-                   else [cluster.client[leader]])
+    def measure(self, cluster, op: str, mode: str | None, rate: float | None = None) -> dict:
         runs = []
         for r in range(self.a.repeats):
+            # On a busy machine a starved node can lose its lease: aim at whoever leads now.
+            leader = cluster.wait_stable()
+            targets = ([cluster.client[i] for i in cluster.ids] if mode in cluster.any_node_modes
+                       else [cluster.client[leader]])
             spec = LoadSpec(op, mode, targets, concurrency=self.a.concurrency, processes=self.a.processes,
                             duration=self.a.duration, rate=rate, tag=f"{op[0]}{r}")
             res = run_load(cluster, spec)
@@ -95,27 +97,26 @@ class Bench:
         try:
             leader = cluster.start_all()
             self.warm(cluster, leader)
-            leader = cluster.wait_stable()
             load = self.results["load"].setdefault(cluster.name, {})
             if cluster.name != "refkv-lease":
-                load["write"] = self.measure(cluster, leader, "write", None)
+                load["write"] = self.measure(cluster, "write", None)
             for mode in cluster.read_modes:
-                load[f"read {mode}"] = self.measure(cluster, leader, "read", mode)
+                load[f"read {mode}"] = self.measure(cluster, "read", mode)
             if fixed_rate:
-                self.fixed_rate(cluster, leader, load)
+                self.fixed_rate(cluster, load)
             if trials:
                 self.failover(cluster, trials, recovery)
         finally:
             cluster.stop_all()
             self.log(f"  load average after {cluster.name}: {_loadavg()}")
 
-    def fixed_rate(self, cluster, leader: int, load: dict) -> None:
+    def fixed_rate(self, cluster, load: dict) -> None:
         # Well below what log reads sustain closed-loop, so neither mode is saturated.
         rate = max(50.0, self.a.rate_share * load["read log"]["throughput"])
         fr = self.results["fixed_rate"]
         fr["rate"] = rate
         for mode in ("readindex", "log"):
-            fr[mode] = self.measure(cluster, leader, "read", mode, rate=rate)
+            fr[mode] = self.measure(cluster, "read", mode, rate=rate)
 
     def failover(self, cluster, n: int, recovery: bool) -> None:
         self.log(f"  {cluster.name}: {n} leader kills")

@@ -81,16 +81,16 @@ def markdown(r: dict) -> str:
             "| system | operation | ops/s (min-max) | P50 ms | P99 ms |", "|---|---|---|---|---|"]
     for system, ops in r.get("load", {}).items():
         for op, v in ops.items():
-            rows.append(f"| {system} | {op} | {v['throughput']:.0f} ({v['throughput_spread']}) | "
-                        f"{v['p50_ms']:.2f} | {v['p99_ms']:.2f} |")
+            rows.append(f"| {system} | {op} | {_get(v, 'throughput'):.0f} ({v.get('throughput_spread', '-')}) | "
+                        f"{_get(v, 'p50_ms'):.2f} | {_get(v, 'p99_ms'):.2f} |")
     fr = r.get("fixed_rate", {})
     if fr:
-        rows += ["", f"Fixed rate, reference KV, {fr['rate']:.0f} reads/s (latency from when each request was due):",
+        rows += ["", f"Fixed rate, reference KV, {_get(fr, 'rate'):.0f} reads/s (latency from when each request was due):",
                  "", "| read mode | P50 ms | P99 ms (min-max) |", "|---|---|---|"]
         for mode in ("readindex", "log"):
             v = fr.get(mode)
             if v:
-                rows.append(f"| {mode} | {v['p50_ms']:.2f} | {v['p99_ms']:.2f} ({v['p99_spread']}) |")
+                rows.append(f"| {mode} | {_get(v, 'p50_ms'):.2f} | {_get(v, 'p99_ms'):.2f} ({v.get('p99_spread', '-')}) |")
     fo = r.get("failover", {})
     if fo:
         rows += ["", "SIGKILL the leader (new leader seen by polling /status every 5 ms; recovery = first write "
