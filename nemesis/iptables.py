@@ -13,31 +13,45 @@ CUT = "SPLITBRAIN-CUT"
 LOSS = "SPLITBRAIN-LOSS"
 
 
-def init_chains() -> list[list[str]]:
+def run_chains(run_id: str) -> tuple[str, str]:
+    """(cut, loss) chain names of one run, for hosts shared by several runs (ssh)."""
+    return f"SB-CUT-{run_id}"[:28], f"SB-LOSS-{run_id}"[:28]
+
+
+def init_chains(cut_chain: str = CUT, loss_chain: str = LOSS) -> list[list[str]]:
     out = []
-    for chain in (CUT, LOSS):
+    for chain in (cut_chain, loss_chain):
         out += [["iptables", "-w", "-N", chain], ["iptables", "-w", "-I", "INPUT", "-j", chain]]
     return out
 
 
-def cut(src_ip: str) -> list[str]:
-    return ["iptables", "-w", "-A", CUT, "-s", src_ip, "-j", "DROP"]
+def remove_chains(cut_chain: str = CUT, loss_chain: str = LOSS) -> list[list[str]]:
+    """Undo init_chains (each step may fail when already gone: run them tolerantly)."""
+    out = []
+    for chain in (cut_chain, loss_chain):
+        out += [["iptables", "-w", "-D", "INPUT", "-j", chain], ["iptables", "-w", "-F", chain],
+                ["iptables", "-w", "-X", chain]]
+    return out
 
 
-def uncut(src_ip: str) -> list[str]:
-    return ["iptables", "-w", "-D", CUT, "-s", src_ip, "-j", "DROP"]
+def cut(src_ip: str, chain: str = CUT) -> list[str]:
+    return ["iptables", "-w", "-A", chain, "-s", src_ip, "-j", "DROP"]
+
+
+def uncut(src_ip: str, chain: str = CUT) -> list[str]:
+    return ["iptables", "-w", "-D", chain, "-s", src_ip, "-j", "DROP"]
 
 
 def flush(chain: str) -> list[str]:
     return ["iptables", "-w", "-F", chain]
 
 
-def loss_rules(losses: dict[str, float]) -> list[list[str]]:
+def loss_rules(losses: dict[str, float], chain: str = LOSS) -> list[list[str]]:
     """The whole LOSS chain for one receiving node: {src_ip: probability}."""
-    out = [flush(LOSS)]
+    out = [flush(chain)]
     for ip, p in sorted(losses.items()):
         if p > 0:
-            out.append(["iptables", "-w", "-A", LOSS, "-s", ip, "-m", "statistic", "--mode", "random",
+            out.append(["iptables", "-w", "-A", chain, "-s", ip, "-m", "statistic", "--mode", "random",
                         "--probability", f"{p:.4f}", "-j", "DROP"])
     return out
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 
@@ -23,7 +24,8 @@ class NodeAddresses:
     dial to reach node j's peer port (itself included); on the local backend it is
     a proxy owned by the nemesis, elsewhere it equals `cluster[j]`. `cluster` is
     every node's own peer address and `clients` every node's client address: the
-    one global view that systems like etcd need for --initial-cluster.
+    one global view that systems like etcd need for --initial-cluster. `python` is
+    the interpreter a Python node must be started with where it runs.
     """
 
     id: str
@@ -35,6 +37,8 @@ class NodeAddresses:
     clients: Mapping[str, Addr]
     data_dir: str
     log_path: str = ""
+    # the Python interpreter where the node runs: a container's differs from the suite's
+    python: str = sys.executable
 
     def dial_list(self) -> str:
         """`id=host:port,...` in node order, the shape `python -m reference_kv --peers` takes."""

@@ -1,0 +1,86 @@
+"""A real 3-node reference KV under the nemesis: node argv, leader probes, and the three
+scenarios (isolate / kill / pause the leader) that every backend's KV test runs."""
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+
+from nemesis import faults
+from nemesis.types import NodeSpec
+from nemesis_helpers import http_json, wait_until
+
+
+@functools.cache
+def reference_kv_missing() -> str | None:
+    r = subprocess.run([sys.executable, "-m", "reference_kv", "--help"], capture_output=True)
+    return None if r.returncode == 0 else "python -m reference_kv is not available yet"
+
+
+def kv_argv(a, storage: str = "memory"):
+    # a.python: the interpreter where the node runs (a container's is not ours)
+    return [a.python, "-m", "reference_kv", "--id", a.id, "--listen", str(a.client),
+            "--peer-listen", str(a.peer), "--peers", a.dial_list(),
+            "--peer-clients", ",".join(f"{k}={v}" for k, v in a.clients.items()),
+            "--data-dir", a.data_dir, "--storage", storage, "--log-level", "WARNING"]
+
+
+def kv_specs(n: int = 3, storage: str = "memory") -> list[NodeSpec]:
+    return [NodeSpec(id=str(i), argv=functools.partial(kv_argv, storage=storage)) for i in range(1, n + 1)]
+
+
+def status(b, node, timeout=0.5):
+    return http_json(b.addresses(node).client, "/status", timeout=timeout)
+
+
+def leader(b, among=None):
+    """The node that every answering node in `among` names as leader, if they agree."""
+    among = among or b.nodes()
+    seen = {st.get("leader") for n in among if (st := status(b, n))}
+    seen = {str(x) for x in seen if x is not None}
+    if len(seen) == 1 and next(iter(seen)) in among:
+        (lead,) = seen
+        st = status(b, lead)
+        if st and st.get("role") == "leader":
+            return lead
+    return None
+
+
+def isolate_leader(ctx, timeout: float = 20):
+    b = ctx.backend
+    pkg = faults.BY_NAME["partition-leader"]
+    value = pkg.start(ctx)
+    (old,) = [n for n, srcs in value["grudge"].items() if len(srcs) == 2]
+    rest = [n for n in b.nodes() if n != old]
+    new = wait_until(lambda: leader(b, rest), timeout=timeout, what="the majority elects a leader")
+    assert new != old
+    pkg.stop(ctx, value)
+    wait_until(lambda: leader(b), timeout=timeout, what="one leader after heal")
+    wait_until(lambda: len({(status(b, n) or {}).get("term") for n in b.nodes()}) == 1, timeout=timeout,
+               what="same term")
+
+
+def kill_leader(ctx, timeout: float = 20):
+    b = ctx.backend
+    pkg = faults.BY_NAME["kill-leader"]
+    value = pkg.start(ctx)
+    (old,) = value["nodes"]
+    assert not b.is_running(old)
+    assert status(b, old, timeout=0.3) is None
+    rest = [n for n in b.nodes() if n != old]
+    assert wait_until(lambda: leader(b, rest), timeout=timeout, what="a new leader") != old
+    pkg.stop(ctx, value)
+    wait_until(lambda: (st := status(b, old)) and st["role"] == "follower", timeout=timeout,
+               what=f"{old} follows")
+
+
+def pause_leader(ctx, timeout: float = 20):
+    b = ctx.backend
+    pkg = faults.BY_NAME["pause-leader"]
+    value = pkg.start(ctx)
+    (old,) = value["nodes"]
+    assert status(b, old, timeout=0.3) is None
+    rest = [n for n in b.nodes() if n != old]
+    assert wait_until(lambda: leader(b, rest), timeout=timeout, what="a new leader") != old
+    pkg.stop(ctx, value)
+    wait_until(lambda: leader(b), timeout=timeout, what="one leader after resume")

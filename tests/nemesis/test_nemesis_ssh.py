@@ -1,0 +1,165 @@
+"""The ssh backend against real sshd daemons, one per network namespace, running a 3-node
+reference KV: every node is a process an SSH session started inside its "host"'s namespace,
+so iptables there cuts its traffic. The namespaces themselves come from the netns backend
+(its "nodes" are the sshd daemons); hosts share this filesystem, so the venv is there too."""
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+
+import pytest
+
+from kv_helpers import isolate_leader, kill_leader, kv_specs, leader, pause_leader, reference_kv_missing, status
+from nemesis.backends.netns import NetnsBackend, missing_requirements
+from nemesis.backends.ssh import SshBackend, parse_hosts
+from nemesis.faults.base import Context
+from nemesis.types import NodeSpec, capabilities
+from nemesis_helpers import run_id, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.root]
+SSHD = "/usr/sbin/sshd"
+if missing_requirements():
+    pytest.skip(missing_requirements(), allow_module_level=True)
+if not os.path.exists(SSHD) or not shutil.which("ssh-keygen"):
+    pytest.skip("needs openssh-server (sshd) and ssh-keygen", allow_module_level=True)
+if reference_kv_missing():
+    pytest.skip(reference_kv_missing(), allow_module_level=True)
+
+SSHD_CONFIG = """\
+Port 22
+HostKey {d}/host_key
+AuthorizedKeysFile {d}/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PidFile none
+Subsystem sftp internal-sftp
+LogLevel ERROR
+"""
+
+
+def keygen(path) -> str:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
+    return (path.parent / (path.name + ".pub")).read_text().strip()
+
+
+@pytest.fixture(scope="module")
+def hosts(tmp_path_factory):
+    """Three sshd "hosts"; yields (host strings, key file, known_hosts, a rid prefix)."""
+    d = tmp_path_factory.mktemp("sshd")
+    host_pub = keygen(d / "host_key")
+    (d / "authorized_keys").write_text(keygen(d / "user_key") + "\n")
+    (d / "sshd_config").write_text(SSHD_CONFIG.format(d=d))
+    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation dir
+    rid = run_id()
+    net = NetnsBackend(d / rid, rid)
+    try:
+        net.setup([NodeSpec(id=f"h{i}", argv=lambda a: [SSHD, "-D", "-e", "-f", str(d / "sshd_config")],
+                            client_port=22) for i in (1, 2, 3)])
+        ips = [net.addresses(h).host for h in net.nodes()]
+        known = d / "known_hosts"
+        known.write_text("".join(f"{ip} {host_pub}\n" for ip in ips))
+        for h in net.nodes():
+            net.start(h)
+        yield [f"root@{ip}:22" for ip in ips], str(d / "user_key"), str(known), d
+    finally:
+        net.teardown()
+
+
+@pytest.fixture(scope="module")
+def kv(hosts, tmp_path_factory):
+    host_list, key, known, d = hosts
+    rid = run_id()
+    work = tmp_path_factory.mktemp("ssh") / rid
+    b = SshBackend(work, rid, hosts=",".join(host_list), key_file=key, known_hosts=known,
+                   remote_dir=str(work / "remote"), clock_control=True)
+    try:
+        wait_until(lambda: _connects(b), timeout=10, what="sshd accepting connections")
+        b.setup(kv_specs(3))
+        for n in b.nodes():
+            b.start(n)
+        wait_until(lambda: leader(b), timeout=30, what="a leader")
+        yield b
+    finally:
+        b.teardown()
+    # nothing of the run is left on the hosts: no processes, no chains, no remote dir
+    assert not (work / "remote").exists()
+    from nemesis.sweep import processes
+    assert not processes(rid)
+    for h in hosts[0]:
+        ip = h.split("@")[1].split(":")[0]
+        ns = [n for n in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
+              if n.endswith(f"-h{host_list.index(h) + 1}")]
+        rules = subprocess.run(["ip", "netns", "exec", ns[0], "iptables", "-S"], capture_output=True,
+                               text=True).stdout
+        assert rid not in rules, f"chains left on {ip}"
+
+
+def _connects(b) -> bool:
+    try:
+        for r in b.remotes:
+            r.check("true", timeout=5)
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def ctx(kv):
+    wait_until(lambda: leader(kv), timeout=20, what="a leader all agree on")
+    return Context(kv, rng=random.Random(5), leader=lambda: leader(kv))
+
+
+def test_host_strings_are_checked():
+    assert parse_hosts("root@10.0.0.1:2222,bob@h")[1].port == 22
+    for bad in ("10.0.0.1", "root@", "root@h:x", "root@h:70000"):
+        with pytest.raises(ValueError):
+            parse_hosts(bad)
+
+
+def test_unknown_host_key_is_refused(hosts, tmp_path):
+    host_list, key, _, _ = hosts
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    b = SshBackend(tmp_path / "w", run_id(), hosts=host_list[:1], key_file=key, known_hosts=str(empty))
+    with pytest.raises(RuntimeError, match="not found in known_hosts|known_hosts"):
+        b.remotes[0].check("true")
+    b.teardown()
+
+
+def test_nodes_run_in_their_hosts_namespaces(ctx):
+    b = ctx.backend
+    assert set(capabilities(b)) >= {"Killable", "Pausable", "Partitionable", "Lossy", "ClockControl"}
+    a = b.addresses("1")
+    r = b.exec("1", ["ip", "-o", "-4", "addr", "show", "eth0"])
+    assert r.returncode == 0 and a.host in r.stdout
+    assert status(b, "1")["id"] in (1, "1")
+
+
+def test_a_cut_isolates_the_leader(ctx):
+    isolate_leader(ctx)
+
+
+def test_kill_and_restart(ctx):
+    kill_leader(ctx)
+
+
+def test_pause_and_resume(ctx):
+    pause_leader(ctx)
+
+
+def test_clock_file_is_written_on_the_host(ctx):
+    b = ctx.backend
+    b.set_clock("2", 30.0, 1.0)
+    r = b.exec("2", ["cat", "faketime.rc"])
+    assert r.stdout.strip() == "+30.000 x1"
+    b.set_clock("2", 0.0)
+
+
+def test_logs_come_back_over_sftp(ctx, tmp_path):
+    paths = ctx.backend.collect_logs(str(tmp_path / "logs"))
+    assert len(paths) == 3 and all(os.path.exists(p) for p in paths)
