@@ -6,6 +6,7 @@ passes them on to workers in distributed mode.
 """
 from __future__ import annotations
 
+import json
 import logging
 import random
 import uuid
@@ -27,8 +28,8 @@ CLI_OPTIONS = ("system", "endpoints", "history", "keys", "ops_per_key", "seed", 
 def add_arguments(parser) -> None:
     # Straight on Locust's parser: only it knows `include_in_web_ui` (argument groups do not).
     group = parser
-    group.add_argument("--system", default="reference-kv", choices=["reference-kv", "etcd"],
-                       include_in_web_ui=True, help="system under test")
+    group.add_argument("--system", default="reference-kv", include_in_web_ui=True,
+                       help="client: reference-kv | etcd | redis | python:module:Class | a JSON client spec")
     group.add_argument("--endpoints", default="", include_in_web_ui=True,
                        help="host:port,... of the nodes (default: from --host)")
     group.add_argument("--history", default=None, help="append the JSONL history here")
@@ -82,6 +83,11 @@ def settings_from_cli(environment, workload: str) -> Settings:
     options = environment.parsed_options
     values = {name: getattr(options, name) for name in CLI_OPTIONS}
     values["endpoints"] = parse_endpoints(values["endpoints"] or "", environment.host)
+    if isinstance(values["system"], str) and values["system"].lstrip().startswith("{"):
+        try:
+            values["system"] = json.loads(values["system"])
+        except ValueError as e:
+            raise ValueError(f"--system is not valid JSON: {e}") from None
     return Settings(workload=workload, **values)
 
 

@@ -9,7 +9,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from workloads.clients import SYSTEMS
+from workloads.clients import split_spec
 from workloads.clients.base import READ_MODES
 from workloads.keys import Mix
 
@@ -18,7 +18,8 @@ WORKLOADS = ("register", "kv", "reads")
 
 @dataclass(frozen=True)
 class Settings:
-    system: str = "reference-kv"
+    # a client spec: a protocol name, python:module:Class, or {"protocol": ..., options} (workloads.clients)
+    system: str | dict = "reference-kv"
     endpoints: tuple[str, ...] = ()
     workload: str = "register"
     history: str | None = None
@@ -34,8 +35,10 @@ class Settings:
 
     def __post_init__(self) -> None:
         problems = []
-        if self.system not in SYSTEMS:
-            problems.append(f"system {self.system!r} is not one of {', '.join(SYSTEMS)}")
+        try:
+            split_spec(self.system)
+        except ValueError as e:
+            problems.append(str(e))
         if self.workload not in WORKLOADS:
             problems.append(f"workload {self.workload!r} is not one of {', '.join(WORKLOADS)}")
         if not self.endpoints:
