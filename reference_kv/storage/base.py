@@ -12,6 +12,7 @@ from typing import Iterable, Iterator, Protocol, runtime_checkable
 
 OP_SET, OP_DELETE, OP_DELETE_RANGE = 1, 2, 3
 _OP = struct.Struct("<BII")
+_PACK_OP = _OP.pack
 
 # Every store's metrics() has at least these keys, so callers need no branch.
 METRIC_KEYS = (
@@ -109,8 +110,17 @@ class Batch:
             raise StorageError("batch already committed or closed")
 
     def set(self, key: bytes, value: bytes) -> None:
-        self._check_open()
-        pack_op(self._buf, OP_SET, _as_bytes(key, "key"), _as_bytes(value, "value"))
+        # Inlined: this is the hot path of every batched Raft append.
+        if self._done:
+            raise StorageError("batch already committed or closed")
+        if type(key) is not bytes:
+            key = _as_bytes(key, "key")
+        if type(value) is not bytes:
+            value = _as_bytes(value, "value")
+        buf = self._buf
+        buf += _PACK_OP(OP_SET, len(key), len(value))
+        buf += key
+        buf += value
         self._added()
 
     def delete(self, key: bytes) -> None:

@@ -57,9 +57,12 @@ func main() {
 	perBatch := flag.Int("batch", 100, "entries per batch; entries per scan")
 	valueSize := flag.Int("value-size", 100, "value bytes")
 	keys := flag.Int("keys", 100000, "keys preloaded for get and scan")
+	cacheBytes := flag.Int64("cache", 64<<20, "block cache bytes")
 	flag.Parse()
 
-	db, err := pebble.Open(*dir, &pebble.Options{})
+	cache := pebble.NewCache(*cacheBytes)
+	defer cache.Unref()
+	db, err := pebble.Open(*dir, &pebble.Options{Cache: cache})
 	if err != nil {
 		log.Fatal(err)
 	}
