@@ -47,8 +47,10 @@ def trials(cluster, n: int, recovery: bool, log=print, timeout: float = 10.0) ->
     res = Trials()
     leader = cluster.wait_stable(30)
     for t in range(n):
-        before = cluster.status(leader, timeout=0.5) or {}
-        old_term = before.get("term") or 0
+        # A starved node may have started an election since the last check:
+        # kill whoever leads now, and count only a leader of a newer term.
+        leader = cluster.wait_stable(30)
+        old_term = max((st.get("term") or 0) for st in (cluster.status(i, timeout=0.5) or {} for i in cluster.procs))
         survivors = [i for i in cluster.procs if i != leader]
         killed_at: list[float] = []
         rec: list[float] = []
