@@ -33,11 +33,13 @@ def _say(msg: str) -> None:
 class Cluster:
     """A running system on a backend, with the probes the monitor and faults need."""
 
+    managed = True
+
     def __init__(self, cfg: RunConfig, run: pathlib.Path):
         from nemesis import backends
 
         self.cfg = cfg
-        self.system = systems.get(cfg.system, **_system_options(cfg))
+        self.system = systems.create(cfg.system, cfg.system_options())
         from splitbrain.faultplan import backend_options
 
         try:
@@ -53,16 +55,37 @@ class Cluster:
             raise UsageError(f"cannot set up the {cfg.backend} backend: {e}") from None
         self.ids = [s.id for s in self.specs]
 
-    def start(self, ready_timeout: float = 60.0) -> None:
+    def start(self, ready_timeout: float | None = None) -> None:
         for node in self.ids:
             self.backend.start(node)
+        self.wait_ready(ready_timeout)
+
+    def wait_ready(self, ready_timeout: float | None = None) -> None:
+        """Every node ready, then (for systems with leaders) a leader a majority agrees on."""
+        ready_timeout = ready_timeout or getattr(self.system, "ready_timeout", None) or 60.0
         deadline = time.monotonic() + ready_timeout
+        waiting = list(self.ids)
         while time.monotonic() < deadline:
-            if self.leader() is not None:
+            waiting = [n for n in waiting if not self._ready(n)]
+            if not waiting and (not self.system.has_leader or self.leader() is not None):
                 return
+            self._check_alive()
             time.sleep(0.1)
-        raise UsageError(f"{self.cfg.system} cluster did not elect a leader within {ready_timeout:.0f}s "
+        what = f"nodes {', '.join(waiting)} were not ready" if waiting else "no leader was agreed on"
+        raise UsageError(f"{self.system.name}: {what} within {ready_timeout:.0f}s "
                          f"(node logs in {self.backend_workdir()})")
+
+    def _ready(self, node: str) -> bool:
+        try:
+            return self.system.ready(self.addresses[node], 0.5)
+        except (OSError, ValueError):
+            return False
+
+    def _check_alive(self) -> None:
+        dead = [n for n in self.ids if not self.backend.is_running(n)]
+        if dead:
+            raise UsageError(f"{self.system.name}: node {dead[0]} exited during start-up "
+                             f"(its log: {self.addresses[dead[0]].log_path or self.backend_workdir()})")
 
     def backend_workdir(self) -> str:
         return getattr(self.backend, "workdir", "the run directory")
@@ -70,9 +93,12 @@ class Cluster:
     def client_endpoints(self) -> list[str]:
         return [str(self.addresses[n].client) for n in self.ids]
 
+    def client_spec(self):
+        return self.system.client_spec({n: self.addresses[n] for n in self.ids}, self.managed)
+
     def status(self, node: str, timeout: float = 0.5) -> dict | None:
         try:
-            return self.system.status(self.addresses[node].client, timeout)
+            return self.system.status(self.addresses[node], timeout)
         except OSError:
             return None
         except ValueError:
@@ -82,6 +108,8 @@ class Cluster:
         """The node a majority agrees leads, as the monitor would see it."""
         from splitbrain.analysis import agreed_leader
 
+        if not self.system.has_leader:
+            return None
         nodes = {n: self.status(n) for n in self.ids}
         agreed = agreed_leader({"nodes": nodes}, len(self.ids))
         return agreed[0] if agreed else None
@@ -92,7 +120,7 @@ class Cluster:
     def fault_context(self):
         from nemesis.faults import Context
 
-        return Context(self.backend, leader=self.leader,
+        return Context(self.backend, leader=self.leader if self.system.has_leader else None,
                        transfer_leader=self.transfer_leader if hasattr(self.system, "transfer_leader") else None)
 
     def stop(self, logs_to: pathlib.Path) -> None:
@@ -104,25 +132,56 @@ class Cluster:
         self.backend.teardown()
 
 
-def _system_options(cfg: RunConfig) -> dict:
-    if cfg.system != "reference-kv":
-        if cfg.unsafe_bug or cfg.snapshot_every:
-            raise UsageError("--unsafe-bug and --snapshot-every apply to the reference KV only")
-        return {}
-    return {"read_mode": cfg.read_mode, "snapshot_every": cfg.snapshot_every, "unsafe_bug": cfg.unsafe_bug}
+class ExternalCluster(Cluster):
+    """A cluster the suite does not run (--endpoints): probed and loaded, never faulted."""
+
+    managed = False
+
+    def __init__(self, cfg: RunConfig, run: pathlib.Path):
+        from nemesis.types import Addr
+        from splitbrain.systems.described import probe_addresses
+
+        self.cfg = cfg
+        self.system = systems.create(cfg.system, cfg.system_options())
+        self.ids = [str(i) for i in range(1, len(cfg.endpoints) + 1)]
+        self.addresses = {}
+        for n, e in zip(self.ids, cfg.endpoints):
+            host, _, port = e.rpartition(":")
+            self.addresses[n] = probe_addresses(n, Addr(host.strip("[]"), int(port)))
+
+    def start(self, ready_timeout: float | None = None) -> None:
+        self.wait_ready(ready_timeout)
+
+    def _check_alive(self) -> None:
+        pass
+
+    def backend_workdir(self) -> str:
+        return "the cluster's own logs"
+
+    def fault_context(self):
+        return None
+
+    def stop(self, logs_to: pathlib.Path) -> None:
+        pass
 
 
-def _load_process(cfg: RunConfig, run: pathlib.Path, endpoints: list[str], client: str) -> subprocess.Popen:
+def _load_process(cfg: RunConfig, run: pathlib.Path, cluster: Cluster) -> subprocess.Popen:
+    system = cluster.system
     load = {
-        "system": client, "endpoints": endpoints, "workload": cfg.workload,
+        # the client spec (a name or an object with the client's options) travels as JSON
+        "system": cluster.client_spec(), "endpoints": cluster.client_endpoints(), "workload": cfg.workload,
         "users": cfg.concurrency, "spawn_rate": max(1.0, cfg.concurrency), "run_time": cfg.time,
         "rate": cfg.rate or 0.0, "keys": cfg.keys, "seed": cfg.seed,
-        "read_mode": cfg.read_mode if client == "reference-kv" else None,
+        "read_mode": cfg.read_mode if "read_mode" in system.options else None,
         "history_path": str(run / rundir.HISTORY), "csv_prefix": str(run / rundir.LOCUST_PREFIX),
         "html_path": str(run / "locust.html"),
     }
+    env = dict(os.environ)
+    extra_path = getattr(system, "client_path", None)  # where a user's python:module:Class lives
+    if extra_path:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (extra_path, env.get("PYTHONPATH")) if p)
     return subprocess.Popen([sys.executable, "-m", "workloads.run", "--config", json.dumps(load)],
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+                            stdin=subprocess.DEVNULL, start_new_session=True, env=env)
 
 
 def _wait_for_first_operation(proc: subprocess.Popen, history: pathlib.Path, timeout: float = 60.0) -> None:
@@ -166,7 +225,8 @@ def run_campaign(cfg: RunConfig) -> tuple[pathlib.Path, dict, bool]:
     from splitbrain import faultplan
     from splitbrain.evaluate import evaluate
 
-    run = rundir.create(pathlib.Path(cfg.out), f"{cfg.system}-{cfg.workload}")
+    label = pathlib.Path(cfg.system).stem if systems.is_file(cfg.system) else cfg.system
+    run = rundir.create(pathlib.Path(cfg.out), f"{label}-{cfg.workload}")
     rundir.write_json(run / rundir.CONFIG, cfg.to_json())
     _say(f"run directory {run}")
     history = run / rundir.HISTORY
@@ -174,19 +234,26 @@ def run_campaign(cfg: RunConfig) -> tuple[pathlib.Path, dict, bool]:
     cluster = load = monitor = sched = None
     interrupted = False
     try:
-        cluster = Cluster(cfg, run)
-        _say(f"starting {cfg.nodes} {cfg.system} nodes on the {cfg.backend} backend")
+        if cfg.endpoints:
+            cluster = ExternalCluster(cfg, run)
+            _say(f"external {cluster.system.name} cluster at {', '.join(cfg.endpoints)} (no faults)")
+        else:
+            cluster = Cluster(cfg, run)
+            _say(f"starting {cfg.nodes} {cluster.system.name} nodes on the {cfg.backend} backend")
         cluster.start()
-        _say(f"leader elected: node {cluster.leader()}")
-        ctx = cluster.fault_context()
-        pkgs, refused = faultplan.packages(
-            cfg.nemesis, ctx, allow_link_faults=cluster.system.per_link_dial or cfg.backend != "local",
-            why_no_links=f"a backend that cuts links with iptables ({cfg.system} peers cannot sit behind "
-                         f"the local backend's per-link proxies)")
-        for name, missing in refused:
-            _say(f"fault {name} skipped: needs {', '.join(missing)}")
+        if cluster.system.has_leader:
+            _say(f"leader elected: node {cluster.leader()}")
+        pkgs = []
+        if cfg.nemesis:
+            ctx = cluster.fault_context()
+            pkgs, refused = faultplan.packages(
+                cfg.nemesis, ctx, allow_link_faults=cluster.system.per_link_dial or cfg.backend != "local",
+                why_no_links=f"a backend that cuts links with iptables ({cluster.system.name} peers cannot sit "
+                             f"behind the local backend's per-link proxies)")
+            for name, missing in refused:
+                _say(f"fault {name} skipped: needs {', '.join(missing)}")
         monitor = Monitor(cluster.ids, lambda n, t: cluster.status(n, t), run / rundir.STATUS).start()
-        load = _load_process(cfg, run, cluster.client_endpoints(), cluster.system.client)
+        load = _load_process(cfg, run, cluster)
         _wait_for_first_operation(load, history)
         if pkgs:
             sched = Schedule(ctx, pkgs, HistoryWriter(history), seed=cfg.seed,

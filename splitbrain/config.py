@@ -27,7 +27,7 @@ class RunConfig:
     time: float = 60.0  # seconds of load, faults included
     concurrency: int = 10
     rate: float | None = None  # target ops/s over all users; None = as fast as they go
-    read_mode: str = "readindex"
+    read_mode: str = dataclasses.field(default="readindex", metadata={"system": True})
     seed: int = 0
     keys: int = 8
     nemesis_interval: float = 5.0  # seconds between the start of consecutive faults
@@ -35,17 +35,18 @@ class RunConfig:
     quiet: float = 3.0  # seconds of calm load after the final heal, before the end
     out: str = "results"
     check_timeout: float | None = 300.0
-    # system knobs, passed to the adapter
-    snapshot_every: int | None = None
-    unsafe_bug: str | None = None
+    # system knobs: passed to the adapter when set; an adapter that does not declare one refuses the run
+    snapshot_every: int | None = dataclasses.field(default=None, metadata={"system": True})
+    unsafe_bug: str | None = dataclasses.field(default=None, metadata={"system": True})
+    # host:port,... of a cluster the suite does not run (then no faults: it owns no process or link)
+    endpoints: tuple[str, ...] = ()
     # where the backend needs more (ssh hosts, docker image tag)
     backend_options: dict = dataclasses.field(default_factory=dict)
 
     def validate(self) -> "RunConfig":
         from splitbrain import systems
 
-        if self.system not in systems.names():
-            raise UsageError(f"unknown system {self.system!r} (choose from {', '.join(systems.names())})")
+        system = systems.create(self.system, self.system_options())
         if self.workload not in WORKLOADS:
             raise UsageError(f"unknown workload {self.workload!r} (choose from {', '.join(WORKLOADS)})")
         if self.backend not in BACKENDS:
@@ -62,7 +63,24 @@ class RunConfig:
         if self.rate is not None and self.rate <= 0:
             raise UsageError(f"--rate must be positive, got {self.rate}")
         self.nemesis = tuple(self.nemesis)
+        self.endpoints = tuple(self.endpoints)
+        if self.endpoints:
+            for e in self.endpoints:
+                host, sep, port = e.rpartition(":")
+                if not sep or not host or not port.isdigit():
+                    raise UsageError(f"--endpoints: {e!r} is not host:port")
+            if self.nemesis:
+                raise UsageError("faults need a cluster the suite runs: with --endpoints the suite owns no node "
+                                 "process to kill or pause and no link to cut; use --nemesis none")
+            self.nodes = len(self.endpoints)
+        elif system.fixed_nodes and self.nodes != system.fixed_nodes:
+            raise UsageError(f"system {system.name} runs exactly {system.fixed_nodes} node(s), not --nodes {self.nodes}")
         return self
+
+    def system_options(self) -> dict:
+        """The system knobs this run sets (those differing from their defaults)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.metadata.get("system") and getattr(self, f.name) != f.default}
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -86,6 +104,8 @@ class RunConfig:
         unknown = sorted(set(raw) - known)
         if unknown:
             raise UsageError(f"{source}: unknown key {unknown[0]!r}")
+        if isinstance(raw.get("endpoints"), list):
+            raw = {**raw, "endpoints": tuple(raw["endpoints"])}
         return cls(**raw)
 
 

@@ -18,7 +18,10 @@ _FIELDS = {
 def add_arguments(p: argparse.ArgumentParser) -> None:
     S = argparse.SUPPRESS  # absent flags stay absent, so --config values survive
     p.add_argument("--config", metavar="FILE", help="a config.json from an earlier run (flags override it)")
-    p.add_argument("--system", default=S, help="reference-kv | etcd (default reference-kv)")
+    p.add_argument("--system", default=S, metavar="NAME|FILE",
+                   help="reference-kv | etcd | path/to/system.toml (default reference-kv; see docs/testing-your-system.md)")
+    p.add_argument("--endpoints", default=S, metavar="HOST:PORT,...",
+                   help="check a cluster the suite does not run (no faults: use --nemesis none)")
     p.add_argument("--workload", default=S, help="register | kv | reads (default register)")
     p.add_argument("--nemesis", default=S, metavar="LIST",
                    help="comma-separated faults, or none (default partition,kill,pause)")
@@ -50,6 +53,16 @@ def config_from_args(args, base=None):
             setattr(cfg, field, getattr(args, flag))
     if hasattr(args, "nemesis"):
         cfg.nemesis = parse_nemesis(args.nemesis)
+    if hasattr(args, "endpoints"):
+        cfg.endpoints = tuple(e.strip() for e in args.endpoints.split(",") if e.strip())
+        if not hasattr(args, "nemesis"):
+            cfg.nemesis = ()  # the default faults cannot reach an external cluster
+    if not hasattr(args, "nodes") and not getattr(args, "config", None):
+        from splitbrain import systems
+
+        fixed = systems.create(cfg.system, cfg.system_options()).fixed_nodes
+        if fixed:
+            cfg.nodes = fixed
     return cfg.validate()
 
 

@@ -1,9 +1,12 @@
 """Systems under test, as Jepsen separates DB from client: each adapter says how
-to run a node (its `NodeSpec` for any nemesis backend), how to ask a node for
-its view of the cluster, and which workload client speaks to it. The runner
-knows systems only through `get(name)`.
+to run a node (its `NodeSpec` for any nemesis backend), when a node is ready,
+how to ask a node for its view of the cluster, and which workload client speaks
+to it (see `base.System`). The runner knows systems only through `create(...)`:
+a built-in name, or the path of a system file (`described`).
 """
 from __future__ import annotations
+
+import os
 
 from splitbrain.errors import UsageError
 from splitbrain.systems.base import System
@@ -18,11 +21,45 @@ def names() -> list[str]:
     return sorted(_BUILTIN)
 
 
-def get(name: str, **options) -> System:
-    target = _BUILTIN.get(name)
-    if target is None:
-        raise UsageError(f"unknown system {name!r} (choose from {', '.join(names())})")
-    import importlib
+def is_file(name: str) -> bool:
+    return name.endswith(".toml") or os.sep in name or os.path.isfile(name)
 
-    mod, _, cls = target.partition(":")
-    return getattr(importlib.import_module(mod), cls)(**options)
+
+def _flag(option: str) -> str:
+    return "--" + option.replace("_", "-")
+
+
+def create(name: str, options: dict | None = None) -> System:
+    """The adapter for `name` with the run options it declares; refuses options it does not take.
+
+    `options` holds the system knobs a run set (RunConfig.system_options()).
+    """
+    options = dict(options or {})
+    if name in _BUILTIN:
+        import importlib
+
+        mod, _, cls = _BUILTIN[name].partition(":")
+        factory = getattr(importlib.import_module(mod), cls)
+        declared = factory.options
+    elif is_file(name):
+        from splitbrain.systems.described import SystemFileError, load
+
+        try:
+            system = load(name)
+        except SystemFileError as e:
+            raise UsageError(str(e)) from None
+        factory, declared = (lambda **_: system), system.options
+    else:
+        raise UsageError(f"unknown system {name!r} (choose from {', '.join(names())}, or give a system.toml)")
+    refused = sorted(set(options) - set(declared))
+    if refused:
+        takes = ", ".join(_flag(o) for o in declared) or "no such options"
+        raise UsageError(f"{_flag(refused[0])} does not apply to system {name} (it takes {takes})")
+    return factory(**options)
+
+
+def get(name: str, **options) -> System:
+    return create(name, options)
+
+
+__all__ = ["System", "create", "get", "is_file", "names"]

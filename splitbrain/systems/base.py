@@ -1,29 +1,64 @@
-"""The System protocol and the small HTTP probe both built-in adapters use."""
+"""The System protocol: the lifecycle half of a system under test (its client half is a
+client spec for `workloads.clients`), and the small HTTP probe the built-in adapters use.
+
+A system says how to run node i on any nemesis backend (`node_specs`), when a
+node is ready, what a node thinks of the cluster (`status`: role, term, leader),
+which client speaks to it, and which run options it takes. The runner knows
+systems only through these attributes; nothing in it names a system.
+"""
 from __future__ import annotations
 
 import http.client
 import json
-from typing import Protocol, Sequence
+from typing import Mapping, Protocol, Sequence
 
-from nemesis.types import Addr, NodeSpec
+from nemesis.types import NodeAddresses, NodeSpec
 
 
 class System(Protocol):
     name: str
-    # The workloads client that speaks to this system (see workloads.clients).
-    client: str
-    # False when every node must dial the same address for a peer (etcd derives
-    # member ids from peer URLs): the local backend's per-link proxies then
-    # cannot sit in between, so link faults need the netns/docker/ssh backends.
+    # False when every node must dial the same address for a peer (etcd derives member ids
+    # from peer URLs, Redis replicas announce one address): the local backend's per-link
+    # proxies then cannot sit in between, so link faults need the netns/docker/ssh backends.
     per_link_dial: bool
+    # Whether status() names a leader the monitor and leader-targeted faults can use.
+    has_leader: bool
+    # RunConfig fields this system takes (e.g. read_mode, snapshot_every, unsafe_bug);
+    # a run that sets another system knob is refused.
+    options: tuple[str, ...]
+    # A fixed cluster size (a single Redis), or None when any size works.
+    fixed_nodes: int | None
 
     def node_specs(self, n: int) -> Sequence[NodeSpec]: ...
 
-    def status(self, client: Addr, timeout: float) -> dict | None:
+    def client_spec(self, nodes: Mapping[str, NodeAddresses], managed: bool) -> str | dict:
+        """What the load's client is (see workloads.clients); `managed` is False for --endpoints."""
+
+    def ready(self, node: NodeAddresses, timeout: float) -> bool: ...
+
+    def status(self, node: NodeAddresses, timeout: float) -> dict | None:
         """{"role", "term", "leader"} as this node sees it; None if unreachable."""
 
 
-def http_json(addr: Addr, method: str, path: str, body: dict | None = None, timeout: float = 1.0):
+class Defaults:
+    """What most adapters share: a named client, a leader, ready when status answers."""
+
+    client: str = ""
+    has_leader = True
+    options: tuple[str, ...] = ()
+    fixed_nodes: int | None = None
+
+    def client_spec(self, nodes, managed: bool) -> str | dict:
+        return self.client
+
+    def ready(self, node: NodeAddresses, timeout: float) -> bool:
+        try:
+            return self.status(node, timeout) is not None  # type: ignore[attr-defined]
+        except (OSError, ValueError, http.client.HTTPException):
+            return False
+
+
+def http_json(addr, method: str, path: str, body: dict | None = None, timeout: float = 1.0):
     """One request, one fresh connection: probes must not share state with the load."""
     conn = http.client.HTTPConnection(addr.host, addr.port, timeout=timeout)
     try:

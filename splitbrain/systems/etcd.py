@@ -4,13 +4,13 @@ from __future__ import annotations
 import dataclasses
 import shutil
 
-from nemesis.types import Addr, NodeAddresses, NodeSpec
+from nemesis.types import NodeAddresses, NodeSpec
 from splitbrain.errors import UsageError
-from splitbrain.systems.base import http_json
+from splitbrain.systems.base import Defaults, http_json
 
 
 @dataclasses.dataclass
-class Etcd:
+class Etcd(Defaults):
     binary: str = "etcd"
     token: str = "splitbrain"
 
@@ -35,8 +35,8 @@ class Etcd:
             raise UsageError(f"etcd binary {self.binary!r} not found (Debian: apt-get install etcd-server)")
         return [NodeSpec(id=str(i), argv=self._argv) for i in range(1, n + 1)]
 
-    def status(self, client: Addr, timeout: float) -> dict | None:
-        code, body = http_json(client, "POST", "/v3/maintenance/status", {}, timeout=timeout)
+    def status(self, node: NodeAddresses, timeout: float) -> dict | None:
+        code, body = http_json(node.client, "POST", "/v3/maintenance/status", {}, timeout=timeout)
         if code != 200 or not isinstance(body, dict):
             return None
         me = body.get("header", {}).get("member_id")

@@ -5,13 +5,13 @@ import dataclasses
 import sys
 
 from nemesis.types import Addr, NodeAddresses, NodeSpec
-from splitbrain.systems.base import http_json
+from splitbrain.systems.base import Defaults, http_json
 
 READ_MODES = ("readindex", "lease", "log", "follower", "local-unsafe")
 
 
 @dataclasses.dataclass
-class ReferenceKV:
+class ReferenceKV(Defaults):
     read_mode: str = "readindex"
     snapshot_every: int | None = None
     tick_ms: int | None = None
@@ -24,6 +24,7 @@ class ReferenceKV:
     name = "reference-kv"
     client = "reference-kv"
     per_link_dial = True
+    options = ("read_mode", "snapshot_every", "unsafe_bug")
 
     def _argv(self, a: NodeAddresses) -> list[str]:
         argv = [self.python, "-m", "reference_kv", "--id", a.id, "--listen", str(a.client),
@@ -39,8 +40,8 @@ class ReferenceKV:
     def node_specs(self, n: int) -> list[NodeSpec]:
         return [NodeSpec(id=str(i), argv=self._argv) for i in range(1, n + 1)]
 
-    def status(self, client: Addr, timeout: float) -> dict | None:
-        code, body = http_json(client, "GET", "/status", timeout=timeout)
+    def status(self, node: NodeAddresses, timeout: float) -> dict | None:
+        code, body = http_json(node.client, "GET", "/status", timeout=timeout)
         if code != 200 or not isinstance(body, dict):
             return None
         leader = body.get("leader")
