@@ -150,12 +150,19 @@ def test_check_quorum_leader_steps_down_when_cut_off():
 def test_check_quorum_followers_ignore_votes_while_the_leader_is_heard():
     net = Network(3, seed=10)
     lead = net.elect()
-    f = next(i for i in net.nodes if i != lead)
-    r = net.nodes[f].raft
-    term = r.term
-    net.nodes[f].rn.step(Message(MsgType.VOTE, f, 99 if False else [i for i in net.nodes if i not in (f, lead)][0],
-                                 term=term + 5, log_term=100, index=100))
-    assert r.term == term and r.vote == net.nodes[f].hard.vote
+    f, cand = [i for i in net.nodes if i != lead]
+    n = net.nodes[f]
+    term = n.raft.term
+
+    def ask():
+        n.rn.step(Message(MsgType.VOTE, f, cand, term=term + 5, log_term=100, index=100))
+        return [m for m in n.drain() if m.type == MsgType.VOTE_RESP]
+
+    assert ask() == [] and n.raft.term == term  # leader heard: the vote is ignored
+    net.isolate(f)
+    net.tick(10)  # one election timeout without the leader
+    (resp,) = ask()
+    assert not resp.reject and n.raft.term == term + 5
 
 
 def test_readindex_waits_until_new_leader_commits_in_its_term():
