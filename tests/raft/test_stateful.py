@@ -99,13 +99,14 @@ TestRaftMachine = RaftMachine.TestCase
 
 
 SEEDS = int(os.environ.get("RAFT_SIM_SEEDS", "2000"))
+STEPS = int(os.environ.get("RAFT_SIM_STEPS", "150"))
 
 
 @pytest.mark.parametrize("mode", ["safe", "lease_based"])
 def test_seeded_simulation_keeps_every_safety_invariant(mode):
     served = commits = 0
     for seed in range(SEEDS // 4 if mode == "lease_based" else SEEDS):
-        ch = run_seed(seed, 200, read_only=mode)
+        ch = run_seed(seed, STEPS, read_only=mode)
         served += ch.reads_served
         commits += ch.max_commit
     # The schedules must exercise reads and commits, or the invariants are empty.
