@@ -6,9 +6,22 @@ in our own chains (`nemesis.iptables`); a container's network namespace dies wit
 it, so the rules of a node are put back whenever it starts. Containers and the
 network carry the label splitbrain.run=<run id> (for `nemesis.sweep`).
 
-The node's argv is the container's command; its data dir is /data inside it.
-Images are built locally (no registry needed): `ensure_base_image()` makes a
-Debian bookworm root with debootstrap and imports it, cached by tag.
+The node's argv is the container's command; its data dir is /data inside it
+(a host dir under the work dir, so it survives restarts). Python nodes must use
+`NodeAddresses.python` (the image's interpreter); an argv that starts with the
+suite's own sys.executable gets it substituted, since that path does not exist in
+the image. Images are built locally (no registry needed): `ensure_base_image()`
+makes a Debian bookworm root with debootstrap and imports it, cached by tag;
+`image=None` (the default) builds or reuses the reference KV node image
+(`nemesis.node_image`, tagged by a content hash).
+
+Options: image (tag), volumes ({host_path: container_path[:ro]}), python (the
+interpreter in the image, default python3), clock_control (preload libfaketime:
+each container mounts its host dir <workdir>/<node>/clock at /nemesis, where the
+control file is rewritten atomically).
+
+Container logs are saved to <workdir>/<node>/node.log at teardown, before the
+containers go.
 """
 from __future__ import annotations
 
@@ -16,10 +29,11 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from typing import Sequence
 
-from .. import iptables
+from .. import clock, iptables
 from ..types import Addr, ExecResult, NodeAddresses, NodeSpec
 from .host import BackendError, new_run_id
 
@@ -27,6 +41,8 @@ BASE_TAG = "splitbrain-base:bookworm"
 BASE_PACKAGES = "python3,python3-venv,iptables,iproute2,faketime"
 CLIENT_PORT = 8000
 PEER_PORT = 9000
+CLOCK_DIR = "/nemesis"
+IMAGE_LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"  # Debian's path, in the image
 
 
 def engine():
@@ -75,12 +91,17 @@ def ensure_base_image(tag: str = BASE_TAG, mirror: str | None = None) -> str:
 class DockerBackend:
     name = "docker"
 
-    def __init__(self, workdir, run_id=None, *, image: str = BASE_TAG, volumes: dict | None = None):
+    def __init__(self, workdir, run_id=None, *, image: str | None = None, volumes: dict | None = None,
+                 python: str = "python3", clock_control: bool = False):
         self.client = engine()
         self.workdir = os.path.abspath(workdir)
         self.run_id = run_id or new_run_id()
         self.image = image
         self.volumes = dict(volumes or {})
+        self.python = python
+        self.clock_control = clock_control
+        if clock_control:
+            self.set_clock = self._set_clock
         h = hashlib.sha256(self.run_id.encode()).digest()
         self.subnet = f"10.{150 + h[0] % 50}.{h[1]}"
         self.network = None
@@ -97,9 +118,25 @@ class DockerBackend:
     def addresses(self, node: str) -> NodeAddresses:
         return self.addrs[node]
 
+    def _argv(self, spec: NodeSpec, a: NodeAddresses) -> list[str]:
+        argv = [str(x) for x in spec.argv(a)]
+        if argv and argv[0] == sys.executable:
+            argv[0] = self.python
+        return argv
+
+    def _clock_file(self, node: str) -> str:
+        return os.path.join(self.workdir, node, "clock", "faketime.rc")
+
+    def _set_clock(self, node: str, offset: float, rate: float = 1.0) -> None:
+        clock.write_control(self._clock_file(node), offset, rate)
+
     def setup(self, specs: Sequence[NodeSpec]) -> dict[str, NodeAddresses]:
         import docker
         os.makedirs(self.workdir, exist_ok=True)
+        if self.image is None:
+            from ..node_image import PYTHON, ensure_node_image
+            self.image = ensure_node_image()
+            self.python = PYTHON
         labels = {"splitbrain.run": self.run_id}
         ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(
             subnet=f"{self.subnet}.0/24", gateway=f"{self.subnet}.254")])
@@ -113,17 +150,25 @@ class DockerBackend:
         for s in specs:
             data = s.data_dir if os.path.isabs(s.data_dir) else "/data"
             a = NodeAddresses(id=s.id, host=self.ips[s.id], client=clients[s.id], peer=peers[s.id],
-                              dial=dict(peers), cluster=dict(peers), clients=dict(clients), data_dir=data)
+                              dial=dict(peers), cluster=dict(peers), clients=dict(clients), data_dir=data,
+                              log_path=os.path.join(self.workdir, s.id, "node.log"), python=self.python)
             self.addrs[s.id] = a
             endpoint = self.client.api.create_endpoint_config(ipv4_address=self.ips[s.id])
             # the data dir is a host directory, so it survives kill/restart and can be inspected
             host_data = os.path.join(self.workdir, s.id, "data")
             os.makedirs(host_data, exist_ok=True)
             binds = [f"{k}:{v}" for k, v in self.volumes.items()] + [f"{host_data}:{data}"]
+            env = dict(s.env)
+            if self.clock_control:
+                # a directory, not the file: the control file is replaced by rename
+                os.makedirs(os.path.dirname(self._clock_file(s.id)), exist_ok=True)
+                self._set_clock(s.id, 0.0)
+                binds.append(f"{os.path.dirname(self._clock_file(s.id))}:{CLOCK_DIR}")
+                env.update(clock.environment(IMAGE_LIBFAKETIME, f"{CLOCK_DIR}/faketime.rc"))
             host_cfg = self.client.api.create_host_config(cap_add=["NET_ADMIN"], binds=binds)
             cid = self.client.api.create_container(
-                self.image, command=[str(x) for x in s.argv(a)], name=f"{self.run_id}-{s.id}",
-                hostname=s.id, environment=dict(s.env), labels=labels, host_config=host_cfg,
+                self.image, command=self._argv(s, a), name=f"{self.run_id}-{s.id}",
+                hostname=s.id, environment=env, labels=labels, host_config=host_cfg,
                 networking_config=self.client.api.create_networking_config({self.network.name: endpoint}))
             self.containers[s.id] = self.client.containers.get(cid["Id"])
         return dict(self.addrs)
@@ -236,6 +281,10 @@ class DockerBackend:
 
     def teardown(self) -> None:
         errors = []
+        try:
+            self.collect_logs(self.workdir)  # the engine's logs go with the containers
+        except Exception as e:
+            errors.append(f"saving logs: {e}")
         for c in self.containers.values():
             try:
                 c.remove(force=True)

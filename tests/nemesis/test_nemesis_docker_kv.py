@@ -1,0 +1,85 @@
+"""The real reference KV (Pebble storage) in containers of the node image: the image carries
+the compiled shim and the node's dependencies; faults make Raft react; the clock is faked."""
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from kv_helpers import isolate_leader, kill_leader, kv_specs, leader, pause_leader
+from nemesis.backends.host import BackendError
+from nemesis.faults.base import Context
+from nemesis.types import capabilities
+from nemesis_helpers import run_id, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.docker]
+
+try:
+    from nemesis.backends.docker import DockerBackend, engine
+    engine().close()
+except BackendError as e:
+    pytest.skip(str(e), allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def kv(tmp_path_factory):
+    from nemesis.node_image import PYTHON, ensure_node_image
+    image = ensure_node_image()  # cached by content hash; ~1.5 min when the tree changed
+    rid = run_id()
+    work = tmp_path_factory.mktemp("dockerkv") / rid
+    b = DockerBackend(work, rid, image=image, python=PYTHON, clock_control=True)
+    try:
+        b.setup(kv_specs(3, storage="pebble"))
+        for n in b.nodes():
+            b.start(n)
+        wait_until(lambda: leader(b), timeout=60, what="a leader")
+        yield b
+    finally:
+        b.teardown()
+    assert (work / "1" / "node.log").exists(), "container logs were not saved at teardown"
+    import docker
+    c = docker.from_env()
+    assert not c.containers.list(all=True, filters={"label": f"splitbrain.run={rid}"})
+    c.close()
+
+
+@pytest.fixture
+def ctx(kv):
+    wait_until(lambda: leader(kv), timeout=30, what="a leader all agree on")
+    return Context(kv, rng=random.Random(3), leader=lambda: leader(kv))
+
+
+def test_pebble_data_lands_in_the_host_data_dir(ctx):
+    b = ctx.backend
+    assert set(capabilities(b)) >= {"Killable", "Pausable", "Partitionable", "Lossy", "ClockControl"}
+    data = b.workdir + "/1/data"
+    import os
+    assert os.listdir(data), "the node wrote nothing to /data"
+
+
+def test_isolating_the_leader_elects_another(ctx):
+    isolate_leader(ctx, timeout=30)
+
+
+def test_kill_and_restart(ctx):
+    kill_leader(ctx, timeout=30)
+
+
+def test_pause_and_resume(ctx):
+    pause_leader(ctx, timeout=30)
+
+
+def test_clock_offset_reaches_the_container(ctx):
+    b = ctx.backend
+
+    def skew():
+        r = b.exec("2", ["date", "+%s"])
+        return int(r.stdout.strip()) - time.time()
+
+    b.set_clock("2", 3600.0)
+    try:
+        assert 3590 < skew() < 3610
+    finally:
+        b.set_clock("2", 0.0)
+    assert abs(skew()) < 10
