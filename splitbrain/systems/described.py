@@ -24,7 +24,7 @@
     protocol = "http-json"         # other keys are the client's options (see workloads.clients)
 
 Command placeholders: {id} {host} {port} {peer_port} {peers} {cluster} {data_dir}
-{python} {here} {nodes} {first_host} {first_port} {first_peer_port}
+{python} {here} {nodes} {majority} {first_host} {first_port} {first_peer_port}
 {client_addresses} {peer_addresses}. Probe URLs: {id} {host} {port} {peer_port}.
 Client option strings: {client_addresses} {peer_addresses} {here}.
 
@@ -45,7 +45,7 @@ from splitbrain.systems import probes
 from splitbrain.systems.template import TemplateError, render
 
 NODE_PLACEHOLDERS = ("id", "host", "port", "peer_port", "peers", "cluster", "data_dir", "python", "here",
-                     "nodes", "first_host", "first_port", "first_peer_port", "client_addresses",
+                     "nodes", "majority", "first_host", "first_port", "first_peer_port", "client_addresses",
                      "peer_addresses")
 PROBE_PLACEHOLDERS = ("id", "host", "port", "peer_port")
 CLIENT_PLACEHOLDERS = ("client_addresses", "peer_addresses", "here")
@@ -107,6 +107,7 @@ class Described:
         return {
             "id": a.id, "host": a.client.host, "port": a.client.port, "peer_port": a.peer.port,
             "data_dir": a.data_dir, "python": a.python, "here": self.here, "nodes": len(ids),
+            "majority": len(ids) // 2 + 1,
             "peers": ",".join(render(self.peer_entry, {"id": k, "host": v.host, "port": v.port})
                               for k, v in a.dial.items()),
             "cluster": ",".join(render(self.cluster_entry, {"id": k, "host": v.host, "peer_port": v.port})
