@@ -12,6 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
+from reference_kv.node import UNSAFE_BUGS
 from reference_kv.server import READ_MODES
 
 
@@ -68,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--storage", choices=("pebble", "memory"), default=None,
                    help="pebble (default when built) or memory (volatile, tests only)")
     p.add_argument("--join", action="store_true", help="start empty and wait to be added as a learner")
-    p.add_argument("--unsafe-bug", default=None, help="UNSAFE: enable a planted bug by name")
+    p.add_argument("--unsafe-bug", default=None, choices=UNSAFE_BUGS, metavar="NAME",
+                   help=f"UNSAFE: enable a planted bug ({', '.join(UNSAFE_BUGS)})")
     p.add_argument("--request-timeout", type=float, default=3.0, help="seconds before a client request gets 504")
     p.add_argument("--max-value-bytes", type=_positive, default=1 << 20, help="largest accepted value (413 above)")
     p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))

@@ -43,6 +43,19 @@ from reference_kv.transport import RAFT
 log = logging.getLogger("reference_kv.node")
 
 READ_MODES = ("readindex", "lease", "log", "follower", "local-unsafe")
+# Planted bugs (`--unsafe-bug NAME`), each one marked branch off the safe path,
+# so the suite can prove its campaigns find them (splitbrain/bugs.py holds the
+# catalogue and the campaigns). Those branching in the core are in raft/core.py.
+UNSAFE_BUGS = (
+    "stale-read",                    # node.read: answered from local state, no ReadIndex, on any node
+    "lease-no-drift-guard",          # core: lease as long as the election timeout
+    "no-checkquorum",                # core: leader never steps down and trusts its lease
+    "readindex-before-term-commit",  # core: ReadIndex answered before the term's first commit
+    "no-fsync",                      # node._handle: entries and votes acknowledged without fsync
+    "retry-duplicate",               # statemachine._dedup: request ids ignored, retries applied again
+    "vote-not-persisted",            # node._handle: vote replies sent before (and without) persisting the vote
+    "snapshot-lost-entries",         # core._handle_snapshot: installing drops the log after the snapshot
+)
 _ROLE_NAMES = {Role.FOLLOWER: "follower", Role.CANDIDATE: "candidate", Role.PRE_CANDIDATE: "candidate",
                Role.LEADER: "leader", Role.LEARNER: "learner"}
 FSYNC_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
@@ -147,7 +160,7 @@ class Node:
         Path(self.cfg.data_dir).mkdir(parents=True, exist_ok=True)
         self._recover_interrupted_install()
         self.db = await self._io(self._open_storage, self.db_path, False)
-        self.sm = StateMachine(self.db)
+        self.sm = StateMachine(self.db, unsafe_bug=self.cfg.unsafe_bug)
         loaded = await self._io(self.sm.load)
         if loaded.snapshot and not (self.snap_dir / str(loaded.snapshot.index)).is_dir():
             # Crashed between recording a snapshot and keeping its checkpoint: take it again.
@@ -196,6 +209,10 @@ class Node:
         await self.transport.close()
         await self._io(self.db.close)
         self._exec.shutdown(wait=True)
+
+    def _bug(self, name: str) -> bool:
+        """The node's single branch point for planted bugs (see UNSAFE_BUGS)."""
+        return self.cfg.unsafe_bug == name
 
     async def _io(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._exec, fn, *args)
@@ -253,6 +270,15 @@ class Node:
         hs = rd.hard_state
         vote_changed = hs is not None and (hs.term, hs.vote) != (self._last_synced.term, self._last_synced.vote)
         sync = bool(rd.must_sync or rd.entries or vote_changed)
+        if self._bug("no-fsync"):  # UNSAFE planted bug: acknowledge what only sits in the page cache
+            sync = False
+        if vote_changed and self._bug("vote-not-persisted"):
+            # UNSAFE planted bug: the vote reply leaves at once and the vote is
+            # never written, so a restarted node may vote again in the same term.
+            self._send([m for m in rd.messages if m.type == MsgType.VOTE_RESP])
+            rd.messages = [m for m in rd.messages if m.type != MsgType.VOTE_RESP]
+            hs = HardState(hs.term, NONE, hs.commit)
+            sync = bool(rd.must_sync or rd.entries)
         # Raft thesis 10.2.1: a leader may write its log in parallel with its
         # followers. The core counts the leader's own entries at once, but an
         # entry it commits reaches a later Ready, handled only after this
@@ -415,7 +441,7 @@ class Node:
     # --- reads ----------------------------------------------------------------------
     async def read(self, key: str, mode: str) -> bytes | None:
         self.metrics.reads[mode] = self.metrics.reads.get(mode, 0) + 1
-        if mode == "local-unsafe":  # UNSAFE: may return stale data; exists to prove the checker
+        if mode == "local-unsafe" or self._bug("stale-read"):  # UNSAFE: may return stale data
             return self.sm.read(key)
         if mode == "log":
             return await self.write("r", key, None, None, None)
@@ -516,7 +542,7 @@ class Node:
     async def _take_snapshot(self) -> None:
         try:
             meta = await self._io(self._checkpoint_now)
-            self.raw.compact(meta.index)
+            self.raw.compact(meta.index, meta)
             self.snapshot_index = meta.index
             self.metrics.snapshots_taken += 1
             log.info("node %d: snapshot at %d", self.id, meta.index)

@@ -62,7 +62,14 @@ def encode_command(op: str, proposal_id: int, request_id: str | None, key: str, 
 
 
 def next_conf(conf: ConfState, cc: ConfChange) -> ConfState:
-    """The configuration after cc, computed the way the core does, so it is persisted with the apply."""
+    """The configuration after cc, computed the way the core does, so it is persisted with the apply.
+
+    The leader stamps each change with the configuration it was proposed in
+    (`cc.base`): a node that joined knowing no configuration learns the voters
+    from it, and so still knows them after a restart.
+    """
+    if cc.base is not None:
+        conf = cc.base
     voters, learners = set(conf.voters), set(conf.learners)
     if cc.type == ConfChangeType.ADD_LEARNER:
         if cc.node_id not in voters:
@@ -107,8 +114,9 @@ class Loaded:
 
 
 class StateMachine:
-    def __init__(self, storage):
+    def __init__(self, storage, unsafe_bug: str | None = None):
         self.db = storage
+        self.unsafe_bug = unsafe_bug
         self.last_index = 0
         self.applied = 0
         self.applied_term = 0
@@ -197,7 +205,8 @@ class StateMachine:
         return out
 
     def _dedup(self, rid, touched: set[str]):
-        if rid is None:
+        if rid is None or self.unsafe_bug == "retry-duplicate":
+            # (the second condition is a planted UNSAFE bug: sessions ignored, a retry applies again)
             return _NEW
         cid, _, seq = rid.rpartition(":")
         seq = int(seq)

@@ -48,6 +48,8 @@ class Raft:
         self.election_timeout = cfg.election_tick
         self.heartbeat_timeout = cfg.heartbeat_tick
         self.lease_ticks = cfg.election_tick - cfg.lease_drift_ticks
+        if self._bug("lease-no-drift-guard"):  # UNSAFE planted bug: no margin for clock drift
+            self.lease_ticks = cfg.election_tick
         self.lease_reads = cfg.read_only == READ_LEASE
         self.max_bytes = cfg.max_size_per_msg
         self.max_count = cfg.max_entries_per_msg
@@ -102,8 +104,12 @@ class Raft:
         """The single place where planted bugs branch off the safe path.
 
         Known names: "readindex-before-term-commit" (a new leader answers
-        ReadIndex before it committed an entry of its term). "vote-not-persisted"
-        lives in the node: it would skip persisting HardState.vote.
+        ReadIndex before it committed an entry of its term), "lease-no-drift-guard"
+        (the lease lasts the whole election timeout), "no-checkquorum" (the
+        leader never steps down and answers lease reads while it believes it
+        leads, as etcd's lease-based ReadIndex trusts CheckQuorum to depose it),
+        "snapshot-lost-entries" (installing a snapshot drops the log after it,
+        even where it matches). The node's own are listed in node.UNSAFE_BUGS.
         """
         return self.cfg.unsafe_bug == name
 
@@ -221,7 +227,7 @@ class Raft:
         self.election_elapsed += 1
         if self.election_elapsed >= self.election_timeout:
             self.election_elapsed = 0
-            if self.cfg.check_quorum:
+            if self.cfg.check_quorum and not self._bug("no-checkquorum"):
                 if not self._quorum_active():
                     self.become_follower(self.term, NONE)
                     return
@@ -431,7 +437,7 @@ class Raft:
             self._answer_read(self.log.committed, ctx, frm)
             return
         if (self.lease_reads and not self.lease_disabled and self.lead_transferee == NONE
-                and self.rounds.lease_valid(self.now, self.lease_ticks)):
+                and (self.rounds.lease_valid(self.now, self.lease_ticks) or self._bug("no-checkquorum"))):
             self._answer_read(self.log.committed, ctx, frm)
             return
         self.rounds.add_request(self.log.committed, ctx, frm)
@@ -601,9 +607,9 @@ class Raft:
         if snap is None:
             raise AssertionError(f"SNAP message without metadata from {m.frm}")
         log = self.log
-        if snap.index <= log.committed:
+        if snap.index <= log.committed and not self._bug("snapshot-lost-entries"):
             pass  # old news
-        elif log.match_term(snap.index, snap.term):
+        elif log.match_term(snap.index, snap.term) and not self._bug("snapshot-lost-entries"):
             log.commit_to(snap.index)  # we have that prefix already
         else:
             log.restore(snap)
