@@ -85,14 +85,14 @@ def _is_our_node(pid: int, nid: int) -> bool:
     return b"reference_kv" in cmd and b"--id" in cmd and cmd[cmd.index(b"--id") + 1] == str(nid).encode()
 
 
-def start_node(cfg: dict, root: Path, nid: int) -> int:
+def start_node(cfg: dict, root: Path, nid: int) -> subprocess.Popen:
     d = node_dir(root, nid)
     d.mkdir(parents=True, exist_ok=True)
     with open(d / "node.log", "ab") as logf:
         proc = subprocess.Popen(node_argv(cfg, root, nid), stdin=subprocess.DEVNULL, stdout=logf,
                                 stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
     (d / "node.pid").write_text(f"{proc.pid}\n")
-    return proc.pid
+    return proc
 
 
 def fetch_status(address: str, timeout: float = 0.5) -> dict | None:
@@ -119,12 +119,13 @@ def up(root: Path, n: int = 3, wait: float = 15.0, **options) -> tuple[dict, lis
     """Start every node that is not running; -> (config, ids started). Waits for a leader."""
     cfg = load_config(root) or create_config(root, n, **options)
     started = [nd["id"] for nd in cfg["nodes"] if read_pid(root, nd["id"]) is None]
-    for nid in started:
-        start_node(cfg, root, nid)
+    procs = {nid: start_node(cfg, root, nid) for nid in started}
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         rows = status(root, cfg)
-        dead = [r["id"] for r in rows if r["id"] in started and r["pid"] is None]
+        # Ask the child itself: until it has exec'd, /proc/<pid>/cmdline is still ours, and a
+        # loaded machine can take long enough for that to look like a node that died.
+        dead = [nid for nid, p in procs.items() if p.poll() is not None]
         if dead:
             raise RuntimeError(f"node {dead[0]} exited at start; see {node_dir(root, dead[0]) / 'node.log'}")
         if all(r["role"] not in ("down", "starting") for r in rows) and any(r["role"] == "leader" for r in rows):

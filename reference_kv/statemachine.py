@@ -205,14 +205,13 @@ class StateMachine:
         return out
 
     def _dedup(self, rid, touched: set[str]):
-        if rid is None or self.unsafe_bug == "retry-duplicate":
-            # (the second condition is a planted UNSAFE bug: sessions ignored, a retry applies again)
+        if rid is None:
             return _NEW
         cid, _, seq = rid.rpartition(":")
         seq = int(seq)
         results = self._session(cid)
         touched.add(cid)
-        if seq in results:
+        if seq in results and self.unsafe_bug != "retry-duplicate":  # UNSAFE planted bug: a retry applies again
             return results[seq]
         if results and seq <= max(results) - SESSION_WINDOW:
             return _STALE

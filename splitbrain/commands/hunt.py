@@ -21,6 +21,7 @@ def add_arguments(p):
 
 def run(args) -> int:
     import json
+    import os
     import sys
 
     from splitbrain import bugs
@@ -41,8 +42,17 @@ def run(args) -> int:
         verdict = {True: "valid", False: "VIOLATION", "unknown": "unknown"}.get(a.valid, str(a.valid))
         print(f"attempt seed={a.seed}: {verdict} in {a.seconds:.1f}s ({a.run_dir})", file=sys.stderr, flush=True)
 
-    result = bugs.hunt(bug, seed=args.seed, attempts=args.attempts, budget=args.budget, out=args.out,
-                       system=args.system, safe=args.safe, backend=args.backend, on_attempt=report)
+    # The load process inherits stdout and prints Locust's tables there: keep stdout for the verdict.
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        result = bugs.hunt(bug, seed=args.seed, attempts=args.attempts, budget=args.budget, out=args.out,
+                           system=args.system, safe=args.safe, backend=args.backend, on_attempt=report)
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
     n = len(result.attempts)
     if result.found:
         print(f"{bug.name}: found on {what} after {n} attempt(s), {result.seconds:.1f}s to detection "
