@@ -14,6 +14,7 @@ Standard library only, so any Python 3 runs it; stands in for a store written in
 """
 import argparse
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
@@ -24,6 +25,11 @@ LOCK = threading.Lock()
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: the load generator reuses connections
+
+    def setup(self):
+        super().setup()
+        # headers and body go out in two writes: without this, delayed ACKs add 40 ms per request
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, *args):  # quiet: one line per request would drown the node log
         pass
