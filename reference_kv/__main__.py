@@ -12,6 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
+from reference_kv.discovery import expand_argv
 from reference_kv.node import UNSAFE_BUGS
 from reference_kv.server import READ_MODES
 
@@ -131,6 +132,8 @@ async def _serve(args) -> int:
 
 
 def main(argv=None) -> int:
+    # `--peers-dns SVC --replicas N` (Kubernetes) becomes --id/--peers/--peer-clients here.
+    argv = expand_argv(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     if args.peers and args.id not in args.peers and not args.join:
         print(f"reference_kv: error: --peers must include this node ({args.id})", file=sys.stderr)
