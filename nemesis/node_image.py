@@ -82,17 +82,31 @@ def build_context(ctx: pathlib.Path, root: pathlib.Path = REPO, python: str = sy
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(p, dest)
     wheels = ctx / "deploy" / "wheels"
-    wheels.mkdir(parents=True)
-    _run([python, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(src)], "pip wheel")
-    ours = sorted(wheels.glob("splitbrain-*.whl"))
+    (wheels / "deps").mkdir(parents=True)
+    _run([python, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels / "node"), str(src)], "pip wheel")
+    ours = sorted((wheels / "node").glob("splitbrain-*.whl"))
     if not ours:
         raise BackendError("pip wheel produced no splitbrain wheel")
     check_wheel(ours[0])
-    _run([python, "-m", "pip", "download", "-q", "-d", str(wheels), "--only-binary=:all:",
+    _run([python, "-m", "pip", "download", "-q", "-d", str(wheels / "deps"), "--only-binary=:all:",
           "--python-version", f"{sys.version_info.major}.{sys.version_info.minor}", *NODE_DEPENDENCIES],
          "fetching the node's dependency wheels")
     shutil.copy2(root / "deploy" / "Dockerfile", ctx / "deploy" / "Dockerfile")
     shutil.rmtree(src)
+
+
+def _prune(client, keep: str) -> None:
+    """Drop older node images: on vfs each is a full copy of its root filesystem."""
+    for image in client.images.list(name=REPOSITORY):
+        if keep not in image.tags:
+            try:
+                client.images.remove(image.id, noprune=False)
+            except Exception:  # still used by a container of a running test: keep it
+                pass
+    try:  # a rebuilt tag leaves its predecessor untagged
+        client.images.prune(filters={"dangling": True, "label": "splitbrain.image=node"})
+    except Exception:
+        pass
 
 
 def ensure_node_image(root: pathlib.Path = REPO, *, rebuild: bool = False) -> str:
@@ -114,6 +128,7 @@ def ensure_node_image(root: pathlib.Path = REPO, *, rebuild: bool = False) -> st
                                capture_output=True, text=True, env=dict(os.environ, DOCKER_BUILDKIT="0"))
             if r.returncode != 0:
                 raise BackendError(f"docker build failed: {(r.stderr or r.stdout).strip()[-800:]}")
+        _prune(client, keep=tag)
         return tag
     finally:
         client.close()
