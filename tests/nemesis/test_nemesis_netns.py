@@ -102,3 +102,22 @@ def test_kill_pause_restart(b):
     assert http_json(b.addresses("n2").client, timeout=0.3) is None
     b.resume("n2")
     wait_until(lambda: http_json(b.addresses("n2").client), what="n2 resumed")
+
+
+def test_clock_control_reaches_processes_in_the_namespace(tmp_path):
+    import time
+    rid = run_id()
+    b = NetnsBackend(tmp_path / rid, rid, clock_control=True)
+    try:
+        b.setup(standin_specs(1))
+        assert "ClockControl" in capabilities(b)
+
+        def skew():
+            return int(b.exec("n1", ["date", "+%s"]).stdout.strip()) - time.time()
+
+        b.set_clock("n1", -7200.0)
+        assert -7210 < skew() < -7190
+        b.set_clock("n1", 0.0)
+        assert abs(skew()) < 10
+    finally:
+        b.teardown()
