@@ -40,7 +40,7 @@ def create(name: str, options: dict | None = None) -> System:
 
         mod, _, cls = _BUILTIN[name].partition(":")
         factory = getattr(importlib.import_module(mod), cls)
-        declared = factory.options
+        declared, shown = factory.options, name
     elif is_file(name):
         from splitbrain.systems.described import SystemFileError, load
 
@@ -48,13 +48,13 @@ def create(name: str, options: dict | None = None) -> System:
             system = load(name)
         except SystemFileError as e:
             raise UsageError(str(e)) from None
-        factory, declared = (lambda **_: system), system.options
+        factory, declared, shown = (lambda **_: system), system.options, f"{system.name} ({name})"
     else:
         raise UsageError(f"unknown system {name!r} (choose from {', '.join(names())}, or give a system.toml)")
     refused = sorted(set(options) - set(declared))
     if refused:
-        takes = ", ".join(_flag(o) for o in declared) or "no such options"
-        raise UsageError(f"{_flag(refused[0])} does not apply to system {name} (it takes {takes})")
+        takes = ", ".join(_flag(o) for o in declared) or "none"
+        raise UsageError(f"{_flag(refused[0])} does not apply to system {shown} (it takes {takes})")
     return factory(**options)
 
 

@@ -61,6 +61,15 @@ class SystemFileError(ValueError):
     """One line: `<file>: <key>: <what was expected>`."""
 
 
+_KIND_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", dict: "a table",
+               list: "a list"}
+
+
+def _kind_name(kind) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(_KIND_NAMES.get(k, k.__name__) for k in kinds)
+
+
 def _sample(names) -> dict[str, str]:
     return {n: "1" for n in names}
 
@@ -198,11 +207,11 @@ class _Reader:
     def get(self, key: str, kind, default=..., expected: str = ""):
         if key not in self.table:
             if default is ...:
-                self.fail(key, f"missing ({expected or kind.__name__} expected)")
+                self.fail(key, f"missing ({expected or _kind_name(kind)} expected)")
             return default
         v = self.table[key]
         if not isinstance(v, kind) or (kind is int and isinstance(v, bool)):
-            self.fail(key, f"expected {expected or kind.__name__}, got {type(v).__name__} {v!r}")
+            self.fail(key, f"expected {expected or _kind_name(kind)}, got {type(v).__name__} {v!r}")
         return v
 
     def table_of(self, key: str, known: set[str] | None, required: bool = False) -> "_Reader | None":
