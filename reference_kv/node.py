@@ -127,6 +127,7 @@ class Node:
         self.id = cfg.id
         self.read_mode = cfg.read_mode
         self.clock = clock or AsyncioClock()
+        self._last_tick = self.clock.now()
         self.transport = transport
         self._open_storage = open_storage
         self.db_path = Path(cfg.data_dir) / "db"
@@ -197,6 +198,7 @@ class Node:
         self.transport.addresses.pop(self.id, None)
         await self.transport.start()
         loop = asyncio.get_running_loop()
+        self._last_tick = self.clock.now()  # loading the log is not time the cluster saw us absent
         self._tasks = [loop.create_task(self._ticker()), loop.create_task(self._ready_loop())]
         log.info("node %d started: term %d, applied %d, snapshot %d, voters %s",
                  self.id, self.term, self.applied, self.snapshot_index, conf.voters)
@@ -236,16 +238,28 @@ class Node:
 
     async def _ticker(self) -> None:
         interval = self.cfg.tick_ms / 1000
-        next_at = self.clock.now()
         while True:
-            next_at += interval
-            await self.clock.sleep(max(0.0, next_at - self.clock.now()))
-            now = self.clock.now()
-            if now - next_at > 5 * interval:
-                next_at = now  # after a pause, resume ticking; a burst would fake elapsed time
+            await self.clock.sleep(max(0.0, self._last_tick + interval - self.clock.now()))
+            self._catch_up_ticks()
+
+    def _catch_up_ticks(self) -> None:
+        """Tick once for every tick interval that really elapsed.
+
+        Time the process did not run (SIGSTOP, a stalled host, a long GC) still
+        counts: a leader that slept through its lease must wake up knowing the
+        lease is gone, not hold it for another election timeout. The burst is
+        capped because more than two election timeouts of ticks change nothing.
+        """
+        interval = self.cfg.tick_ms / 1000
+        now = self.clock.now()
+        owed = int((now - self._last_tick) / interval)
+        if owed <= 0:
+            return
+        self._last_tick += owed * interval
+        for _ in range(min(owed, 2 * self.cfg.election_ticks + 2)):
             self.raw.tick()
-            self._expire_reads(now)
-            self._wake.set()
+        self._expire_reads(now)
+        self._wake.set()
 
     # --- the ready loop -----------------------------------------------------------
     async def _ready_loop(self) -> None:
@@ -446,6 +460,9 @@ class Node:
         if mode == "log":
             return await self.write("r", key, None, None, None)
         if mode in ("readindex", "lease"):
+            # A read that waited in the socket while we were paused is handled
+            # before the ticker wakes: bring the core's clock up to date first.
+            self._catch_up_ticks()
             self._require_leader()
         elif self.leader == NONE:
             raise not_leader(NONE, None)
