@@ -119,6 +119,7 @@ def ensure_node_image(root: pathlib.Path = REPO, *, rebuild: bool = False) -> st
                 return tag
             except Exception:
                 pass
+        print(f"[nemesis] building the node image {tag} (a minute or two)", file=sys.stderr, flush=True)
         base = ensure_base_image()
         with tempfile.TemporaryDirectory(prefix="sb-image-") as tmp:
             ctx = pathlib.Path(tmp)
