@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.kv import failover, machine
+from bench import machine
+from bench.kv import failover
 from bench.kv.load import LoadSpec, run_load
 from bench.kv.stats import median, percentile, ratio, spread
 from bench.kv.systems import Etcd, RefKV, SyncObjKV

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -19,6 +17,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench import machine as bench_machine
 
 HERE = Path(__file__).resolve().parent
 NATIVE_SRC = HERE / "native"
@@ -110,19 +110,9 @@ def build_native() -> None:
 
 
 def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     go = subprocess.run([shutil.which("go") or "go", "version"], capture_output=True, text=True).stdout.strip() \
         if shutil.which("go") else "go: not on PATH"
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"{cpu}, {os.cpu_count()} cores, {mem:.1f} GiB RAM; Python {platform.python_version()}, "
-            f"{go.removeprefix('go version ')}, Pebble v2.1.7, {platform.system()} {platform.release()}; "
-            f"load average {load}")
+    return f"{bench_machine.line()}; {go.removeprefix('go version ')}, Pebble v2.1.7"
 
 
 def fmt_rate(rates: list[float]) -> str:

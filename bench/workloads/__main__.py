@@ -20,32 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 
+from bench import machine as bench_machine
 from workloads.localcluster import etcd_cluster, free_ports, reference_kv_cluster
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def machine() -> str:
-    model = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    mem = "?"
-    try:
-        with open("/proc/meminfo") as f:
-            kib = int(next(line.split()[1] for line in f if line.startswith("MemTotal")))
-            mem = f"{kib / 1024 / 1024:.1f} GiB"
-    except (OSError, StopIteration, ValueError):
-        pass
-    return f"{model}, {os.cpu_count()} cores, {mem} RAM, Python {platform.python_version()}, {platform.system()}"
 
 
 def one_run(system: str, endpoints: list[str], seconds: float, users: int) -> tuple[float, float]:
@@ -99,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.seconds <= 0 or args.repeats < 1 or args.users < 1:
         parser.error("--seconds, --repeats and --users must be positive")
 
-    print(f"machine: {machine()}")
+    print(f"machine: {bench_machine.line()}")
     print(f"load: register workload, {args.users} unpaced users in one Locust process, "
           f"{args.seconds:g} s x {args.repeats} repeats, history written\n")
     rows = []

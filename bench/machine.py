@@ -1,4 +1,4 @@
-"""What the benchmark ran on: CPU, cores, memory, kernel, the data directory's filesystem, peer versions."""
+"""What a benchmark ran on, printed by every bench so its ratios can be read in context."""
 from __future__ import annotations
 
 import os
@@ -45,6 +45,13 @@ def _version(argv: list[str]) -> str:
         return out.splitlines()[0].strip() if out else "unknown"
     except (OSError, subprocess.SubprocessError):
         return "not installed"
+
+
+def line() -> str:
+    """One line for the head of a benchmark's output."""
+    load = os.getloadavg()
+    return (f"{_cpu_model()}, {os.cpu_count()} cores, {_mem_gib():.1f} GiB RAM; Python {platform.python_version()}, "
+            f"{platform.system()} {platform.release()}; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
 
 
 def describe(work_dir: Path) -> dict:
