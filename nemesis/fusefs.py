@@ -30,7 +30,9 @@ class PowerLossFS:
     def __init__(self, backing: str):
         self.root = os.path.realpath(backing)
         self.dirty: dict[str, bytearray] = {}
-        self.lock = threading.RLock()
+        # Not `self.lock`: mfusepy takes any attribute named like a FUSE operation as its
+        # handler, and a `lock` handler replaces the kernel's own POSIX locks (Pebble's LOCK file).
+        self._mutex = threading.RLock()
         self.synced_files = 0
         self.dropped_files = 0
 
@@ -51,7 +53,7 @@ class PowerLossFS:
     # -- control ----------------------------------------------------------------------------
 
     def drop(self) -> int:
-        with self.lock:
+        with self._mutex:
             n = len(self.dirty)
             self.dirty.clear()
             self.dropped_files += n
@@ -60,7 +62,7 @@ class PowerLossFS:
     # -- metadata ---------------------------------------------------------------------------
 
     def getattr(self, path, fh=None):
-        with self.lock:
+        with self._mutex:
             try:
                 st = os.lstat(self._real(path))
             except OSError as e:
@@ -81,7 +83,7 @@ class PowerLossFS:
                                             "f_ffree", "f_files", "f_flag", "f_frsize", "f_namemax")}
 
     def _wrap(self, fn, *args):
-        with self.lock:
+        with self._mutex:
             try:
                 return fn(*args)
             except OSError as e:
@@ -103,12 +105,12 @@ class PowerLossFS:
         return self._wrap(lambda: os.utime(self._real(path), ns=times) if times else os.utime(self._real(path)))
 
     def unlink(self, path):
-        with self.lock:
+        with self._mutex:
             self.dirty.pop(path, None)
             return self._wrap(os.unlink, self._real(path))
 
     def rename(self, old, new):
-        with self.lock:
+        with self._mutex:
             self._wrap(os.rename, self._real(old), self._real(new))
             self.dirty.pop(new, None)
             for key in [k for k in self.dirty if k == old or k.startswith(old.rstrip("/") + "/")]:
@@ -127,14 +129,14 @@ class PowerLossFS:
     # -- data -------------------------------------------------------------------------------
 
     def create(self, path, mode, fi=None):
-        with self.lock:
+        with self._mutex:
             fd = self._wrap(os.open, self._real(path), os.O_CREAT | os.O_WRONLY | os.O_TRUNC, mode)
             os.close(fd)
             self.dirty[path] = bytearray()
             return 0
 
     def open(self, path, flags):
-        with self.lock:
+        with self._mutex:
             if not os.path.exists(self._real(path)):
                 raise self._oserror(OSError(errno.ENOENT, path))
             if flags & os.O_TRUNC:
@@ -142,7 +144,7 @@ class PowerLossFS:
             return 0
 
     def read(self, path, size, offset, fh):
-        with self.lock:
+        with self._mutex:
             if path in self.dirty:
                 return bytes(self.dirty[path][offset:offset + size])
             try:
@@ -153,7 +155,7 @@ class PowerLossFS:
                 raise self._oserror(e)
 
     def write(self, path, data, offset, fh):
-        with self.lock:
+        with self._mutex:
             try:
                 buf = self._load(path)
             except OSError as e:
@@ -164,7 +166,7 @@ class PowerLossFS:
             return len(data)
 
     def truncate(self, path, length, fh=None):
-        with self.lock:
+        with self._mutex:
             try:
                 buf = self._load(path)
             except OSError as e:
@@ -176,7 +178,7 @@ class PowerLossFS:
             return 0
 
     def fsync(self, path, datasync, fh):
-        with self.lock:
+        with self._mutex:
             buf = self.dirty.pop(path, None)
             if buf is None:
                 return 0
