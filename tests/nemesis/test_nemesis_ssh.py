@@ -13,7 +13,7 @@ import pytest
 
 from kv_helpers import isolate_leader, kill_leader, kv_specs, leader, pause_leader, reference_kv_missing, status
 from nemesis.backends.netns import NetnsBackend, missing_requirements
-from nemesis.backends.ssh import SshBackend, parse_hosts
+from nemesis.backends.ssh import SshBackend
 from nemesis.faults.base import Context
 from nemesis.types import NodeSpec, capabilities
 from nemesis_helpers import run_id, wait_until
@@ -112,13 +112,6 @@ def _connects(b) -> bool:
 def ctx(kv):
     wait_until(lambda: leader(kv), timeout=20, what="a leader all agree on")
     return Context(kv, rng=random.Random(5), leader=lambda: leader(kv))
-
-
-def test_host_strings_are_checked():
-    assert parse_hosts("root@10.0.0.1:2222,bob@h")[1].port == 22
-    for bad in ("10.0.0.1", "root@", "root@h:x", "root@h:70000"):
-        with pytest.raises(ValueError):
-            parse_hosts(bad)
 
 
 def test_unknown_host_key_is_refused(hosts, tmp_path):
