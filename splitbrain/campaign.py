@@ -18,6 +18,7 @@ import pathlib
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from splitbrain import rundir, systems
@@ -180,8 +181,35 @@ def _load_process(cfg: RunConfig, run: pathlib.Path, cluster: Cluster) -> subpro
     extra_path = getattr(system, "client_path", None)  # where a user's python:module:Class lives
     if extra_path:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (extra_path, env.get("PYTHONPATH")) if p)
-    return subprocess.Popen([sys.executable, "-m", "workloads.run", "--config", json.dumps(load)],
-                            stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+    proc = subprocess.Popen([sys.executable, "-m", "workloads.run", "--progress", "--config", json.dumps(load)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, start_new_session=True, env=env)
+    threading.Thread(target=_relay_load_output, args=(proc, run, cfg.time), daemon=True,
+                     name="load-output").start()
+    return proc
+
+
+def _relay_load_output(proc: subprocess.Popen, run: pathlib.Path, total: float) -> None:
+    """The load's stdout: one progress line on the terminal, Locust's own tables
+    passed through, the machine-readable result kept in the run directory."""
+    tty = sys.stderr.isatty()
+    last_printed, line_open = -1e9, False
+    for raw in proc.stdout:
+        line = raw.decode(errors="replace").rstrip("\n")
+        if line.startswith("progress "):
+            p = json.loads(line[len("progress "):])
+            text = (f"[splitbrain] load {p['elapsed']:4.0f}/{total:.0f} s  {p['requests']} ops  "
+                    f"{p['failures']} failed  {p['current_rps']:.0f} ops/s")
+            if tty:  # one line, rewritten in place
+                print("\r" + text, end="", file=sys.stderr, flush=True)
+                line_open = True
+            elif p["elapsed"] - last_printed >= 10:
+                last_printed = p["elapsed"]
+                print(text, file=sys.stderr, flush=True)
+        elif line.startswith("result "):
+            (run / "load-result.json").write_text(line[len("result "):] + "\n")
+        else:
+            print(("\n" if line_open else "") + line, file=sys.stderr, flush=True)
+            line_open = False
 
 
 def _wait_for_first_operation(proc: subprocess.Popen, history: pathlib.Path, timeout: float = 60.0) -> None:
@@ -195,6 +223,22 @@ def _wait_for_first_operation(proc: subprocess.Popen, history: pathlib.Path, tim
                 return
         time.sleep(0.1)
     raise UsageError(f"no client operation was recorded within {timeout:.0f}s of starting the load")
+
+
+def _check_progress():
+    """Partitions checked so far, on one line (a tty) or every 25% (a log)."""
+    tty = sys.stderr.isatty()
+    shown = [-1]
+
+    def report(done: int, total: int) -> None:
+        quarter = 4 * done // max(total, 1)
+        if tty:
+            print(f"\r[splitbrain] checking: {done}/{total} partitions", end="\n" if done == total else "",
+                  file=sys.stderr, flush=True)
+        elif quarter > shown[0]:
+            shown[0] = quarter
+            print(f"[splitbrain] checking: {done}/{total} partitions", file=sys.stderr, flush=True)
+    return report
 
 
 def _stop_load(proc: subprocess.Popen, grace: float = 15.0) -> None:
@@ -280,5 +324,5 @@ def run_campaign(cfg: RunConfig) -> tuple[pathlib.Path, dict, bool]:
             except Exception as e:  # noqa: BLE001 - keep tearing down
                 _say(f"stopping {step} failed: {e}")
     _say("checking the history")
-    summary = evaluate(run, timeout=cfg.check_timeout)
+    summary = evaluate(run, timeout=cfg.check_timeout, progress=_check_progress())
     return run, summary, interrupted
