@@ -9,7 +9,8 @@ Options (`nemesis.backends.create("ssh", workdir, **options)`; the suite passes
     known_hosts  an OpenSSH known_hosts file holding every host's key; unknown or
                  changed host keys are refused (RejectPolicy), never learned
     remote_dir   where node dirs, pid files and logs go on each host
-                 (default /tmp/splitbrain/<run id>; removed at teardown)
+                 (default /tmp/splitbrain/<run id>; removed at teardown, after the
+                 node logs were copied to <workdir>/<node>/node.log)
     python       the interpreter on the hosts (NodeAddresses.python; default: the
                  suite's own path, right when hosts share this machine's layout)
     client_port, peer_port   defaults 8000 and 9000
@@ -375,6 +376,7 @@ class SshBackend:
             attempt(node, lambda: self.remote[node].run(iptables.shell(undo, tuple(range(len(undo)))),
                                                         root=True))
         self.chains_on.clear()
+        attempt("logs", lambda: self.collect_logs(str(self.workdir)))  # before the remote dir goes
         # last: on hosts that share one filesystem the first removal takes every node's pid file
         for node in self.specs:
             attempt(node, lambda: self.remote[node].run(f"rm -rf {shlex.quote(self.remote_dir)}"))

@@ -86,8 +86,9 @@ def kv(hosts, tmp_path_factory):
         yield b
     finally:
         b.teardown()
-    # nothing of the run is left on the hosts: no processes, no chains, no remote dir
+    # nothing of the run is left on the hosts: no processes, no chains, no remote dir; logs are here
     assert not (work / "remote").exists()
+    assert (work / "1" / "node.log").exists()
     from nemesis.sweep import processes
     assert not processes(rid)
     for h in hosts[0]:
