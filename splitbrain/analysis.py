@@ -282,6 +282,20 @@ def elections(samples: list[dict], cluster_size: int, nemesis: list[NemesisEvent
     return out
 
 
+def leaders_per_term(samples: list[dict]) -> list[dict]:
+    """Terms in which more than one node said it was the leader (Raft's election safety).
+
+    Each node's role and term come from one status answer, so two nodes reporting
+    leader in the same term, at any times, means two leaders were elected in it.
+    """
+    seen: dict[int, set] = {}
+    for r in samples:
+        for nid, s in r["nodes"].items():
+            if s and s.get("role") == "leader" and isinstance(s.get("term"), int):
+                seen.setdefault(s["term"], set()).add(nid)
+    return [{"term": t, "leaders": sorted(ids)} for t, ids in sorted(seen.items()) if len(ids) > 1]
+
+
 # --- the summary ------------------------------------------------------------------------
 
 
@@ -313,4 +327,6 @@ def summarize(h: History, samples: list[dict], cluster_size: int, linearizable: 
         "nemesis": [{"time": e.time, "f": e.f, "fault": e.fault, "phase": e.phase, "value": e.value}
                     for e in h.nemesis],
         "history_torn_lines": h.bad_lines,
+        "leaders_per_term_ok": not leaders_per_term(samples) if samples else "unknown",
+        "leaders_per_term": leaders_per_term(samples),
     }

@@ -11,7 +11,7 @@ import pathlib
 
 from splitbrain.errors import UsageError
 
-WORKLOADS = ("register", "kv", "reads")
+WORKLOADS = ("register", "kv", "reads", "append", "failover")
 BACKENDS = ("local", "netns", "docker", "ssh")
 READ_MODES = ("readindex", "lease", "log", "follower", "local-unsafe")
 DEMO_NEMESIS = ("partition", "kill", "pause")

@@ -30,7 +30,8 @@ from workloads import options as workload_options
 from workloads.settings import Settings
 
 WORKLOAD_CLASSES = {"register": ("workloads.register", "Register"), "kv": ("workloads.kv", "KV"),
-                    "reads": ("workloads.reads", "Reads")}
+                    "reads": ("workloads.reads", "Reads"), "append": ("workloads.append", "Append"),
+                    "failover": ("workloads.failover", "Failover")}
 PROGRESS_EVERY = 1.0
 
 

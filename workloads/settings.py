@@ -13,7 +13,7 @@ from workloads.clients import split_spec
 from workloads.clients.base import READ_MODES
 from workloads.keys import Mix
 
-WORKLOADS = ("register", "kv", "reads")
+WORKLOADS = ("register", "kv", "reads", "append", "failover")
 
 
 @dataclass(frozen=True)

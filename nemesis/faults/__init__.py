@@ -1,11 +1,11 @@
 """Fault packages, one module per family. To add a fault: a module here, one line below."""
 from __future__ import annotations
 
-from . import clock, cluster, disk, network, partition, process
+from . import clock, cluster, disk, leader_clock, network, partition, process
 from .base import Context, FaultPackage, FaultUnavailable, Grudge, compose, resolve
 
 ALL: list[FaultPackage] = compose(partition.PACKAGES, process.PACKAGES, clock.PACKAGES,
-                                  network.PACKAGES, disk.PACKAGES, cluster.PACKAGES)
+                                  network.PACKAGES, disk.PACKAGES, cluster.PACKAGES, leader_clock.PACKAGES)
 BY_NAME: dict[str, FaultPackage] = {p.name: p for p in ALL}
 
 

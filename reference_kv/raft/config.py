@@ -21,12 +21,20 @@ class Config:
     read_only: str = READ_SAFE  # "safe" (ReadIndex) or "lease_based"
     # The leader trusts its lease this many ticks less than a follower waits
     # before it grants a vote: covers clock drift and tick phase (>= 1).
-    lease_drift_ticks: int = 2
+    # None = election_tick // 2 + 1: the lease (4 of 10 ticks) stays shorter
+    # than the shortest election in real time while the leader's clock runs at
+    # >= 0.5x its followers' (4 / 0.5 = 8 ticks, plus one tick of phase < 10).
+    lease_drift_ticks: int | None = None
     max_size_per_msg: int = 1 << 20
     max_inflight_msgs: int = 256
     max_entries_per_msg: int = 4096
     max_committed_per_ready: int = 4096  # bounds the work of one apply step
     unsafe_bug: str | None = None  # name of a planted bug; see Raft._bug
+
+    def drift_ticks(self) -> int:
+        if self.lease_drift_ticks is None:
+            return self.election_tick // 2 + 1
+        return self.lease_drift_ticks
 
     def validate(self) -> None:
         if self.id <= 0:
@@ -42,7 +50,7 @@ class Config:
                 # Without CheckQuorum a deposed leader never learns it lost its
                 # lease and followers grant votes at once: lease reads go stale.
                 raise ValueError("lease_based reads need check_quorum=True")
-            if not 1 <= self.lease_drift_ticks < self.election_tick:
+            if not 1 <= self.drift_ticks() < self.election_tick:
                 raise ValueError("lease_drift_ticks must be in [1, election_tick)")
         if self.max_inflight_msgs <= 0 or self.max_size_per_msg <= 0:
             raise ValueError("max_inflight_msgs and max_size_per_msg must be positive")

@@ -47,7 +47,7 @@ class Raft:
         self.rng = rng
         self.election_timeout = cfg.election_tick
         self.heartbeat_timeout = cfg.heartbeat_tick
-        self.lease_ticks = cfg.election_tick - cfg.lease_drift_ticks
+        self.lease_ticks = cfg.election_tick - cfg.drift_ticks()
         if self._bug("lease-no-drift-guard"):  # UNSAFE planted bug: no margin for clock drift
             self.lease_ticks = cfg.election_tick
         self.lease_reads = cfg.read_only == READ_LEASE
