@@ -57,6 +57,7 @@ class NetnsBackend(HostBackend):
         self.losses: dict[str, dict[str, float]] = {}
         self.rates: dict[str, dict[str, int]] = {}
         self.forward_rule: list[str] | None = None
+        self.veths: list[str] = []
 
     def _ns(self, node: str, argv: list[str], check: bool = True) -> subprocess.CompletedProcess:
         return _run(["ip", "netns", "exec", self.ns[node], *argv], check)
@@ -92,6 +93,7 @@ class NetnsBackend(HostBackend):
         ns, host_if = self.ns[node], f"{self.run_id}v{i}"[:15]
         _run(["ip", "netns", "add", ns])
         _run(["ip", "link", "add", host_if, "type", "veth", "peer", "name", "eth0", "netns", ns])
+        self.veths.append(host_if)
         _run(["ip", "link", "set", host_if, "master", self.bridge])
         _run(["ip", "link", "set", host_if, "up"])
         self._ns(node, ["ip", "addr", "add", f"{self.ips[node]}/24", "dev", "eth0"])
@@ -159,6 +161,11 @@ class NetnsBackend(HostBackend):
         try:
             super().teardown()
         finally:
+            # deleting a veth takes its peer at once; a namespace's own cleanup runs later in
+            # the kernel, so its host-side veths would linger for a moment after `netns del`
+            for veth in self.veths:
+                _run(["ip", "link", "del", veth], check=False)
+            self.veths.clear()
             for ns in self.ns.values():
                 _run(["ip", "netns", "del", ns], check=False)
             _run(["ip", "link", "del", self.bridge], check=False)

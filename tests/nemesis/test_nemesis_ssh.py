@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import socket
 import subprocess
 
 import pytest
@@ -65,6 +66,8 @@ def hosts(tmp_path_factory):
         known.write_text("".join(f"{ip} {host_pub}\n" for ip in ips))
         for h in net.nodes():
             net.start(h)
+        for ip in ips:
+            wait_until(lambda: _listens(ip, 22), timeout=10, what=f"sshd on {ip}")
         yield [f"root@{ip}:22" for ip in ips], str(d / "user_key"), str(known), d
     finally:
         net.teardown()
@@ -98,6 +101,14 @@ def kv(hosts, tmp_path_factory):
         rules = subprocess.run(["ip", "netns", "exec", ns[0], "iptables", "-S"], capture_output=True,
                                text=True).stdout
         assert rid not in rules, f"chains left on {ip}"
+
+
+def _listens(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 def _connects(b) -> bool:
