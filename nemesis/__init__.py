@@ -14,12 +14,14 @@ allocated for that node:
     NodeAddresses.cluster  node id -> that node's own peer address (a global view)
     NodeAddresses.clients  node id -> client address of every node
     NodeAddresses.data_dir the node's data directory, as the node sees it
+    NodeAddresses.python   the Python interpreter where the node runs (a container's
+                           is /opt/splitbrain/bin/python, not the suite's sys.executable)
     dial_list()            "id=host:port,..." from `dial`
 
 The reference KV:
 
     def argv(a):
-        return [sys.executable, "-m", "reference_kv", "--id", a.id, "--listen", str(a.client),
+        return [a.python, "-m", "reference_kv", "--id", a.id, "--listen", str(a.client),
                 "--peer-listen", str(a.peer), "--peers", a.dial_list(), "--data-dir", a.data_dir]
 
 etcd needs one global view (its cluster id hashes every member's peer URLs), so
@@ -29,6 +31,14 @@ by iptables rather than proxies:
     ",".join(f"{k}=http://{v}" for k, v in a.cluster.items())   # --initial-cluster
     f"http://{a.peer}"                                            # --listen/--initial-advertise-peer-urls
     f"http://{a.client}"                                          # --listen/--advertise-client-urls
+
+Backend options (`nemesis.backends.create(name, workdir, **options)`; unknown
+names are a ValueError): local: cut_mode, clock_control, power_loss, disk_mb,
+python; netns: clock_control, power_loss, disk_mb, python; docker: image
+(default: the reference KV node image, built and cached by `nemesis.node_image`),
+volumes, python, clock_control; ssh: hosts, key_file, known_hosts, remote_dir,
+python, client_port, peer_port, clock_control, connect_timeout (see
+`nemesis.backends.ssh`).
 
 Usage
 -----
