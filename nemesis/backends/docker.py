@@ -285,11 +285,16 @@ class DockerBackend:
             self.collect_logs(self.workdir)  # the engine's logs go with the containers
         except Exception as e:
             errors.append(f"saving logs: {e}")
-        for c in self.containers.values():
+        def remove(c):
             try:
                 c.remove(force=True)
             except Exception as e:
                 errors.append(str(e))
+
+        # on vfs a removal deletes a whole root filesystem copy: do them side by side
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max(1, len(self.containers))) as pool:
+            list(pool.map(remove, self.containers.values()))
         self.containers.clear()
         if self.network is not None:
             try:
