@@ -55,6 +55,7 @@ UNSAFE_BUGS = (
     "retry-duplicate",               # statemachine._dedup: request ids ignored, retries applied again
     "vote-not-persisted",            # node._handle: vote replies sent before (and without) persisting the vote
     "snapshot-lost-entries",         # core._handle_snapshot: installing drops the log after the snapshot
+    "lease-ignores-pause",           # node._catch_up_ticks: ticks missed while stopped are dropped
 )
 _ROLE_NAMES = {Role.FOLLOWER: "follower", Role.CANDIDATE: "candidate", Role.PRE_CANDIDATE: "candidate",
                Role.LEADER: "leader", Role.LEARNER: "learner"}
@@ -256,6 +257,8 @@ class Node:
         if owed <= 0:
             return
         self._last_tick += owed * interval
+        if owed > 5 and self._bug("lease-ignores-pause"):
+            owed = 1  # UNSAFE planted bug: time spent stopped is not counted, so a lease outlives a pause
         for _ in range(min(owed, 2 * self.cfg.election_ticks + 2)):
             self.raw.tick()
         self._expire_reads(now)

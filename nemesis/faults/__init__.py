@@ -1,11 +1,13 @@
 """Fault packages, one module per family. To add a fault: a module here, one line below."""
 from __future__ import annotations
 
-from . import clock, cluster, disk, leader_clock, network, partition, process
+from . import (clock, cluster, disk, election_crash, leader_clock, leader_pause, network, partition, process,
+               slow_leader)
 from .base import Context, FaultPackage, FaultUnavailable, Grudge, compose, resolve
 
 ALL: list[FaultPackage] = compose(partition.PACKAGES, process.PACKAGES, clock.PACKAGES,
-                                  network.PACKAGES, disk.PACKAGES, cluster.PACKAGES, leader_clock.PACKAGES)
+                                  network.PACKAGES, disk.PACKAGES, cluster.PACKAGES, leader_clock.PACKAGES,
+                                  election_crash.PACKAGES, slow_leader.PACKAGES, leader_pause.PACKAGES)
 BY_NAME: dict[str, FaultPackage] = {p.name: p for p in ALL}
 
 

@@ -1,0 +1,127 @@
+"""A voter crashes right after it votes: the fault that tests that votes are durable.
+
+Raft's election safety needs a node's vote to survive a crash: a node that
+voted for A in term t, restarted and asked by B in the same term t must refuse.
+That is only tested when a voter restarts after voting and before it learns
+the winner's first entry (after that, the log check refuses B anyway), a
+window of one round trip that random kills almost never hit. This package
+makes the moment happen on purpose:
+
+1. the leader L is cut off, so it stays in its term (PreVote) and the two
+   others elect a new leader among themselves, over a link slowed by `delay`
+   one way, so that each vote round trip lasts long enough to be seen;
+2. the nodes' status is polled; the one seen campaigning gets its link to the
+   other slowed much more, and once it leads (so the vote reached it) the
+   voter is killed before the winner's first entry arrives, and restarted; the
+   winner is cut off and L's links to the voter heal;
+3. L then campaigns in the very term the voter voted in. A voter that kept its
+   vote refuses; one that lost it elects L, a second leader in that term, which
+   the suite's leaders-per-term check reports.
+
+Needs each node's `GET /status` (role, term) on its client address, as the
+reference KV serves it; elsewhere the fault is unavailable.
+"""
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+from ..types import Delayable, Killable, Partitionable
+from .base import Context, FaultPackage, FaultUnavailable, apply_grudge, grudge_value
+from .partition import isolate
+
+POLL_TIMEOUT = 0.2
+
+
+def _status(ctx: Context, node: str) -> dict | None:
+    addr = getattr(ctx.backend, "addresses", None)
+    if addr is None:
+        raise FaultUnavailable("kill-voter needs the backend's client addresses")
+    try:
+        with urllib.request.urlopen(f"http://{addr(node).client}/status", timeout=POLL_TIMEOUT) as r:
+            return json.loads(r.read())
+    except (OSError, ValueError):
+        return None
+
+
+def _await_winner(ctx: Context, nodes: list[str], term: int, delays: dict, hold: float,
+                  deadline: float) -> str | None:
+    """The first of nodes to lead in a term after `term`.
+
+    The moment one is seen campaigning, its link to the other is slowed to
+    `hold`: its vote request (already sent) arrives as before, but its first
+    entry as leader reaches the voter only `hold` seconds after it won. A
+    candidate of a later term (the first election split) takes the hold over.
+    """
+    held: tuple[str, int] | None = None
+    while time.monotonic() < deadline:
+        for n in nodes:
+            s = _status(ctx, n)
+            if not s or s.get("term", 0) <= term:
+                continue
+            if s.get("role") == "leader":
+                return n
+            if s.get("role") == "candidate" and (held is None or s["term"] > held[1]):
+                if held is not None and held[0] != n:
+                    for other in nodes:
+                        if other != held[0]:
+                            ctx.backend.set_delay(held[0], other, delays.get((held[0], other), 0.0))
+                held = (n, s["term"])
+                for other in nodes:
+                    if other != n:
+                        ctx.backend.set_delay(n, other, hold)
+        time.sleep(0.002)
+    return None
+
+
+def kill_voter(delay: float = 0.03, hold: float = 1.0, late: float = 0.15, wait: float = 4.0) -> FaultPackage:
+    def start(ctx: Context):
+        lead = ctx.leader()
+        nodes = sorted(ctx.nodes)
+        if lead not in nodes or len(nodes) != 3:
+            return {"nodes": [], "grudge": {}}
+        st = _status(ctx, lead)
+        if st is None or "term" not in st:
+            raise FaultUnavailable("kill-voter needs GET /status with the node's term")
+        others = [n for n in nodes if n != lead]
+        grudge = isolate(lead, nodes)
+        apply_grudge(ctx.backend, grudge)
+        ctx.links_touched = True
+        # One way only: whichever campaigns, its vote round trip takes `delay`, long enough to see it,
+        # and the two rarely campaign at the same moment (a split vote).
+        p, q = others
+        delays = {(q, p): delay}
+        delayed = [[p, q], [q, p]]
+        ctx.backend.set_delay(q, p, delay)
+        winner = _await_winner(ctx, others, st["term"], delays, hold, time.monotonic() + wait)
+        if winner is None:
+            return {"leader": lead, "voter": None, "delayed": delayed, "grudge": grudge_value(grudge)}
+        voter = next(n for n in others if n != winner)
+        ctx.backend.kill(voter)
+        ctx.killed.add(voter)
+        # The winner stays cut off (it leads alone until CheckQuorum deposes it); L and the voter talk again.
+        for a, b in ((winner, voter), (voter, winner)):
+            ctx.backend.cut(a, b)
+        for a, b in ((lead, voter), (voter, lead)):
+            ctx.backend.restore(a, b)
+        # The restarted voter campaigns too once its timer runs out; L, still in the old term, has to ask
+        # first, so the voter's own requests reach L a little late.
+        ctx.backend.set_delay(voter, lead, late)
+        delayed.append([voter, lead])
+        ctx.backend.start(voter)
+        ctx.killed.discard(voter)
+        return {"leader": lead, "voter": voter, "winner": winner, "term": st["term"] + 1,
+                "delayed": delayed, "grudge": grudge_value(isolate(winner, nodes))}
+
+    def stop(ctx: Context, value):
+        ctx.backend.restore_all()
+        for a, b in value.get("delayed", ()):
+            ctx.backend.set_delay(a, b, 0.0)
+        return {"healed": value.get("grudge", {})}
+
+    return FaultPackage("kill-voter", "kill-voter", "heal", start, stop, (Killable, Partitionable, Delayable),
+                        ("leader",))
+
+
+PACKAGES = [kill_voter()]
