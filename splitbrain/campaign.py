@@ -40,12 +40,9 @@ class Cluster:
         from nemesis import backends
 
         self.cfg = cfg
-        self.system = systems.create(cfg.system, cfg.system_options())
-        from splitbrain.faultplan import backend_options
-
+        self.system = preflight(cfg)
         try:
-            self.backend = backends.create(cfg.backend, str(run / "nodes"),
-                                           **{**backend_options(cfg.nemesis), **cfg.backend_options})
+            self.backend = backends.create(cfg.backend, str(run / "nodes"), **_backend_options(cfg))
         except (ValueError, RuntimeError) as e:
             raise UsageError(f"backend {cfg.backend}: {e}") from None
         self.specs = self.system.node_specs(cfg.nodes)
@@ -261,6 +258,33 @@ def execute(cfg: RunConfig) -> int:
     return 130 if interrupted else exit_code(summary)
 
 
+def _backend_options(cfg: RunConfig) -> dict:
+    from nemesis import backends
+
+    from splitbrain.faultplan import backend_options
+
+    accepted = backends.option_names(backends.backend_class(cfg.backend))
+    return {**backend_options(cfg.nemesis, accepted), **cfg.backend_options}
+
+
+def preflight(cfg: RunConfig):
+    """What can be refused before anything is created: the system's options,
+    whether it runs on this backend, the backend's option names."""
+    from nemesis import backends
+
+    system = systems.create(cfg.system, cfg.system_options())
+    if cfg.endpoints:
+        return system
+    why_not = getattr(system, "unsupported_backends", {}).get(cfg.backend)
+    if why_not:
+        raise UsageError(f"{system.name} cannot run on the {cfg.backend} backend: {why_not}")
+    unknown = sorted(set(cfg.backend_options) - backends.option_names(backends.backend_class(cfg.backend)))
+    if unknown:
+        raise UsageError(f"the {cfg.backend} backend has no option {unknown[0]} (options: "
+                         f"{', '.join(sorted(backends.option_names(backends.backend_class(cfg.backend))))})")
+    return system
+
+
 def run_campaign(cfg: RunConfig) -> tuple[pathlib.Path, dict, bool]:
     """One run; returns (run directory, summary, whether it was interrupted)."""
     from nemesis.history import HistoryWriter
@@ -269,6 +293,7 @@ def run_campaign(cfg: RunConfig) -> tuple[pathlib.Path, dict, bool]:
     from splitbrain import faultplan
     from splitbrain.evaluate import evaluate
 
+    preflight(cfg)
     label = pathlib.Path(cfg.system).stem if systems.is_file(cfg.system) else cfg.system
     run = rundir.create(pathlib.Path(cfg.out), f"{label}-{cfg.workload}")
     rundir.write_json(run / rundir.CONFIG, cfg.to_json())

@@ -54,8 +54,10 @@ def packages(names, ctx, *, allow_link_faults: bool = True, why_no_links: str = 
     return usable, [(p.name, m) for p, m in refused]
 
 
-def backend_options(names) -> dict:
-    """Options the backend must be created with, because nodes start with them."""
+def backend_options(names, accepted: set[str] | None = None) -> dict:
+    """Options the backend must be created with, because nodes start with them.
+    Only those the backend accepts: a fault whose option is missing is then
+    refused by `packages` with the capability it lacks, not the whole run."""
     wanted = set()
     for name in names:
         wanted |= set(FAMILIES.get(name, (name,)))
@@ -66,4 +68,4 @@ def backend_options(names) -> dict:
         opts["power_loss"] = True
     if "disk-full" in wanted:
         opts["disk_mb"] = 64
-    return opts
+    return opts if accepted is None else {k: v for k, v in opts.items() if k in accepted}

@@ -42,6 +42,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="plant a known bug in the reference KV (see `splitbrain bugs`)")
     p.add_argument("--check-timeout", type=float, default=S, dest="check_timeout", metavar="S")
     p.add_argument("--out", default=S, metavar="DIR", help="where run directories go (default results/)")
+    p.add_argument("--backend-option", action="append", default=S, dest="backend_option", metavar="KEY=VALUE",
+                   help="an option of the backend, repeatable (ssh: hosts=root@h1,root@h2 key_file=... "
+                        "known_hosts=...); VALUE is JSON when it parses as JSON, else a string")
 
 
 def config_from_args(args, base=None):
@@ -53,6 +56,9 @@ def config_from_args(args, base=None):
             setattr(cfg, field, getattr(args, flag))
     if hasattr(args, "nemesis"):
         cfg.nemesis = parse_nemesis(args.nemesis)
+    for item in getattr(args, "backend_option", ()):
+        key, value = _key_value(item)
+        cfg.backend_options = {**cfg.backend_options, key: value}
     if hasattr(args, "endpoints"):
         cfg.endpoints = tuple(e.strip() for e in args.endpoints.split(",") if e.strip())
         if not hasattr(args, "nemesis"):
@@ -64,6 +70,20 @@ def config_from_args(args, base=None):
         if fixed:
             cfg.nodes = fixed
     return cfg.validate()
+
+
+def _key_value(item: str):
+    import json
+
+    from splitbrain.errors import UsageError
+
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise UsageError(f"--backend-option {item!r}: expected KEY=VALUE")
+    try:
+        return key.strip(), json.loads(raw)
+    except ValueError:
+        return key.strip(), raw
 
 
 def run(args) -> int:

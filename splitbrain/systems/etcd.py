@@ -17,6 +17,8 @@ class Etcd(Defaults):
     name = "etcd"
     client = "etcd"
     per_link_dial = False
+    # backend -> why not: the node image carries the reference KV only
+    unsupported_backends = {"docker": "the node image has no etcd; use --backend netns or ssh"}
 
     def _argv(self, a: NodeAddresses) -> list[str]:
         exe = shutil.which(self.binary) or self.binary

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 
 from nemesis.types import Addr, NodeAddresses, NodeSpec
 from splitbrain.systems.base import Defaults, http_json
@@ -18,7 +17,6 @@ class ReferenceKV(Defaults):
     election_ticks: int | None = None
     storage: str = "pebble"
     unsafe_bug: str | None = None
-    python: str = sys.executable
     extra_args: tuple[str, ...] = ()
 
     name = "reference-kv"
@@ -27,7 +25,8 @@ class ReferenceKV(Defaults):
     options = ("read_mode", "snapshot_every", "unsafe_bug")
 
     def _argv(self, a: NodeAddresses) -> list[str]:
-        argv = [self.python, "-m", "reference_kv", "--id", a.id, "--listen", str(a.client),
+        # a.python: the interpreter where the node runs (a container's is not ours)
+        argv = [a.python, "-m", "reference_kv", "--id", a.id, "--listen", str(a.client),
                 "--peer-listen", str(a.peer), "--peers", a.dial_list(), "--data-dir", a.data_dir,
                 "--read-mode", self.read_mode, "--storage", self.storage,
                 "--peer-clients", ",".join(f"{k}={v}" for k, v in a.clients.items())]

@@ -24,6 +24,9 @@ def splitbrain(*args, cwd=None):
     (["run", "--config", "/nonexistent/config.json"], "no such file"),
     (["report", "/nonexistent-run-dir"], "not a directory"),
     (["bogus-command"], "invalid choice"),
+    (["run", "--backend-option", "novalue"], "expected KEY=VALUE"),
+    (["run", "--backend-option", "colour=blue", "--time", "1"], "no option colour"),
+    (["run", "--system", "etcd", "--backend", "docker"], "cannot run on the docker backend"),
 ])
 def test_bad_options_give_one_line_and_exit_2(args, needle):
     r = splitbrain(*args)
