@@ -8,6 +8,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"hash/fnv"
 	"os"
@@ -19,6 +20,9 @@ import (
 
 	"github.com/anishathalye/porcupine"
 )
+
+type porcupineOp = porcupine.Operation
+type porcupineModel = porcupine.Model
 
 type regInput struct {
 	op   int // 0 read, 1 write, 2 cas
@@ -216,21 +220,41 @@ func peakRSSKiB() int {
 	return 0
 }
 
-// usage: porcupine-bench REPEATS FORMAT:PATH...   (FORMAT jepsen-log | porcupine-kv)
+func verdict(r porcupine.CheckResult) interface{} {
+	switch r {
+	case porcupine.Ok:
+		return true
+	case porcupine.Illegal:
+		return false
+	}
+	return "unknown"
+}
+
+// usage: porcupine-bench [-timeout S] REPEATS FORMAT:PATH...
+// FORMAT: jepsen-log | porcupine-kv | jsonl-cas-register | jsonl-kv
 func main() {
-	repeats, _ := strconv.Atoi(os.Args[1])
+	timeout := flag.Float64("timeout", 0, "seconds per check, then verdict unknown (0: none)")
+	flag.Parse()
+	limit := time.Duration(*timeout * float64(time.Second))
+	repeats, _ := strconv.Atoi(flag.Arg(0))
 	enc := json.NewEncoder(os.Stdout)
-	for _, arg := range os.Args[2:] {
+	for _, arg := range flag.Args()[1:] {
 		format, path, _ := strings.Cut(arg, ":")
 		for r := 0; r < repeats; r++ {
 			start := time.Now()
-			var ok bool
-			if format == "jepsen-log" {
-				ok = porcupine.CheckEvents(registerModel, parseJepsen(path))
-			} else {
-				ok = porcupine.CheckEvents(kvModel, parseKv(path))
+			var res porcupine.CheckResult
+			switch format {
+			case "jepsen-log":
+				res = porcupine.CheckEventsTimeout(registerModel, parseJepsen(path), limit)
+			case "porcupine-kv":
+				res = porcupine.CheckEventsTimeout(kvModel, parseKv(path), limit)
+			case "jsonl-cas-register", "jsonl-kv":
+				ops, model := parseJsonl(path, strings.TrimPrefix(format, "jsonl-"))
+				res = porcupine.CheckOperationsTimeout(model, ops, limit)
+			default:
+				panic("unknown format " + format)
 			}
-			enc.Encode(map[string]interface{}{"file": path, "valid": ok, "seconds": time.Since(start).Seconds()})
+			enc.Encode(map[string]interface{}{"file": path, "valid": verdict(res), "seconds": time.Since(start).Seconds()})
 		}
 	}
 	fmt.Printf("{\"peak_rss_kib\": %d}\n", peakRSSKiB())
