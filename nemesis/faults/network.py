@@ -14,58 +14,41 @@ def _links(ctx: Context, nodes):
                     yield b, a
 
 
-def loss(probability: float = 0.2, targets: str = "one") -> FaultPackage:
+def _link_fault(name: str, start_f: str, stop_f: str, capability: type, setter: str,
+                field: str, on, off, targets: str) -> FaultPackage:
+    """A package that sets one link property on every link touching the targets
+    (`backend.<setter>(a, b, on)`) and puts it back (`off`) at stop."""
+
     def start(ctx: Context):
         nodes = resolve(targets, ctx)
         links = sorted(set(_links(ctx, nodes)))
         for a, b in links:
-            ctx.backend.set_loss(a, b, probability)
+            getattr(ctx.backend, setter)(a, b, on)
         ctx.links_touched = True
-        return {"nodes": nodes, "probability": probability, "links": [f"{a}->{b}" for a, b in links]}
+        return {"nodes": nodes, field: on, "links": [f"{a}->{b}" for a, b in links]}
 
     def stop(ctx: Context, value):
         for link in value["links"]:
             a, b = link.split("->")
-            ctx.backend.set_loss(a, b, 0.0)
+            getattr(ctx.backend, setter)(a, b, off)
         return {"nodes": value["nodes"]}
 
-    return FaultPackage("packet-loss", "start-loss", "stop-loss", start, stop, (Lossy,))
+    return FaultPackage(name, start_f, stop_f, start, stop, (capability,))
+
+
+def loss(probability: float = 0.2, targets: str = "one") -> FaultPackage:
+    return _link_fault("packet-loss", "start-loss", "stop-loss", Lossy, "set_loss", "probability",
+                       probability, 0.0, targets)
 
 
 def delay(seconds: float = 0.05, targets: str = "one") -> FaultPackage:
-    def start(ctx: Context):
-        nodes = resolve(targets, ctx)
-        links = sorted(set(_links(ctx, nodes)))
-        for a, b in links:
-            ctx.backend.set_delay(a, b, seconds)
-        ctx.links_touched = True
-        return {"nodes": nodes, "delay": seconds, "links": [f"{a}->{b}" for a, b in links]}
-
-    def stop(ctx: Context, value):
-        for link in value["links"]:
-            a, b = link.split("->")
-            ctx.backend.set_delay(a, b, 0.0)
-        return {"nodes": value["nodes"]}
-
-    return FaultPackage("slow-link", "start-slow", "stop-slow", start, stop, (Delayable,))
+    return _link_fault("slow-link", "start-slow", "stop-slow", Delayable, "set_delay", "delay",
+                       seconds, 0.0, targets)
 
 
 def throttle(kbit: int = 256, targets: str = "one") -> FaultPackage:
-    def start(ctx: Context):
-        nodes = resolve(targets, ctx)
-        links = sorted(set(_links(ctx, nodes)))
-        for a, b in links:
-            ctx.backend.set_rate(a, b, kbit)
-        ctx.links_touched = True
-        return {"nodes": nodes, "kbit": kbit, "links": [f"{a}->{b}" for a, b in links]}
-
-    def stop(ctx: Context, value):
-        for link in value["links"]:
-            a, b = link.split("->")
-            ctx.backend.set_rate(a, b, None)
-        return {"nodes": value["nodes"]}
-
-    return FaultPackage("bandwidth", "start-bandwidth", "stop-bandwidth", start, stop, (Throttleable,))
+    return _link_fault("bandwidth", "start-bandwidth", "stop-bandwidth", Throttleable, "set_rate", "kbit",
+                       kbit, None, targets)
 
 
 PACKAGES = [loss(), delay(), throttle()]
