@@ -71,7 +71,7 @@ CATALOGUE: tuple[Bug, ...] = (
         "a new leader answers ReadIndex before it has committed an entry of its own term",
         # The next leader is elected behind on commits and cannot commit at once (nemesis/faults/slow_leader.py);
         # clients retrying reads after the crash reach it in that window.
-        _campaign(nemesis=("kill-leader-commit-lag",), nemesis_interval=2.0, fault_duration=0.8, keys=3,
+        _campaign(nemesis=("kill-leader-commit-lag",), nemesis_interval=1.6, fault_duration=0.6, keys=2,
                   concurrency=30),
         "etcd-io/raft ReadIndex before the first commit of the term (Raft thesis 6.4 step 1)"),
     Bug("no-fsync",

@@ -1,7 +1,10 @@
 """One regression test per planted bug: its campaign, a fixed seed, detection asserted.
 
-The control runs the same campaign on the safe KV, which must stay valid. Each
-attempt is a whole splitbrain run (cluster, load, faults, check) of 15 s of load.
+The control runs the same campaign on the safe KV, which must stay valid; here
+only the campaigns that test a safety claim of this KV's own design (the lease's
+drift bound, durable votes, ReadIndex after the term's first commit, leases
+across pauses) are controlled, the others in bench/bugs. Each attempt is a whole
+splitbrain run (cluster, load, faults, check) of 15 s of load.
 """
 from __future__ import annotations
 
@@ -9,8 +12,10 @@ import pytest
 
 from splitbrain import bugs
 
-# Bugs whose campaign finds them within the budget on a 2-core CI box (see bench/bugs).
-DETECTED = ("stale-read", "no-checkquorum")
+# Every catalogued bug whose campaign finds it (see bench/bugs for k of n seeds).
+DETECTED = ("stale-read", "lease-no-drift-guard", "lease-ignores-pause", "no-checkquorum",
+            "readindex-before-term-commit", "no-fsync", "retry-duplicate", "vote-not-persisted")
+CONTROLLED = ("lease-no-drift-guard", "vote-not-persisted", "readindex-before-term-commit")
 SEED = 0
 
 
@@ -19,14 +24,14 @@ SEED = 0
 @pytest.mark.parametrize("name", DETECTED)
 def test_campaign_finds_the_planted_bug(tmp_path, name):
     bug = bugs.get(name)
-    result = bugs.hunt(bug, seed=SEED, out=str(tmp_path), attempts=3)
+    result = bugs.hunt(bug, seed=SEED, out=str(tmp_path), attempts=2)
     assert result.found, f"{name} not found in {[(a.seed, a.valid, a.run_dir) for a in result.attempts]}"
     assert result.attempts[-1].valid is False
 
 
 @pytest.mark.integration
 @pytest.mark.e2e
-@pytest.mark.parametrize("name", DETECTED)
+@pytest.mark.parametrize("name", CONTROLLED)
 def test_same_campaign_on_the_safe_kv_is_valid(tmp_path, name):
     result = bugs.hunt(bugs.get(name), seed=SEED, out=str(tmp_path), attempts=1, safe=True)
     assert not result.found and result.attempts[0].valid is True, result.attempts

@@ -1,0 +1,91 @@
+"""The pieces the campaigns are built from that need no cluster: the leaders-per-term check,
+continuous clock-rate changes, the lease's drift bound, the new workloads' names."""
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+
+from nemesis.faults import Context, leader_clock
+from reference_kv.raft import Config
+from reference_kv.raft.core import Raft
+from reference_kv.raft.config import InitialState
+from splitbrain import analysis
+
+
+def _round(**nodes):
+    return {"time": 0, "nodes": {n: (None if s is None else {"role": s[0], "term": s[1]}) for n, s in nodes.items()}}
+
+
+@pytest.mark.unit
+def test_two_leaders_in_one_term_are_reported_whenever_they_were_seen():
+    samples = [_round(a=("leader", 2), b=("follower", 2), c=None),
+               _round(a=None, b=("leader", 3), c=("follower", 3)),
+               _round(a=("follower", 3), b=("follower", 3), c=("leader", 2))]
+    assert analysis.leaders_per_term(samples) == [{"term": 2, "leaders": ["a", "c"]}]
+    one_per_term = samples[:2]
+    assert analysis.leaders_per_term(one_per_term) == []
+
+
+@pytest.mark.unit
+def test_a_run_with_two_leaders_in_a_term_is_invalid_even_if_linearizable():
+    h = analysis.pair_history([])
+    samples = [_round(a=("leader", 5)), _round(b=("leader", 5))]
+    summary = analysis.summarize(h, samples, 3, {"valid": True})
+    assert summary["leaders_per_term_ok"] is False
+    assert analysis.summarize(h, [], 3, {"valid": True})["leaders_per_term_ok"] == "unknown"
+
+
+class _ClockBackend:
+    """Records what a fault writes to a node's libfaketime control file."""
+
+    def __init__(self):
+        self.lines = []
+
+    def nodes(self):
+        return ["n1"]
+
+    def pid(self, node):
+        return os.getpid()
+
+    def set_clock(self, node, offset, rate):
+        self.lines.append((offset, rate))
+
+
+def _faked(offset, rate, elapsed):
+    return offset + elapsed * rate  # libfaketime: time since start -> what the process sees
+
+
+@pytest.mark.unit
+def test_a_rate_change_continues_the_clock_instead_of_jumping():
+    ctx = Context(_ClockBackend(), random.Random(0))
+    leader_clock.set_rate(ctx, "n1", 0.5)
+    leader_clock.set_rate(ctx, "n1", 1.0)
+    (off1, r1), (off2, r2) = ctx.backend.lines
+    e = leader_clock._seconds_since_start(os.getpid())
+    # At the moment of each change the old and new lines show the same time (within the clock tick
+    # of /proc's start time); without the offset a halving would move the clock back by e / 2.
+    assert abs(_faked(off1, r1, e) - _faked(0.0, 1.0, e)) < 0.05
+    assert abs(_faked(off2, r2, e) - _faked(off1, r1, e)) < 0.05
+    assert (r1, r2) == (0.5, 1.0)
+
+
+@pytest.mark.unit
+def test_default_lease_ends_before_the_shortest_election_with_the_leader_clock_at_half_speed():
+    cfg = Config(id=1, peers=(1, 2, 3), read_only="lease_based")
+    lease = Raft(cfg, InitialState(), random.Random(0)).lease_ticks
+    # followers grant votes after election_tick of their own ticks, one tick of phase earlier at worst
+    assert lease / 0.5 < cfg.election_tick - 1
+    bug = Config(id=1, peers=(1, 2, 3), read_only="lease_based", unsafe_bug="lease-no-drift-guard")
+    assert Raft(bug, InitialState(), random.Random(0)).lease_ticks / 0.5 > cfg.election_tick
+
+
+@pytest.mark.unit
+def test_campaign_workloads_are_registered_everywhere_a_workload_name_is_checked():
+    # (The classes themselves load only in the Locust process, which gevent-patches whoever imports it.)
+    from splitbrain.config import WORKLOADS as SUITE
+    from workloads.settings import WORKLOADS as LOAD
+
+    for name in ("append", "failover"):
+        assert name in SUITE and name in LOAD
