@@ -296,6 +296,28 @@ def leaders_per_term(samples: list[dict]) -> list[dict]:
     return [{"term": t, "leaders": sorted(ids)} for t, ids in sorted(seen.items()) if len(ids) > 1]
 
 
+def commit_regressions(samples: list[dict]) -> list[dict]:
+    """Nodes whose commit index went back between two answers with no gap between them.
+
+    Raft never uncommits: a running node's commit index only grows. A node that
+    restarts misses at least one round (a restart outlasts the sampling period),
+    so its count starts over there; systems that report no commit index are skipped.
+    """
+    last: dict[str, tuple[int, int]] = {}
+    out = []
+    for r in samples:
+        for nid, s in r["nodes"].items():
+            commit = s.get("commit") if s else None
+            if not isinstance(commit, int):
+                last.pop(nid, None)
+                continue
+            before = last.get(nid)
+            if before is not None and commit < before[1]:
+                out.append({"node": nid, "time": r["time"], "from": before[1], "to": commit})
+            last[nid] = (r["time"], commit)
+    return out
+
+
 # --- the summary ------------------------------------------------------------------------
 
 
@@ -329,4 +351,6 @@ def summarize(h: History, samples: list[dict], cluster_size: int, linearizable: 
         "history_torn_lines": h.bad_lines,
         "leaders_per_term_ok": not leaders_per_term(samples) if samples else "unknown",
         "leaders_per_term": leaders_per_term(samples),
+        "commit_monotonic_ok": not commit_regressions(samples) if samples else "unknown",
+        "commit_regressions": commit_regressions(samples),
     }

@@ -58,8 +58,8 @@ def evaluate(run: pathlib.Path, *, model: str | None = None, timeout: float | No
     lin = check_linearizability(run, model, timeout, progress)
     nodes = int(config.get("nodes") or (len(samples[0]["nodes"]) if samples else 0) or 1)
     summary = analysis.summarize(h, samples, nodes, lin)
-    if summary["leaders_per_term_ok"] is False:  # two leaders in one term: unsafe whatever the history says
-        summary["valid"] = False
+    if False in (summary["leaders_per_term_ok"], summary["commit_monotonic_ok"]):
+        summary["valid"] = False  # two leaders in a term, or a node uncommitted: unsafe whatever the history says
     extra = run / "extra-summary.json"
     if extra.exists():  # facts only the live run knew (e.g. regions), merged verbatim
         import json

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from . import (clock, cluster, disk, election_crash, leader_clock, leader_pause, network, partition, process,
-               slow_leader)
+               slow_leader, snapshot_race)
 from .base import Context, FaultPackage, FaultUnavailable, Grudge, compose, resolve
 
 ALL: list[FaultPackage] = compose(partition.PACKAGES, process.PACKAGES, clock.PACKAGES,
                                   network.PACKAGES, disk.PACKAGES, cluster.PACKAGES, leader_clock.PACKAGES,
-                                  election_crash.PACKAGES, slow_leader.PACKAGES, leader_pause.PACKAGES)
+                                  election_crash.PACKAGES, slow_leader.PACKAGES, leader_pause.PACKAGES,
+                                  snapshot_race.PACKAGES)
 BY_NAME: dict[str, FaultPackage] = {p.name: p for p in ALL}
 
 

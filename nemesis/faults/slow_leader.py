@@ -20,7 +20,7 @@ from ..types import Delayable, Killable, Partitionable
 from .base import Context, FaultPackage
 
 
-def kill_leader_commit_lag(lag: float = 0.08, reply_delay: float = 0.085, hold: float = 0.6) -> FaultPackage:
+def kill_leader_commit_lag(lag: float = 0.08, reply_delay: float = 0.06, hold: float = 0.6) -> FaultPackage:
     def start(ctx: Context):
         lead = ctx.leader()
         nodes = sorted(ctx.nodes)

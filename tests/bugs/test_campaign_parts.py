@@ -1,5 +1,6 @@
-"""The pieces the campaigns are built from that need no cluster: the leaders-per-term check,
-continuous clock-rate changes, the lease's drift bound, the new workloads' names."""
+"""The pieces the campaigns are built from that need no cluster: the leaders-per-term and
+commit-monotonicity checks, continuous clock-rate changes, the lease's drift bound, the new
+workloads' names."""
 from __future__ import annotations
 
 import os
@@ -35,6 +36,19 @@ def test_a_run_with_two_leaders_in_a_term_is_invalid_even_if_linearizable():
     summary = analysis.summarize(h, samples, 3, {"valid": True})
     assert summary["leaders_per_term_ok"] is False
     assert analysis.summarize(h, [], 3, {"valid": True})["leaders_per_term_ok"] == "unknown"
+
+
+def _commits(*rounds):
+    return [{"time": t, "nodes": {n: (None if c is None else {"role": "follower", "term": 1, "commit": c})
+                                  for n, c in nodes.items()}} for t, nodes in enumerate(rounds)]
+
+
+@pytest.mark.unit
+def test_a_commit_index_that_goes_back_on_a_running_node_is_reported_but_not_across_a_restart():
+    samples = _commits({"a": 5, "b": 5}, {"a": 9, "b": 7}, {"a": None, "b": 8}, {"a": 3, "b": 8}, {"a": 4, "b": 6})
+    assert analysis.commit_regressions(samples) == [{"node": "b", "time": 4, "from": 8, "to": 6}]
+    summary = analysis.summarize(analysis.pair_history([]), samples[:4], 2, {"valid": True})
+    assert summary["commit_monotonic_ok"] is True  # a's drop came after it stopped answering: a restart
 
 
 class _ClockBackend:

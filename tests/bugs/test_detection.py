@@ -2,8 +2,8 @@
 
 The control runs the same campaign on the safe KV, which must stay valid; here
 only the campaigns that test a safety claim of this KV's own design (the lease's
-drift bound, durable votes, ReadIndex after the term's first commit, leases
-across pauses) are controlled, the others in bench/bugs. Each attempt is a whole
+drift bound, durable votes, snapshots of what is already committed) are
+controlled, the others in bench/bugs. Each attempt is a whole
 splitbrain run (cluster, load, faults, check) of 15 s of load.
 """
 from __future__ import annotations
@@ -14,8 +14,9 @@ from splitbrain import bugs
 
 # Every catalogued bug whose campaign finds it (see bench/bugs for k of n seeds).
 DETECTED = ("stale-read", "lease-no-drift-guard", "lease-ignores-pause", "no-checkquorum",
-            "readindex-before-term-commit", "no-fsync", "retry-duplicate", "vote-not-persisted")
-CONTROLLED = ("lease-no-drift-guard", "vote-not-persisted", "readindex-before-term-commit")
+            "readindex-before-term-commit", "no-fsync", "retry-duplicate", "vote-not-persisted",
+            "snapshot-lost-entries")
+CONTROLLED = ("lease-no-drift-guard", "vote-not-persisted", "snapshot-lost-entries")
 SEED = 0
 
 
