@@ -70,9 +70,9 @@ CATALOGUE: tuple[Bug, ...] = (
     Bug("readindex-before-term-commit",
         "a new leader answers ReadIndex before it has committed an entry of its own term",
         # The next leader is elected behind on commits and cannot commit at once (nemesis/faults/slow_leader.py);
-        # clients retrying reads after the crash reach it in that window.
-        _campaign(nemesis=("kill-leader-commit-lag",), nemesis_interval=1.6, fault_duration=0.6, keys=1,
-                  concurrency=40),
+        # follower reads wait at every node, so some are queued at it when it is elected.
+        _campaign(read_mode="follower", nemesis=("kill-leader-commit-lag",), nemesis_interval=1.6,
+                  fault_duration=0.6, keys=2, concurrency=40),
         "etcd-io/raft ReadIndex before the first commit of the term (Raft thesis 6.4 step 1)"),
     Bug("no-fsync",
         "log entries and votes are acknowledged before they are fsynced",
