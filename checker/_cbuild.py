@@ -2,7 +2,11 @@
 through setup.py's `cffi_modules`, producing `checker._wgl`."""
 from __future__ import annotations
 
+import os
+
 from cffi import FFI
+
+_CSRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "csrc")
 
 ffibuilder = FFI()
 ffibuilder.cdef(
@@ -19,7 +23,7 @@ ffibuilder.set_source(
     '#include "wgl.h"',
     # Relative paths: setuptools refuses absolute source paths in build_ext.
     sources=["checker/csrc/wgl.c"],
-    include_dirs=["checker/csrc"],
-    extra_compile_args=["-O2", "-std=c99", "-D_POSIX_C_SOURCE=199309L"],
+    include_dirs=[_CSRC],  # absolute: also found when cffi compiles in a temporary directory
+    extra_compile_args=["-O3", "-std=c99", "-D_POSIX_C_SOURCE=199309L"],
 )
 

@@ -2,8 +2,17 @@
  * (index 0 is the head sentinel, 2n+1 the tail sentinel); linearizing an op
  * lifts its call and return out of the list, backtracking puts them back.
  * The cache remembers every (linearized set, state) pair already explored:
- * an open-addressing table over an arena of [state, bitset words...] rows,
- * with the bitset's hash kept incrementally (XOR of one random word per op). */
+ * an open-addressing table over an arena of variable-length rows, with the
+ * set's hash kept incrementally (XOR of one random word per op).
+ *
+ * Rows are compact, because a full bitset per row costs n/8 bytes and
+ * histories have 10^4 ops and 10^7 rows: ops are renumbered internally by
+ * call order, with the "tail" ops (returning after the last call: info ops,
+ * returning at +infinity) numbered last. A linearized set is then all body
+ * ops below some `lo`, a window of body bits from lo's word up to the highest
+ * linearized body op (short: bounded by concurrency), and the tail bits:
+ * row = [state, lo_word << 32 | window_words, window..., tail...]. lo_word
+ * and hi_word are maintained per stack frame, so backtracking restores them. */
 #include "wgl.h"
 
 #include <stdlib.h>
@@ -24,21 +33,22 @@ static double now_seconds(void) {
 }
 
 typedef struct {
-    size_t words;      /* bitset words per row */
-    uint64_t *arena;   /* rows of 1 + words uint64 */
-    size_t rows, arena_cap;
-    uint32_t *slots;   /* row index + 1, 0 = empty */
-    uint64_t *hashes;  /* hash of the row in the same slot */
-    size_t cap;        /* power of two */
+    size_t tail_words;  /* fixed tail part of every row */
+    uint64_t *arena;    /* rows, back to back */
+    size_t used, arena_cap; /* in uint64 words */
+    size_t rows;
+    uint64_t *slots;    /* row offset + 1, 0 = empty */
+    uint64_t *hashes;   /* hash of the row in the same slot */
+    size_t cap;         /* power of two */
 } cache_t;
 
-static int cache_init(cache_t *c, size_t words) {
-    c->words = words;
-    c->rows = 0;
-    c->arena_cap = 1024;
-    c->cap = 2048;
-    c->arena = malloc(c->arena_cap * (1 + words) * sizeof(uint64_t));
-    c->slots = calloc(c->cap, sizeof(uint32_t));
+static int cache_init(cache_t *c, size_t tail_words) {
+    c->tail_words = tail_words;
+    c->rows = c->used = 0;
+    c->arena_cap = 1 << 14;
+    c->cap = 1 << 12;
+    c->arena = malloc(c->arena_cap * sizeof(uint64_t));
+    c->slots = calloc(c->cap, sizeof(uint64_t));
     c->hashes = malloc(c->cap * sizeof(uint64_t));
     return c->arena && c->slots && c->hashes ? 0 : -1;
 }
@@ -51,7 +61,7 @@ static void cache_free(cache_t *c) {
 
 static int cache_grow_table(cache_t *c) {
     size_t ncap = c->cap * 2, mask = ncap - 1;
-    uint32_t *ns = calloc(ncap, sizeof(uint32_t));
+    uint64_t *ns = calloc(ncap, sizeof(uint64_t));
     uint64_t *nh = malloc(ncap * sizeof(uint64_t));
     if (!ns || !nh) {
         free(ns);
@@ -73,30 +83,39 @@ static int cache_grow_table(cache_t *c) {
     return 0;
 }
 
-/* 1 if (bits, state) was new and is now stored, 0 if already present, -1 out of memory. */
-static int cache_insert(cache_t *c, const uint64_t *bits, int64_t state, uint64_t h) {
-    size_t mask = c->cap - 1, w = c->words, i = h & mask;
+/* The row of (state, set): header words then window then tail.
+ * 1 if it was new and is now stored, 0 if already present, -1 out of memory. */
+static int cache_insert(cache_t *c, int64_t state, uint64_t header, const uint64_t *window, size_t wlen,
+                        const uint64_t *tail, uint64_t h) {
+    size_t mask = c->cap - 1, t = c->tail_words, i = h & mask;
     while (c->slots[i]) {
         if (c->hashes[i] == h) {
-            const uint64_t *row = c->arena + (size_t)(c->slots[i] - 1) * (1 + w);
-            if ((int64_t)row[0] == state && memcmp(row + 1, bits, w * sizeof(uint64_t)) == 0)
+            const uint64_t *row = c->arena + (c->slots[i] - 1);
+            if ((int64_t)row[0] == state && row[1] == header &&
+                memcmp(row + 2, window, wlen * sizeof(uint64_t)) == 0 &&
+                memcmp(row + 2 + wlen, tail, t * sizeof(uint64_t)) == 0)
                 return 0;
         }
         i = (i + 1) & mask;
     }
-    if (c->rows >= 0xfffffffeU) return -1;
-    if (c->rows == c->arena_cap) {
+    size_t len = 2 + wlen + t;
+    if (c->used + len > c->arena_cap) {
         size_t ncap = c->arena_cap * 2;
-        uint64_t *na = realloc(c->arena, ncap * (1 + w) * sizeof(uint64_t));
+        while (c->used + len > ncap) ncap *= 2;
+        uint64_t *na = realloc(c->arena, ncap * sizeof(uint64_t));
         if (!na) return -1;
         c->arena = na;
         c->arena_cap = ncap;
     }
-    uint64_t *row = c->arena + c->rows * (1 + w);
+    uint64_t *row = c->arena + c->used;
     row[0] = (uint64_t)state;
-    memcpy(row + 1, bits, w * sizeof(uint64_t));
-    c->slots[i] = (uint32_t)(++c->rows);
+    row[1] = header;
+    memcpy(row + 2, window, wlen * sizeof(uint64_t));
+    memcpy(row + 2 + wlen, tail, t * sizeof(uint64_t));
+    c->slots[i] = c->used + 1;
     c->hashes[i] = h;
+    c->used += len;
+    c->rows++;
     if (c->rows * 2 > c->cap && cache_grow_table(c) < 0) return -1;
     return 1;
 }
@@ -114,6 +133,17 @@ static int64_t append_lookup(const int64_t *tr_off, const int64_t *tr_from, cons
     return (lo < tr_off[v + 1] && tr_from[lo] == s) ? tr_to[lo] : dead;
 }
 
+static int32_t first_zero(const uint64_t *bits, size_t words, int32_t from) {
+    size_t w = (size_t)from >> 6;
+    if (w >= words) return from;
+    uint64_t x = bits[w] | ((1ULL << (from & 63)) - 1);
+    while (x == ~0ULL) {
+        if (++w == words) return (int32_t)(w << 6);
+        x = bits[w];
+    }
+    return (int32_t)((w << 6) + (size_t)__builtin_ctzll(~x));
+}
+
 int wgl_check(int n, const int32_t *kind, const int64_t *a, const int64_t *b,
               const int32_t *entries, int64_t init_state,
               const int64_t *tr_off, const int64_t *tr_from, const int64_t *tr_to,
@@ -126,31 +156,37 @@ int wgl_check(int n, const int32_t *kind, const int64_t *a, const int64_t *b,
     if (n == 0) return WGL_OK;
 
     const int32_t nodes = 2 * n + 2, HEAD = 0, TAIL = 2 * n + 1;
-    size_t words = ((size_t)n + 63) / 64;
     int32_t *nxt = malloc(sizeof(int32_t) * nodes);
     int32_t *prv = malloc(sizeof(int32_t) * nodes);
     int32_t *node_op = malloc(sizeof(int32_t) * nodes);
     int32_t *match = malloc(sizeof(int32_t) * nodes); /* call -> its return node; -1 for returns */
     int32_t *ret_node = malloc(sizeof(int32_t) * n);
+    int32_t *bit = malloc(sizeof(int32_t) * n);        /* op -> index in body or tail set */
+    uint8_t *is_tail = calloc((size_t)n, 1);
     int32_t *stack_node = malloc(sizeof(int32_t) * n);
     int64_t *stack_state = malloc(sizeof(int64_t) * n);
+    int32_t *stack_lo = malloc(sizeof(int32_t) * n);
+    int32_t *stack_hi = malloc(sizeof(int32_t) * n);
     uint64_t *zob = malloc(sizeof(uint64_t) * n);
-    uint64_t *bits = calloc(words, sizeof(uint64_t));
+    uint64_t *body = NULL, *tail = NULL;
     cache_t cache;
-    int cache_ok = cache_init(&cache, words);
+    int cache_ok = -1;
+    int64_t steps = 0;
     int result = WGL_BADARG;
-    if (!nxt || !prv || !node_op || !match || !ret_node || !stack_node || !stack_state || !zob ||
-        !bits || cache_ok < 0) {
+    if (!nxt || !prv || !node_op || !match || !ret_node || !bit || !is_tail || !stack_node || !stack_state ||
+        !stack_lo || !stack_hi || !zob) {
         result = WGL_NOMEM;
         goto out;
     }
 
     /* Returns are linked to their calls from the back, so a call finds its return. */
     for (int i = 0; i < n; i++) ret_node[i] = -1;
+    int32_t last_call = -1;
     for (int32_t k = 2 * n - 1; k >= 0; k--) {
         int32_t e = entries[k], node = k + 1;
         if (e >= 0) {
             if (e >= n || ret_node[e] < 0) goto out; /* call without a later return */
+            if (last_call < 0) last_call = node;
             node_op[node] = e;
             match[node] = ret_node[e];
         } else {
@@ -161,6 +197,26 @@ int wgl_check(int n, const int32_t *kind, const int64_t *a, const int64_t *b,
             ret_node[op] = node;
         }
     }
+    /* Body ops numbered by call order, tail ops (returning after the last call) apart. */
+    int32_t n_body = 0, n_tail = 0;
+    for (int32_t node = 1; node <= 2 * n; node++) {
+        if (match[node] < 0) continue;
+        int32_t op = node_op[node];
+        if (ret_node[op] > last_call) {
+            is_tail[op] = 1;
+            bit[op] = n_tail++;
+        } else {
+            bit[op] = n_body++;
+        }
+    }
+    size_t body_words = ((size_t)n_body + 63) / 64, tail_words = ((size_t)n_tail + 63) / 64;
+    body = calloc(body_words + 1, sizeof(uint64_t));
+    tail = calloc(tail_words + 1, sizeof(uint64_t));
+    cache_ok = cache_init(&cache, tail_words);
+    if (!body || !tail || cache_ok < 0) {
+        result = WGL_NOMEM;
+        goto out;
+    }
     for (int32_t i = 0; i < nodes; i++) {
         nxt[i] = i + 1 < nodes ? i + 1 : TAIL;
         prv[i] = i > 0 ? i - 1 : HEAD;
@@ -168,8 +224,9 @@ int wgl_check(int n, const int32_t *kind, const int64_t *a, const int64_t *b,
     for (int i = 0; i < n; i++) zob[i] = mix64((uint64_t)i * 0x632be59bd9b4e019ULL + 1);
 
     double deadline = time_limit > 0 ? now_seconds() + time_limit : 0;
-    int64_t state = init_state, steps = 0;
+    int64_t state = init_state;
     uint64_t zh = 0;
+    int32_t lo = 0, hi_word = -1; /* first body op not linearized; highest nonzero body word */
     int32_t depth = 0, e = nxt[HEAD];
     result = WGL_ILLEGAL;
     while (nxt[HEAD] != TAIL) {
@@ -195,9 +252,18 @@ int wgl_check(int n, const int32_t *kind, const int64_t *a, const int64_t *b,
                 e = nxt[e];
                 continue;
             }
-            bits[op >> 6] |= 1ULL << (op & 63);
-            zh ^= zob[op];
-            int fresh = cache_insert(&cache, bits, ns, zh ^ mix64((uint64_t)ns));
+            int32_t j = bit[op], nlo = lo, nhi = hi_word;
+            uint64_t *set = is_tail[op] ? tail : body;
+            set[j >> 6] |= 1ULL << (j & 63);
+            if (!is_tail[op]) {
+                if (j == lo) nlo = first_zero(body, body_words, lo);
+                if ((j >> 6) > nhi) nhi = j >> 6;
+            }
+            int32_t lo_word = nlo >> 6, wlen = nhi >= lo_word ? nhi - lo_word + 1 : 0;
+            uint64_t header = (uint64_t)(uint32_t)lo_word << 32 | (uint32_t)wlen;
+            uint64_t nzh = zh ^ zob[op];
+            int fresh = cache_insert(&cache, ns, header, body + lo_word, (size_t)wlen, tail,
+                                     nzh ^ mix64((uint64_t)ns));
             if (fresh < 0) {
                 result = WGL_NOMEM;
                 goto out;
@@ -205,8 +271,13 @@ int wgl_check(int n, const int32_t *kind, const int64_t *a, const int64_t *b,
             if (fresh) {
                 stack_node[depth] = e;
                 stack_state[depth] = state;
+                stack_lo[depth] = lo;
+                stack_hi[depth] = hi_word;
                 depth++;
                 state = ns;
+                zh = nzh;
+                lo = nlo;
+                hi_word = nhi;
                 int32_t m = match[e];
                 nxt[prv[e]] = nxt[e];
                 prv[nxt[e]] = prv[e];
@@ -214,8 +285,7 @@ int wgl_check(int n, const int32_t *kind, const int64_t *a, const int64_t *b,
                 prv[nxt[m]] = prv[m];
                 e = nxt[HEAD];
             } else {
-                bits[op >> 6] &= ~(1ULL << (op & 63));
-                zh ^= zob[op];
+                set[j >> 6] &= ~(1ULL << (j & 63));
                 e = nxt[e];
             }
         } else {
@@ -229,8 +299,10 @@ int wgl_check(int n, const int32_t *kind, const int64_t *a, const int64_t *b,
             depth--;
             e = stack_node[depth];
             state = stack_state[depth];
-            int32_t op = node_op[e], m = match[e];
-            bits[op >> 6] &= ~(1ULL << (op & 63));
+            lo = stack_lo[depth];
+            hi_word = stack_hi[depth];
+            int32_t op = node_op[e], m = match[e], j = bit[op];
+            (is_tail[op] ? tail : body)[j >> 6] &= ~(1ULL << (j & 63));
             zh ^= zob[op];
             nxt[prv[m]] = m;
             prv[nxt[m]] = m;
@@ -251,10 +323,15 @@ out:
     free(node_op);
     free(match);
     free(ret_node);
+    free(bit);
+    free(is_tail);
     free(stack_node);
     free(stack_state);
+    free(stack_lo);
+    free(stack_hi);
     free(zob);
-    free(bits);
-    cache_free(&cache);
+    free(body);
+    free(tail);
+    if (cache_ok == 0) cache_free(&cache);
     return result;
 }

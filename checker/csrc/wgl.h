@@ -1,6 +1,6 @@
 /* The single-partition linearizability search (Wing & Gong / Lowe with the
  * (linearized-set, state) cache of Horn & Kroening), over integer-encoded
- * operations. Python encodes each partition (checker/models/*.py) and calls
+ * operations. Python encodes each partition (checker/models/) and calls
  * wgl_check once per partition; everything model-specific is one of the
  * opcodes below, so the C side knows no values, keys or strings. */
 #ifndef SPLITBRAIN_WGL_H

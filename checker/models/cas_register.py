@@ -66,24 +66,35 @@ def describe_state(state):
 
 
 def encode(inputs, outputs) -> Encoded:
-    ids = {ABSENT: 0}
-    intern = ids.setdefault
+    """Values as integers. Only values some read returns or some cas expects
+    can be told apart later; every other value (a write nobody read) is one
+    and the same "unobserved" state, which lets the search's cache merge the
+    paths that differ only in which unread write came last."""
+    observed = {ABSENT: 0}
+    for inp, out in zip(inputs, outputs):
+        f = inp[0]
+        if f == "read":
+            observed.setdefault(out[1], len(observed))
+        elif f == "cas":
+            observed.setdefault(inp[1], len(observed))
+    unseen = len(observed)
+    get = observed.get
     kind, a, b = [], [], []
     for inp, out in zip(inputs, outputs):
         f = inp[0]
         if f == "read":
             kind.append(_READ)
-            a.append(intern(out[1], len(ids)))
+            a.append(observed[out[1]])
             b.append(0)
         elif f == "write":
             kind.append(_WRITE)
-            a.append(intern(inp[1], len(ids)))
+            a.append(get(inp[1], unseen))
             b.append(0)
         else:
             st = out[0]
             kind.append(_CAS_OK if st == "ok" else _CAS_FAIL if st == "fail" else _CAS_ANY)
-            a.append(intern(inp[1], len(ids)))
-            b.append(intern(inp[2], len(ids)))
+            a.append(observed[inp[1]])
+            b.append(get(inp[2], unseen))
     return Encoded(kind, a, b, init=0)
 
 
