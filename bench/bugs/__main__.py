@@ -53,8 +53,47 @@ def _median(xs):
     return f"{statistics.median(xs):.0f} s (min {min(xs):.0f}, max {max(xs):.0f})" if xs else "-"
 
 
+def rows(records: list[dict], names: list[str], controls: bool, etcd: bool) -> list[tuple]:
+    """One table row per bug from the hunts' records (those of a finished or an interrupted run)."""
+    from splitbrain import bugs
+
+    out = []
+    for name in names:
+        mine = [r for r in records if r.get("bug") == name]
+        hunted = [r for r in mine if r.get("kind") == "bug"]
+        if not hunted:
+            continue
+        times = [r["seconds"] for r in hunted if r.get("found")]
+        safe = [r for r in mine if r.get("kind") == "safe"]
+        etcd_ok = [r for r in mine if r.get("kind") == "etcd" and not r.get("error") and faults_ran(r)]
+        overrides = bugs.get(name).campaign.overrides
+        nem = ",".join(overrides.get("nemesis", ()))
+        knobs = ",".join(f"{k}={v}" for k, v in overrides.items()
+                         if k in ("workload", "read_mode", "snapshot_every", "keys", "concurrency"))
+        out.append((name, f"{nem} {knobs}".strip(), f"{len(times)}/{len(hunted)}", _median(times),
+                    f"{sum(bool(r.get('found')) for r in safe)}/{len(safe)}" if controls else "-",
+                    (f"{sum(bool(r.get('found')) for r in etcd_ok)}/{len(etcd_ok)}" if etcd_ok else "n/a")
+                    if controls and etcd else "-"))
+    return out
+
+
+def print_table(table: list[tuple]) -> None:
+    print("\n| bug | campaign | detected (seeds) | median time to detection | safe KV violations | etcd violations |")
+    print("|---|---|---|---|---|---|")
+    for r in table:
+        print("| " + " | ".join(r) + " |")
+
+    def bad(cell):
+        return cell not in ("-", "n/a") and not cell.startswith("0/")
+
+    ok = all(int(r[2].split("/")[0]) * 10 >= 9 * int(r[2].split("/")[1]) and not bad(r[4]) and not bad(r[5])
+             for r in table)
+    print(f"\ntarget (every bug in >= 9 of 10 seeds, no control violation): {'met' if ok else 'NOT met'}")
+
+
 def main(argv=None) -> int:
     from splitbrain import bugs
+    from splitbrain.errors import UsageError
 
     ap = argparse.ArgumentParser(prog="python -m bench.bugs", description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=10)
@@ -64,7 +103,19 @@ def main(argv=None) -> int:
     ap.add_argument("--no-controls", action="store_true", help="skip the safe-KV and etcd controls")
     ap.add_argument("--no-etcd", action="store_true", help="skip the etcd control")
     ap.add_argument("--out", default=None, help="keep run directories here (default: a temp dir, removed)")
+    ap.add_argument("--report", default=None, metavar="DIR",
+                    help="print the table of the hunts recorded in DIR/hunts.jsonl (a kept --out) and exit")
     args = ap.parse_args(argv)
+    if args.report:
+        path = pathlib.Path(args.report) / "hunts.jsonl"
+        try:
+            records = [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+        except (OSError, ValueError) as e:
+            raise UsageError(f"cannot read {path}: {e}") from None
+        names = list(dict.fromkeys(r["bug"] for r in records if r.get("bug")))
+        print_table(rows(records, names, any(r.get("kind") == "safe" for r in records),
+                         any(r.get("kind") == "etcd" for r in records)))
+        return 0
     chosen = [bugs.get(n) for n in args.bugs.split(",") if n] or list(bugs.CATALOGUE)
     out = pathlib.Path(args.out or tempfile.mkdtemp(prefix="bench-bugs-"))
     out.mkdir(parents=True, exist_ok=True)
@@ -72,49 +123,38 @@ def main(argv=None) -> int:
     m = machine_line(out)
     print("machine: " + ", ".join(f"{k} {v}" for k, v in m.items() if k != "pysyncobj"), flush=True)
     control_seeds = args.seeds if args.control_seeds is None else min(args.control_seeds, args.seeds)
-    rows = []
+    records = []
+
+    def record(kind, r):
+        records.append({"kind": kind, **r})
+        log.write(json.dumps({"kind": kind, **r}) + "\n")
+        log.flush()
+
     for bug in chosen:
-        found, times, safe_bad, safe_runs, etcd_bad, etcd_runs = 0, [], 0, 0, 0, 0
         for i in range(args.seeds):
             seed = i * SEED_STRIDE
             t0 = time.monotonic()
             r = hunt(bug.name, seed, out / bug.name)
             r["wall"] = round(time.monotonic() - t0, 1)
-            log.write(json.dumps({"kind": "bug", **r}) + "\n")
-            if r.get("found"):
-                found += 1
-                times.append(r["seconds"])
+            record("bug", r)
             if not args.no_controls and i < control_seeds:
-                c = hunt(bug.name, seed, out / f"{bug.name}-safe", "--safe", "--attempts", "1")
-                log.write(json.dumps({"kind": "safe", **c}) + "\n")
-                safe_runs += 1
-                safe_bad += bool(c.get("found"))
+                record("safe", hunt(bug.name, seed, out / f"{bug.name}-safe", "--safe", "--attempts", "1"))
                 if not args.no_etcd:
-                    e = hunt(bug.name, seed, out / f"{bug.name}-etcd", "--safe", "--attempts", "1", "--system", "etcd")
-                    log.write(json.dumps({"kind": "etcd", **e}) + "\n")
-                    if not e.get("error") and faults_ran(e):
-                        etcd_runs += 1
-                        etcd_bad += bool(e.get("found"))
-            log.flush()
+                    record("etcd", hunt(bug.name, seed, out / f"{bug.name}-etcd", "--safe", "--attempts", "1",
+                                        "--system", "etcd"))
             print(f"  {bug.name} seed {seed}: {'found' if r.get('found') else 'not found'} "
                   f"({len(r.get('attempts', []))} attempts, {r.get('seconds', 0):.0f}s)", file=sys.stderr, flush=True)
-        nem = ",".join(bug.campaign.overrides.get("nemesis", ()))
-        knobs = ",".join(f"{k}={v}" for k, v in bug.campaign.overrides.items()
-                         if k in ("read_mode", "snapshot_every", "keys", "concurrency"))
-        rows.append((bug.name, f"{nem} {knobs}".strip(), f"{found}/{args.seeds}", _median(times),
-                     "-" if args.no_controls else f"{safe_bad}/{safe_runs}",
-                     "-" if args.no_controls or args.no_etcd else
-                     (f"{etcd_bad}/{etcd_runs}" if etcd_runs else "n/a")))
-    print("\n| bug | campaign | detected (seeds) | median time to detection | safe KV violations | etcd violations |")
-    print("|---|---|---|---|---|---|")
-    for r in rows:
-        print("| " + " | ".join(r) + " |")
-    ok = all(int(r[2].split("/")[0]) * 10 >= 9 * args.seeds for r in rows)
-    print(f"\ntarget (every bug in >= 9 of 10 seeds, no control violation): {'met' if ok else 'NOT met'}")
+    print_table(rows(records, [b.name for b in chosen], not args.no_controls, not args.no_etcd))
     if args.out is None:
         shutil.rmtree(out, ignore_errors=True)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from splitbrain.errors import UsageError
+
+    try:
+        sys.exit(main())
+    except UsageError as e:
+        print(f"python -m bench.bugs: error: {e}", file=sys.stderr)
+        sys.exit(2)
