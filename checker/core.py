@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from checker import models, native, search as pysearch
+from checker import fastpath, models, native, search as pysearch
 from checker.history import History, HistoryError, Operation, operations
 from checker.model import Model
 
@@ -64,7 +64,7 @@ def _entries(ops: list) -> list:
     return [i if kind == 0 else ~i for _, kind, i in ev]
 
 
-def _run_one(model, inputs, outputs, entries, compiled, deadline):
+def _run_one(model, inputs, outputs, entries, compiled, deadline, enc=None):
     """One partition; runs in this process or a spawned worker (CLOCK_MONOTONIC,
     hence `deadline`, is shared by all processes of the machine).
     Returns (valid, best, blocked, seconds, steps, cache_entries, note)."""
@@ -77,14 +77,16 @@ def _run_one(model, inputs, outputs, entries, compiled, deadline):
     note = ""
     try:
         if compiled:
-            code, best, blocked, steps, cache = native.search(model.encode(inputs, outputs), entries, time_limit)
+            if enc is None:
+                enc = model.encode(inputs, outputs)
+            code, best, blocked, steps, cache = native.search(enc, entries, time_limit)
         else:
             code, best, blocked, steps, cache = pysearch.search(model, inputs, outputs, entries, time_limit)
     except (RuntimeError, MemoryError) as e:
         code, best, blocked, steps, cache, note = -1, [], None, 0, 0, str(e)
     valid = True if code == 1 else False if code == 0 else UNKNOWN
     if valid == UNKNOWN and not note:
-        note = f"time limit reached; longest linearizable prefix so far {len(best)} of {len(inputs)} ops"
+        note = f"time limit reached; longest linearizable prefix so far {len(best)} of {len(entries) // 2} ops"
     return valid, best, blocked, time.perf_counter() - t0, steps, cache, note
 
 
@@ -135,12 +137,18 @@ def check(history, model="cas-register", timeout: float | None = None, *, compil
             native.require()
     elif compiled and model.encode is None:
         raise ValueError(f"model {model.name} has no compiled search (no encode)")
-    ops = operations(history)
-    groups = _prepare(ops, model)
     source = history.path if isinstance(history, History) else None
-    parts = [PartitionResult(k, UNKNOWN, g[0], g[1], g[2], [], None) for k, g in groups.items()]
+    fast = None
+    if compiled and isinstance(history, History) and history.trusted and fastpath.supports(model):
+        fast = fastpath.partitions(model, history)
+    if fast is not None:
+        parts = [PartitionResult(k, UNKNOWN, ops, ins, outs, [], None) for k, ops, ins, outs, _, _ in fast]
+        jobs = [(p, entries, enc) for p, (*_, enc, entries) in zip(parts, fast)]
+    else:
+        groups = _prepare(operations(history), model)
+        parts = [PartitionResult(k, UNKNOWN, g[0], g[1], g[2], [], None) for k, g in groups.items()]
+        jobs = [(p, _entries(p.ops), None) for p in parts]
     total_ops = sum(len(p.ops) for p in parts)
-    jobs = [(p, _entries(p.ops)) for p in parts]
 
     def record(p, res):
         p.valid, p.linearization, p.blocked, p.seconds, p.steps, p.cache_entries, p.note = res
@@ -156,16 +164,18 @@ def check(history, model="cas-register", timeout: float | None = None, *, compil
 
         with cf.ProcessPoolExecutor(min(workers, len(parts)), mp_context=mp.get_context("spawn")) as pool:
             futs = {}
-            for p, entries in sorted(jobs, key=lambda j: -len(j[0].ops)):
-                futs[pool.submit(_run_one, spec, p.inputs, p.outputs, entries, compiled, deadline)] = p
+            for p, entries, enc in sorted(jobs, key=lambda j: -len(j[0].ops)):
+                # Pre-encoded partitions need no inputs in the worker (nor their lazy making).
+                ins, outs = (None, None) if enc is not None else (p.inputs, p.outputs)
+                futs[pool.submit(_run_one, spec, ins, outs, entries, compiled, deadline, enc)] = p
             for fut in cf.as_completed(futs):
                 record(futs[fut], fut.result())
                 done += 1
                 if progress:
                     progress(done, len(parts))
     else:
-        for p, entries in jobs:
-            record(p, _run_one(model, p.inputs, p.outputs, entries, compiled, deadline))
+        for p, entries, enc in jobs:
+            record(p, _run_one(model, p.inputs, p.outputs, entries, compiled, deadline, enc))
             done += 1
             if progress:
                 progress(done, len(parts))
