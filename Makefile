@@ -20,7 +20,7 @@ $(STAMP): $(BUILD_INPUTS)
 venv build: $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest tests
+	$(PY) -m pytest --durations=25 tests
 
 test-unit: $(STAMP)
 	$(PY) -m pytest -m unit tests

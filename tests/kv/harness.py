@@ -96,6 +96,16 @@ class Cluster:
             time.sleep(0.02)
         raise AssertionError(f"no leader within {timeout}s; logs in {self.root}")
 
+    def admin(self, method: str, path: str, body=None, timeout: float = 15.0):
+        """An admin request to whoever leads now: a leader change under load answers
+        503 not_leader, which is an instruction to ask again, not a result."""
+        deadline = time.monotonic() + timeout
+        while True:
+            code, reply = http(self.client[self.wait_leader()], method, path, body, timeout=8)
+            if code != 503 or time.monotonic() > deadline:
+                return code, reply
+            time.sleep(0.1)
+
     def wait(self, pred, timeout: float = 10.0, what: str = "condition"):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -111,18 +111,16 @@ def test_membership_add_promote_remove(make_cluster):
     cl = Client(c.addresses(), timeout=5)
     cl.put("before", 1)
     new = c.add_node()
-    leader = c.wait_leader()
-    code, body = http(c.client[leader], "POST", "/admin/members",
-                      {"id": new, "peer_address": c.peer[new], "address": c.client[new]}, timeout=8)
+    code, body = c.admin("POST", "/admin/members", {"id": new, "peer_address": c.peer[new], "address": c.client[new]})
     assert code == 200, body
     c.wait(lambda: (c.status(new) or {}).get("role") == "learner", what="learner")
-    code, body = http(c.client[leader], "POST", f"/admin/members/{new}/promote", timeout=8)
+    code, body = c.admin("POST", f"/admin/members/{new}/promote")
     assert code == 200, body
     c.wait(lambda: (c.status(new) or {}).get("role") == "follower", what="promotion")
     for i in range(20):
         cl.put("during", i)
     c.wait(lambda: Client([c.client[new]], timeout=2).get("during", read="local-unsafe") == 19, what="new node applies")
-    code, body = http(c.client[leader], "DELETE", f"/admin/members/{new}", timeout=8)
+    code, body = c.admin("DELETE", f"/admin/members/{new}")
     assert code == 200, body
     cl.put("after", 2)
     assert cl.get("after") == 2 and cl.get("before") == 1
