@@ -6,6 +6,7 @@ input: ("get",) | ("put", s) | ("append", s); output: (status, value read).
 """
 from __future__ import annotations
 
+import bisect
 import json
 
 from checker.model import Encoded, Model
@@ -65,12 +66,14 @@ def encode(inputs, outputs) -> Encoded:
     DEAD = -1
 
     def live(s):
+        # s is live iff some maximal value starts with it: in sorted order the
+        # first maximal value >= s does, if any does.
         if s in ids:
             return ids[s]
-        for g in maximal:
-            if g.startswith(s):
-                ids[s] = len(ids)
-                return ids[s]
+        k = bisect.bisect_left(maximal, s)
+        if k < len(maximal) and maximal[k].startswith(s):
+            ids[s] = len(ids)
+            return ids[s]
         return DEAD
 
     kind, a, b = [], [], []
@@ -90,14 +93,23 @@ def encode(inputs, outputs) -> Encoded:
             kind.append(_NOP)
             a.append(0)
         b.append(0)
+    # Where each appended value occurs inside the maximal values: one search
+    # through all of them joined, mapped back by their start offsets.
+    joined = "\x00".join(maximal)
+    starts, pos = [], 0
+    for g in maximal:
+        starts.append(pos)
+        pos += len(g) + 1
     tr_off, tr_from, tr_to = [0], [], []
     for v in appends:  # insertion order = value id order
         pairs = {}
-        for g in maximal:
-            i = g.find(v)
-            while i >= 0:
-                pairs[live(g[:i])] = live(g[: i + len(v)])
-                i = g.find(v, i + 1)
+        i = joined.find(v)
+        while i >= 0:
+            k = bisect.bisect_right(starts, i) - 1
+            g, at = maximal[k], i - starts[k]
+            if at + len(v) <= len(g):  # not across the separator
+                pairs[live(g[:at])] = live(g[: at + len(v)])
+            i = joined.find(v, i + 1)
         for frm in sorted(pairs):
             tr_from.append(frm)
             tr_to.append(pairs[frm])
