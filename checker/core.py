@@ -47,6 +47,7 @@ class Result:
     seconds: float = 0.0
     model: Any = None
     source: Optional[str] = None
+    time_unit: str = "ns"  # of the history's times: "ns" or "line" (see History)
 
     @property
     def failures(self) -> list:
@@ -201,7 +202,8 @@ def _check(history, model, timeout, compiled, processes, progress) -> Result:
                 progress(done, len(parts))
     verdicts = [p.valid for p in parts]
     valid = False if False in verdicts else UNKNOWN if UNKNOWN in verdicts else True
-    return Result(valid, parts, total_ops, time.perf_counter() - t0, model, source)
+    unit = history.time_unit if isinstance(history, History) else "ns"
+    return Result(valid, parts, total_ops, time.perf_counter() - t0, model, source, unit)
 
 
 def _picklable(spec) -> bool:
@@ -233,5 +235,11 @@ def describe_state(model: Model, state) -> str:
     return model.describe_state(state) if model.describe_state else repr(state)
 
 
-def fmt_time(t) -> str:
-    return "never returned" if t == math.inf else f"{t:g}"
+def time_format(result: Result, part: PartitionResult) -> Callable[[float], str]:
+    """How a report shows times of `part`: for nanosecond clocks, ms since
+    the partition's first call (raw monotonic readings mean nothing to a
+    reader); line numbers as they are."""
+    if result.time_unit == "ns" and len(part.ops):
+        origin = part.ops[0].call  # ops are in call order
+        return lambda t: "never returned" if t == math.inf else f"{(t - origin) / 1e6:.3f} ms"
+    return lambda t: "never returned" if t == math.inf else f"{'line ' if result.time_unit == 'line' else ''}{t:g}"

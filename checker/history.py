@@ -26,10 +26,14 @@ class HistoryError(ValueError):
 class History(list):
     """A list of event dicts plus where each came from (for error messages)."""
 
-    def __init__(self, events: Iterable[dict] = (), path: str | None = None, lines=None, trusted: bool = False):
+    def __init__(self, events: Iterable[dict] = (), path: str | None = None, lines=None, trusted: bool = False,
+                 time_unit: str = "ns"):
         super().__init__(events)
         self.path = path
         self.lines = lines
+        # "ns": monotonic nanoseconds (DESIGN.md); "line": importers without
+        # clocks use the line number as the time.
+        self.time_unit = time_unit
         # Made by one of our importers: well-formed events in time order, so
         # pairing may skip the per-event checks.
         self.trusted = trusted
@@ -148,7 +152,7 @@ def _parse_jepsen_log(text: str, path: str) -> History:
         events = [_jepsen_event(no, p, ty, f, r) if r[0] in "[:" else
                   {"process": int(p), "type": ty, "f": f, "value": None if r == "nil" else int(r), "time": no}
                   for no, (p, ty, f, r) in enumerate(ops, 1)]
-        return History(events, path, range(1, n + 1), trusted=True)
+        return History(events, path, range(1, n + 1), trusted=True, time_unit="line")
     events, lines = [], []
     line_re, op_re = _JEPSEN_LINE.match, _JEPSEN_OP.match
     for no, line in enumerate(text.split("\n"), 1):
@@ -164,7 +168,7 @@ def _parse_jepsen_log(text: str, path: str) -> History:
             raise HistoryError(f"{path}:{no}: malformed Jepsen operation {m.group(3)!r}")
         events.append(_jepsen_event(no, *o.groups()))
         lines.append(no)
-    return History(events, path, lines, trusted=True)
+    return History(events, path, lines, trusted=True, time_unit="line")
 
 
 _STR = r'"((?:[^"\\]|\\.)*)"'
@@ -183,7 +187,7 @@ def _parse_porcupine_kv(text: str, path: str) -> History:
         proc, typ, f, key, value = m.groups()
         events.append({"process": int(proc), "type": typ, "f": f, "key": key, "value": value, "time": no})
         lines.append(no)
-    return History(events, path, lines, trusted=True)
+    return History(events, path, lines, trusted=True, time_unit="line")
 
 
 _PARSERS = {"jsonl": _parse_jsonl, "jepsen-log": _parse_jepsen_log, "porcupine-kv": _parse_porcupine_kv}

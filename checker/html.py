@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 import math
 
-from checker.core import UNKNOWN, describe_op, describe_state, fmt_time, replay
+from checker.core import UNKNOWN, describe_op, describe_state, replay, time_format
 
 MAX_OPS = 400  # per timeline; bigger partitions show the window around the failure
 LANE, PAD, COL = 26, 120, 22
@@ -50,7 +50,7 @@ def _window(part) -> list[int]:
     return sorted(by_dist[:MAX_OPS])
 
 
-def _timeline(model, part, shown, order) -> str:
+def _timeline(model, part, shown, order, fmt_time) -> str:
     ops = [part.ops[i] for i in shown]
     finite = sorted({t for op in ops for t in (op.call, op.ret) if t != math.inf})
     rank = {t: k for k, t in enumerate(finite)}
@@ -88,7 +88,7 @@ def _timeline(model, part, shown, order) -> str:
     return "".join(out)
 
 
-def _table(model, part) -> str:
+def _table(model, part, fmt_time) -> str:
     states = replay(model, part)
     rows = ["<table><tr><th>#</th><th>process</th><th>operation</th><th>called</th><th>returned</th><th>state after</th></tr>"]
     for j, i in enumerate(part.linearization):
@@ -122,10 +122,11 @@ def write_html(result, path) -> None:
     for p in parts:
         w, c = _verdict(p.valid)
         order = {i: j for j, i in enumerate(p.linearization)}
+        fmt = time_format(result, p)
         shown = _window(p)
         more = f" (showing {len(shown)} ops around the failure)" if len(shown) < len(p.ops) else ""
-        inner = (f'<div class="scroll">{_timeline(model, p, shown, order)}</div>'
-                 f"<h2>Partial linearization ({len(p.linearization)} of {len(p.ops)} ops)</h2>{_table(model, p)}")
+        inner = (f'<div class="scroll">{_timeline(model, p, shown, order, fmt)}</div>'
+                 f"<h2>Partial linearization ({len(p.linearization)} of {len(p.ops)} ops)</h2>{_table(model, p, fmt)}")
         head = (f'<b>{"key " + _esc(repr(p.key)) if p.key is not None else "(single register, no key)"}</b>: <span class="{c}">{w}</span> · {len(p.ops)} ops · '
                 f"{p.seconds:.3f} s{more}{' · ' + _esc(p.note) if p.note else ''}")
         is_open = " open" if p.valid is not True else ""

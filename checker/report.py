@@ -2,12 +2,12 @@
 and the operation that cannot be placed after it."""
 from __future__ import annotations
 
-from checker.core import UNKNOWN, describe_op, describe_state, fmt_time, replay
+from checker.core import UNKNOWN, describe_op, describe_state, replay, time_format
 
 TAIL = 5  # prefix ops shown before the one that cannot be placed
 
 
-def op_line(model, part, i) -> str:
+def op_line(model, part, i, fmt_time) -> str:
     op = part.ops[i]
     return (f"process {op.process}: {describe_op(model, part, i)}  "
             f"[called {fmt_time(op.call)}, returned {fmt_time(op.ret)}; {op.where}]")
@@ -26,14 +26,15 @@ def text(result, name: str) -> str:
         what = "not linearizable" if p.valid is False else f"unknown ({p.note})"
         out.append(f"  key {p.key!r}: {what}; longest linearizable prefix {len(p.linearization)} of {len(p.ops)} ops")
         if p.valid is False:
+            fmt = time_format(result, p)
             states = replay(model, p)
             start = max(0, len(p.linearization) - TAIL)
             if start:
                 out.append(f"    ... {start} earlier ops")
             for j in range(start, len(p.linearization)):
-                out.append(f"    {j + 1:>4}. {op_line(model, p, p.linearization[j])}  => {describe_state(model, states[j])}")
+                out.append(f"    {j + 1:>4}. {op_line(model, p, p.linearization[j], fmt)}  => {describe_state(model, states[j])}")
             if p.blocked is not None:
-                out.append(f"    cannot place: {op_line(model, p, p.blocked)}")
+                out.append(f"    cannot place: {op_line(model, p, p.blocked, fmt)}")
     proven = sum(1 for p in result.partitions if p.valid is True)
     if result.valid == UNKNOWN:
         out.append(f"  proven linearizable: {proven} of {k} partitions")

@@ -1,0 +1,33 @@
+"""Reports show nanosecond times as ms since the partition's first call, and
+clock-less importers' times as line numbers."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import checker
+from checker import report
+
+pytestmark = pytest.mark.unit
+T0 = 603_000_000_000  # a monotonic clock reading: meaningless to a reader
+
+
+def test_html_and_text_show_ms_since_the_partitions_first_call(tmp_path):
+    ev = lambda p, typ, f, v, dt: {"process": p, "type": typ, "f": f, "key": "a", "value": v, "time": T0 + dt}
+    h = [ev(0, "invoke", "write", 1, 0), ev(0, "ok", "write", 1, 2_500_000),
+         ev(1, "invoke", "read", None, 3_000_000), ev(1, "ok", "read", None, 4_250_000)]
+    result = checker.check(h)
+    assert result.valid is False
+    out = tmp_path / "r.html"
+    checker.write_html(result, out)
+    page = out.read_text()
+    assert "<td>0.000 ms</td>" in page and "<td>2.500 ms</td>" in page and "4.250 ms" in page
+    assert not re.search(r"6\.03e\+11|603000", page)
+    assert "called 3.000 ms, returned 4.250 ms" in report.text(result, "h")
+
+
+def test_jepsen_log_times_are_line_numbers(corpus_dir):
+    result = checker.check(checker.load(corpus_dir / "jepsen-etcd" / "etcd_000.log", "jepsen-log"))
+    assert result.valid is False and result.time_unit == "line"
+    assert re.search(r"called line \d+, returned line \d+", report.text(result, "x"))
