@@ -267,6 +267,20 @@ def _backend_options(cfg: RunConfig) -> dict:
     return {**backend_options(cfg.nemesis, accepted), **cfg.backend_options}
 
 
+def _require_reachable(endpoints, timeout: float = 2.0) -> None:
+    """An external cluster nobody answers for is bad input, not a run."""
+    import socket
+
+    for ep in endpoints:
+        host, _, port = ep.rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=timeout).close()
+        except ValueError:
+            raise UsageError(f"endpoint {ep!r}: expected host:port") from None
+        except OSError as e:
+            raise UsageError(f"endpoint {ep} is unreachable ({e.strerror or e})") from None
+
+
 def preflight(cfg: RunConfig):
     """What can be refused before anything is created: the system's options,
     whether it runs on this backend, the backend's option names."""
@@ -274,6 +288,7 @@ def preflight(cfg: RunConfig):
 
     system = systems.create(cfg.system, cfg.system_options())
     if cfg.endpoints:
+        _require_reachable(cfg.endpoints)
         return system
     why_not = getattr(system, "unsupported_backends", {}).get(cfg.backend)
     if why_not:

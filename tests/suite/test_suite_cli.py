@@ -27,6 +27,7 @@ def splitbrain(*args, cwd=None):
     (["run", "--backend-option", "novalue"], "expected KEY=VALUE"),
     (["run", "--backend-option", "colour=blue", "--time", "1"], "no option colour"),
     (["run", "--system", "etcd", "--backend", "docker"], "cannot run on the docker backend"),
+    (["run", "--system", "etcd", "--endpoints", "127.0.0.1:1"], "endpoint 127.0.0.1:1 is unreachable"),
 ])
 def test_bad_options_give_one_line_and_exit_2(args, needle):
     r = splitbrain(*args)
