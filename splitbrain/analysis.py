@@ -285,14 +285,31 @@ def elections(samples: list[dict], cluster_size: int, nemesis: list[NemesisEvent
 def leaders_per_term(samples: list[dict]) -> list[dict]:
     """Terms in which more than one node said it was the leader (Raft's election safety).
 
-    Each node's role and term come from one status answer, so two nodes reporting
-    leader in the same term, at any times, means two leaders were elected in it.
+    Two nodes reporting leader in the same term, at any times, means two leaders
+    were elected in it. One exception: a node seen leading in term t and next seen
+    leading in a later term, with nothing in between, cannot have led in t as
+    reported (a leader's term only grows after it steps down): its status read its
+    role ahead of its term (etcd's status reads the leader id and raftTerm
+    separately, and a new leader shows its old term for a moment). Such claims
+    are set aside; a leader that steps down is seen as follower or candidate.
     """
     seen: dict[int, set] = {}
-    for r in samples:
-        for nid, s in r["nodes"].items():
-            if s and s.get("role") == "leader" and isinstance(s.get("term"), int):
-                seen.setdefault(s["term"], set()).add(nid)
+    for nid in {n for r in samples for n in r["nodes"]}:
+        claims: list[int] = []  # terms of this node's current run of leader answers
+        for r in samples:
+            s = r["nodes"].get(nid)
+            if not s or not isinstance(s.get("term"), int):
+                continue
+            if s.get("role") != "leader":
+                for t in claims:
+                    seen.setdefault(t, set()).add(nid)
+                claims = []
+            elif claims and s["term"] > claims[-1]:
+                claims = [s["term"]]  # the earlier claims were the old term read with the new role
+            else:
+                claims.append(s["term"])
+        for t in claims:
+            seen.setdefault(t, set()).add(nid)
     return [{"term": t, "leaders": sorted(ids)} for t, ids in sorted(seen.items()) if len(ids) > 1]
 
 

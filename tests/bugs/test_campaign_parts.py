@@ -30,6 +30,17 @@ def test_two_leaders_in_one_term_are_reported_whenever_they_were_seen():
 
 
 @pytest.mark.unit
+def test_a_leader_answer_with_the_old_term_just_before_the_new_one_is_not_a_second_leader():
+    # etcd: node b, elected in term 10, first answers "leader" with its old term 7, then 10.
+    samples = [_round(a=("leader", 7), b=("follower", 7)), _round(a=("follower", 8), b=("leader", 7)),
+               _round(a=("follower", 10), b=("leader", 10))]
+    assert analysis.leaders_per_term(samples) == []
+    # the same claim followed by stepping down is a real second leader of term 7
+    real = samples[:2] + [_round(a=("leader", 7), b=("follower", 8))]
+    assert analysis.leaders_per_term(real) == [{"term": 7, "leaders": ["a", "b"]}]
+
+
+@pytest.mark.unit
 def test_a_run_with_two_leaders_in_a_term_is_invalid_even_if_linearizable():
     h = analysis.pair_history([])
     samples = [_round(a=("leader", 5)), _round(b=("leader", 5))]
