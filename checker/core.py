@@ -175,9 +175,11 @@ def _check(history, model, timeout, compiled, processes, progress) -> Result:
         p.valid, p.linearization, p.blocked, p.seconds, p.steps, p.cache_entries, p.note = res
 
     threshold = PARALLEL_MIN_OPS_COMPILED if compiled else PARALLEL_MIN_OPS_PYTHON
-    workers = processes if processes is not None else (os.cpu_count() or 1)
     spec = model.name if model is models.MODELS.get(model.name) else model
-    parallel = workers > 1 and len(parts) > 1 and total_ops >= threshold and _picklable(spec)
+    parallel = len(parts) > 1 and total_ops >= threshold
+    if parallel:
+        workers = processes if processes is not None else (os.cpu_count() or 1)
+        parallel = workers > 1 and _picklable(spec)
     done = 0
     if parallel:
         import concurrent.futures as cf

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from checker.history import INF, Operation
 from checker.model import Encoded
 from checker.models import cas_register
-from checker.models.values import canon
+from checker.models.values import _SCALARS, canon
 
 _READ, _WRITE, _CAS_OK, _CAS_FAIL, _CAS_ANY = 0, 1, 2, 3, 4
 _CAS_KIND = {"ok": _CAS_OK, "fail": _CAS_FAIL, "info": _CAS_ANY}
@@ -48,36 +48,35 @@ def cas_register_groups(events):
     """{key: [(invoke index, completion index or -1, call, ret, kind, a, b)]} in
     invoke order, values canonical (not yet integers)."""
     pending, groups = {}, {}
+    accepted = cas_register.CAS_REGISTER.operations
+    scalar = _SCALARS
     for i, ev in enumerate(events):
         proc = ev["process"]
+        if ev["type"] == "invoke":
+            if proc in pending or ev["f"] not in accepted:
+                return None  # let the general path say what is wrong
+            pending[proc] = (i, ev)
+            continue
         if proc == "nemesis":
             continue
-        if ev["type"] == "invoke":
-            if proc in pending or ev["f"] not in cas_register.CAS_REGISTER.operations:
-                return None  # let the general path say what is wrong
-            pending[proc] = i
-            continue
-        j = pending.pop(proc, None)
-        if j is None:
+        try:
+            j, inv = pending.pop(proc)
+        except KeyError:
             return None
-        inv = events[j]
         f, typ = inv["f"], ev["type"]
         if ev["f"] != f:
             return None
-        if typ == "fail" and (f != "cas" or ev.get("error") is not None):
-            continue
-        ret = ev["time"] if typ != "info" else INF
         if f == "read":
             if typ != "ok":
                 continue
-            rec = (j, i, inv["time"], ret, _READ, canon(ev["value"]), None)
-        elif f == "cas":
-            v = inv["value"]
-            if type(v) is not list or len(v) != 2:
-                return None
-            rec = (j, i, inv["time"], ret, _CAS_KIND[typ], canon(v[0]), canon(v[1]))
+            v = ev["value"]
+            rec = (j, i, inv["time"], ev["time"], _READ, v if type(v) in scalar else canon(v), None)
+        elif typ == "fail" and (f != "cas" or ev.get("error") is not None):
+            continue
         else:
-            rec = (j, i, inv["time"], ret, _WRITE, canon(inv["value"]) if f == "write" else None, None)
+            rec = _update(j, i, inv, ev["time"] if typ != "info" else INF, typ)
+            if rec is None:
+                return None
         key = inv.get("key")
         try:
             groups[key].append(rec)
@@ -85,30 +84,35 @@ def cas_register_groups(events):
             groups[key] = [rec]
         except TypeError:
             return None
-    for j in pending.values():
-        inv = events[j]
-        f = inv["f"]
-        if f == "read":
+    for j, inv in pending.values():
+        if inv["f"] == "read":
             continue
-        if f == "cas":
-            v = inv["value"]
-            if type(v) is not list or len(v) != 2:
-                return None
-            rec = (j, -1, inv["time"], INF, _CAS_ANY, canon(v[0]), canon(v[1]))
-        else:
-            rec = (j, -1, inv["time"], INF, _WRITE, canon(inv["value"]) if f == "write" else None, None)
+        rec = _update(j, -1, inv, INF, "info")
+        if rec is None:
+            return None
         key = inv.get("key")
         try:
-            groups[key].append(rec)
-        except (KeyError, TypeError):
-            try:
-                groups[key] = [rec]
-            except TypeError:
-                return None
+            groups.setdefault(key, []).append(rec)
+        except TypeError:
+            return None
     for recs in groups.values():
         recs.sort()  # appended at completion; the general path keeps invoke order
     # Keys in order of first invoke, as the general path has them.
     return dict(sorted(groups.items(), key=lambda kv: kv[1][0][0])) if len(groups) > 1 else groups
+
+
+def _update(j, i, inv, ret, typ):
+    """The record of a write, delete or cas; None if malformed."""
+    f, v = inv["f"], inv["value"]
+    if f == "cas":
+        if type(v) is not list or len(v) != 2:
+            return None
+        x, y = v
+        return (j, i, inv["time"], ret, _CAS_KIND[typ], x if type(x) in _SCALARS else canon(x),
+                y if type(y) in _SCALARS else canon(y))
+    if f == "delete":
+        return (j, i, inv["time"], ret, _WRITE, None, None)
+    return (j, i, inv["time"], ret, _WRITE, v if type(v) in _SCALARS else canon(v), None)
 
 
 def encode_cas_register(recs) -> Encoded:

@@ -1,12 +1,19 @@
-"""Checker vs Porcupine (Go) on the same corpus files, in one run.
+"""Checker vs Porcupine (Go) on the same files, in one run.
 
-Both sides time the same thing: parse + check of each file in a warm process,
-REPEATS times; ours also once per file from a cold `splitbrain check` process.
-Verdicts must agree with each other and with expected.json (exit 1 if not).
+Table 1: the corpus. Table 2: generated histories (checker/synth.py) that are
+large or hard for the search (many concurrent clients, many ops that never
+returned, big kv partitions, planted anomalies) plus histories recorded by
+`splitbrain run`, and the 300 small generated histories of the CI test.
+Both sides time the same thing: parse + check of each file in a warm process;
+the rounds alternate Porcupine and ours, so both see the same machine load.
+Ours also once per corpus file from a cold `splitbrain check` process.
+Verdicts must agree with each other and with expected.json (exit 1 if not;
+a side that gives up on time, "unknown", is reported, not counted).
 """
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import pathlib
@@ -15,6 +22,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+from bench.checker import harness
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -45,32 +54,92 @@ def corpus():
     return files
 
 
-def run_harness(cmd) -> tuple[dict, int]:
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=REPO).stdout
-    times, valid, peak = {}, {}, 0
-    for line in out.splitlines():
-        rec = json.loads(line)
-        if "peak_rss_kib" in rec:
-            peak = rec["peak_rss_kib"]
-            continue
-        times.setdefault(rec["file"], []).append(rec["seconds"])
-        valid[rec["file"]] = rec["valid"]
-    return {"times": times, "valid": valid}, peak
+def hard_set(out: pathlib.Path) -> list[tuple[str, str, str]]:
+    """(name, FORMAT, path) of table 2, written to out/."""
+    from checker.synth import Spec, dumps, generate
+
+    specs = {
+        "reg-20-clients": (Spec(model="cas-register", ops=2000, processes=20, keys=1, values=5, p_info=0.01, p_crash=0), 1),
+        "reg-info-unique": (Spec(model="cas-register", ops=1000, processes=10, keys=1, values=0, p_info=0.1, p_crash=0.02), 2),
+        "reg-50-keys": (Spec(model="cas-register", ops=20000, processes=20, keys=50, values=5, p_info=0.02), 3),
+        "reg-stale-bad": (Spec(model="cas-register", ops=300, processes=10, keys=1, values=0, p_info=0.01,
+                               anomaly="stale-read", anomalies=3), 1),
+        "kv-1-key-big": (Spec(model="kv", ops=3000, processes=5, keys=1, p_info=0, p_crash=0), 4),
+        "kv-info": (Spec(model="kv", ops=1000, processes=5, keys=1, p_info=0.01, p_crash=0), 5),
+        "kv-100-keys": (Spec(model="kv", ops=20000, processes=20, keys=100, p_info=0.005), 9),
+        "kv-dup-bad": (Spec(model="kv", ops=2000, processes=8, keys=1, p_info=0, anomaly="duplicate-append"), 8),
+    }
+    files = []
+    for name, (spec, seed) in specs.items():
+        path = out / f"{name}.jsonl"
+        path.write_text(dumps(generate(spec, seed)))
+        files.append((name, f"jsonl-{spec.model}", str(path)))
+    data = REPO / "tests" / "checker" / "data"
+    for name, model in [("run-register-local-unsafe", "cas-register"), ("run-kv", "kv")]:
+        path = out / f"{name}.jsonl"
+        path.write_bytes(gzip.decompress((data / f"{name}.jsonl.gz").read_bytes()))
+        files.append((name, f"jsonl-{model}", str(path)))
+    return files
+
+
+def ci_set(out: pathlib.Path) -> list[str]:
+    """FORMAT:PATH of the 300 small generated histories of tests/checker/test_porcupine_diff.py."""
+    import importlib.util
+
+    from checker.synth import dumps, generate
+
+    spec = importlib.util.spec_from_file_location("diff_test", REPO / "tests" / "checker" / "test_porcupine_diff.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    d = out / "ci-set"
+    d.mkdir(exist_ok=True)
+    specs = []
+    for seed in mod.SEEDS:
+        s = mod.spec_for(seed)
+        path = d / f"{seed}.jsonl"
+        path.write_text(dumps(generate(s, seed)))
+        specs.append(f"jsonl-{s.model}:{path}")
+    return specs
+
+
+def rounds(specs: list[str], repeats: int, timeout: float | None = None):
+    """Alternate Porcupine and ours, one run over all specs each per round.
+    Returns ({file: [s]}, {file: valid}, peak KiB) per side."""
+    ours_cmd = [sys.executable, "-m", "bench.checker.ours"] + ([f"--timeout={timeout}"] if timeout else [])
+    acc = {"porc": ({}, {}, 0), "ours": ({}, {}, 0)}
+    for _ in range(repeats):
+        for side in ("porc", "ours"):
+            if side == "porc":
+                t, v, peak = harness.porcupine(specs, 1, timeout)
+            else:
+                out = subprocess.run([*ours_cmd, "1", *specs], check=True, capture_output=True, text=True, cwd=REPO).stdout
+                t, v, peak = harness.parse(out)
+            times, valid, old = acc[side]
+            for f, ts in t.items():
+                times.setdefault(f, []).extend(ts)
+            valid.update(v)
+            acc[side] = (times, valid, max(old, peak))
+    return acc["ours"], acc["porc"]
+
+
+def spread(xs) -> str:
+    return f"median {statistics.median(xs):.3f} [{min(xs):.3f}..{max(xs):.3f}]"
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.checker", description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--hard-repeats", type=int, default=3, help="rounds of table 2 (default 3)")
+    ap.add_argument("--timeout", type=float, default=30.0, help="time limit per check in table 2, both sides (default 30)")
     args = ap.parse_args(argv)
     files = corpus()
     print(f"machine: {machine()}")
     out = HERE / "out"
     out.mkdir(exist_ok=True)
-    binary = out / "porcupine-bench"
-    subprocess.run(["go", "build", "-o", str(binary), "."], check=True, cwd=HERE / "porcupine")
+    harness.binary()
     specs = [f"{fmt}:{path}" for fmt, _, path, _ in files]
-    porc, porc_peak = run_harness([str(binary), str(args.repeats), *specs])
-    ours, ours_peak = run_harness([sys.executable, "-m", "bench.checker.ours", str(args.repeats), *specs])
+    (ot, ov, ours_peak), (pt, pv, porc_peak) = rounds(specs, args.repeats)
+    ours, porc = {"times": ot, "valid": ov}, {"times": pt, "valid": pv}
 
     cold, cold_valid = {}, {}
     exe = pathlib.Path(sys.executable).with_name("splitbrain")
@@ -106,12 +175,46 @@ def main(argv=None) -> int:
           f"per file: median {statistics.median(per_file):.2f} [{min(per_file):.2f}..{max(per_file):.2f}]")
     print(f"ours from cold `splitbrain check` processes (one per file): total {sum(cold.values()):.2f} s")
     print(f"peak memory: ours {ours_peak / 1024:.1f} MiB, porcupine {porc_peak / 1024:.1f} MiB")
+    corpus_line = (f"checker corpus: ours {statistics.median(ours_tot):.3f} s, porcupine {statistics.median(porc_tot):.3f} s, "
+                   f"ratio {statistics.median(ratios):.2f}; per-file median ratio {statistics.median(per_file):.2f}")
+
+    # Table 2.
+    hard = hard_set(out)
+    hspecs = [f"{fmt}:{path}" for _, fmt, path in hard]
+    (ht, hv, hpeak_o), (qt, qv, hpeak_p) = rounds(hspecs, args.hard_repeats, args.timeout)
+    print(f"\ngenerated and recorded histories ({args.hard_repeats} rounds, time limit {args.timeout:g} s per check "
+          f"on both sides; ours timed out = unknown):")
+    print(f"{'history':<28}{'ops':>7}{'ours':>9}{'porc':>9}{'ours s':>10}{'porc s':>10}{'ratio':>8}")
+    for name, fmt, path in hard:
+        n = sum(1 for line in open(path) if '"invoke"' in line)
+        o, q = statistics.median(ht[path]), statistics.median(qt[path])
+        vo, vp = hv[path], qv[path]
+        flag = ""
+        if vo != vp and "unknown" not in (vo, vp):
+            flag = "  <-- DISAGREEMENT"
+            disagreements.append((path, None, vo, vp, None))
+        bound = "<" if vp == "unknown" and vo != "unknown" else ""
+        print(f"{name:<28}{n:>7}{str(vo):>9}{str(vp):>9}{o:>10.3f}{q:>10.3f}{bound + f'{o / q:.3f}':>8}{flag}")
+    cspecs = ci_set(out)
+    (ct, cv, _), (dt, dv, _) = rounds(cspecs, args.repeats, 20)
+    cpaths = [s.split(":", 1)[1] for s in cspecs]
+    c_ours = [sum(ct[p][r] for p in cpaths) for r in range(args.repeats)]
+    c_porc = [sum(dt[p][r] for p in cpaths) for r in range(args.repeats)]
+    c_ratio = [statistics.median(ct[p]) / statistics.median(dt[p]) for p in cpaths]
+    bad = [p for p in cpaths if cv[p] != dv[p]]
+    for p in bad:
+        disagreements.append((p, None, cv[p], dv[p], None))
+    print(f"{'300 small generated (sum)':<28}{'':>7}{'':>9}{'':>9}{statistics.median(c_ours):>10.3f}"
+          f"{statistics.median(c_porc):>10.3f}{statistics.median(c_ours) / statistics.median(c_porc):>8.3f}")
+    print(f"  300 small generated: totals ours {spread(c_ours)} s, porcupine {spread(c_porc)} s; per-file ratio "
+          f"{spread(c_ratio)}; verdicts disagree on {len(bad)}; "
+          f"{sum(1 for p in cpaths if cv[p] is False)} not linearizable, {sum(1 for p in cpaths if cv[p] is True)} linearizable")
+    print(f"peak memory, table 2: ours {hpeak_o / 1024:.1f} MiB, porcupine {hpeak_p / 1024:.1f} MiB")
+    print(corpus_line)
     if disagreements:
         print(f"\n!!! {len(disagreements)} VERDICT DISAGREEMENT(S) (file, expected, ours, porcupine, ours cold):")
         for d in disagreements:
             print("!!!", *d)
-    print(f"checker corpus: ours {statistics.median(ours_tot):.3f} s, porcupine {statistics.median(porc_tot):.3f} s, "
-          f"ratio {statistics.median(ratios):.2f}")
     return 1 if disagreements else 0
 
 
