@@ -53,6 +53,17 @@ def _median(xs):
     return f"{statistics.median(xs):.0f} s (min {min(xs):.0f}, max {max(xs):.0f})" if xs else "-"
 
 
+def found(result: dict) -> bool:
+    """The hunt's verdict as its runs' files say now (`splitbrain report RUN` re-judges a run)."""
+    verdicts = []
+    for a in result.get("attempts", []):
+        try:
+            verdicts.append(json.loads((pathlib.Path(a["run_dir"]) / "summary.json").read_text()).get("valid"))
+        except (OSError, ValueError, KeyError):
+            return bool(result.get("found"))
+    return False in verdicts
+
+
 def rows(records: list[dict], names: list[str], controls: bool, etcd: bool) -> list[tuple]:
     """One table row per bug from the hunts' records (those of a finished or an interrupted run)."""
     from splitbrain import bugs
@@ -63,7 +74,7 @@ def rows(records: list[dict], names: list[str], controls: bool, etcd: bool) -> l
         hunted = [r for r in mine if r.get("kind") == "bug"]
         if not hunted:
             continue
-        times = [r["seconds"] for r in hunted if r.get("found")]
+        times = [r["seconds"] for r in hunted if found(r)]
         safe = [r for r in mine if r.get("kind") == "safe"]
         etcd_ok = [r for r in mine if r.get("kind") == "etcd" and not r.get("error") and faults_ran(r)]
         overrides = bugs.get(name).campaign.overrides
@@ -71,8 +82,8 @@ def rows(records: list[dict], names: list[str], controls: bool, etcd: bool) -> l
         knobs = ",".join(f"{k}={v}" for k, v in overrides.items()
                          if k in ("workload", "read_mode", "snapshot_every", "keys", "concurrency"))
         out.append((name, f"{nem} {knobs}".strip(), f"{len(times)}/{len(hunted)}", _median(times),
-                    f"{sum(bool(r.get('found')) for r in safe)}/{len(safe)}" if controls else "-",
-                    (f"{sum(bool(r.get('found')) for r in etcd_ok)}/{len(etcd_ok)}" if etcd_ok else "n/a")
+                    f"{sum(found(r) for r in safe)}/{len(safe)}" if controls else "-",
+                    (f"{sum(found(r) for r in etcd_ok)}/{len(etcd_ok)}" if etcd_ok else "n/a")
                     if controls and etcd else "-"))
     return out
 
