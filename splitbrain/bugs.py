@@ -95,8 +95,9 @@ CATALOGUE: tuple[Bug, ...] = (
         "installing a snapshot drops the log entries after the snapshot index, even those it already had",
         # The leader snapshots every few seconds; a follower whose acknowledgements lag crashes right after
         # one and is sent it although it holds it (nemesis/faults/snapshot_race.py); its commit index goes back.
-        _campaign(nemesis=("kill-follower-after-snapshot",), snapshot_every=300, nemesis_interval=4.0,
-                  fault_duration=2.0),
+        # Each fault waits for a snapshot (a few seconds): a longer attempt holds more of them.
+        _campaign(time=25.0, nemesis=("kill-follower-after-snapshot",), snapshot_every=300, nemesis_interval=5.0,
+                  fault_duration=1.0),
         "etcd-io/raft restore discarding a matching log suffix"),
 )
 BY_NAME: dict[str, Bug] = {b.name: b for b in CATALOGUE}
