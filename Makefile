@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 BUILD_INPUTS := pyproject.toml setup.py $(wildcard checker/csrc/*.c checker/csrc/*.h checker/_cbuild.py) \
                 $(wildcard reference_kv/storage/shim/*.go reference_kv/storage/shim/go.mod)
 
-.PHONY: venv build test test-unit demo bench bench-checker bench-storage bench-kv bench-workloads bench-bugs bench-regions clean
+.PHONY: venv build test test-unit demo bench bench-checker bench-storage bench-kv bench-workloads bench-kv-quick bench-bugs clean
 
 $(STAMP): $(BUILD_INPUTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,14 +39,15 @@ bench-storage: $(STAMP)
 bench-kv: $(STAMP)
 	$(PY) -m bench.kv
 
+bench-kv-quick: $(STAMP)
+	$(PY) -m bench.kv --quick
+
 bench-workloads: $(STAMP)
 	$(PY) -m bench.workloads
 
 bench-bugs: $(STAMP)
 	$(PY) -m bench.bugs
 
-bench-regions: $(STAMP)
-	$(PY) -m bench.regions
 
 clean:
 	rm -rf $(VENV) build *.egg-info
