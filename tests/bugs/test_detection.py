@@ -13,9 +13,10 @@ import pytest
 from splitbrain import bugs
 
 # Every catalogued bug whose campaign finds it (see bench/bugs for k of n seeds).
-DETECTED = ("stale-read", "lease-no-drift-guard", "lease-ignores-pause", "no-checkquorum",
-            "readindex-before-term-commit", "no-fsync", "retry-duplicate", "vote-not-persisted",
-            "snapshot-lost-entries")
+# readindex-before-term-commit is not here: its campaign reaches the planted branch but its
+# reads rarely land in the few round trips it lasts; test_new_leader_window.py reads there directly.
+DETECTED = ("stale-read", "lease-no-drift-guard", "lease-ignores-pause", "no-checkquorum", "no-fsync",
+            "retry-duplicate", "vote-not-persisted", "snapshot-lost-entries")
 CONTROLLED = ("lease-no-drift-guard", "snapshot-lost-entries")
 SEED = 0
 
