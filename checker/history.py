@@ -126,6 +126,22 @@ _JEPSEN_OP = re.compile(r"^(\d+)\s+:(invoke|ok|fail|info)\s+:([\w-]+)\s+(nil|-?\
 # takes the line-by-line path, which also names the offending line.
 _JEPSEN_OPS = re.compile(r"^\w+[ \t]+jepsen\.util[ \t]+-[ \t]+(\d+)[ \t]+:(invoke|ok|fail|info)[ \t]+:([\w-]+)[ \t]+"
                          r"(nil|-?\d+|\[-?\d+[ \t]+-?\d+\]|:[\w-]+)[ \t\r]*$", re.M)
+# Jepsen's own spacing, with the value's parts as groups: twice as fast again.
+_JEPSEN_STRICT = re.compile(r"^\w+ +jepsen\.util - (\d+)\t:(invoke|ok|fail|info)\t:([\w-]+)\t"
+                            r"(?:nil|(-?\d+)|\[(-?\d+) (-?\d+)\]|(:[\w-]+))$", re.M)
+
+
+def _strict_jepsen_events(text: str):
+    """Events of a file of Jepsen-spaced op lines only, else None."""
+    ops = _JEPSEN_STRICT.findall(text)
+    n = len(ops)
+    if not n or n != text.count("\n") + (not text.endswith("\n")):
+        return None
+    events = [{"process": int(p), "type": ty, "f": f, "value": int(v) if v else [int(x), int(y)] if x else None, "time": no}
+              for no, (p, ty, f, v, x, y, _) in enumerate(ops, 1)]
+    for k in [k for k, m in enumerate(ops) if m[6]]:
+        events[k] = _jepsen_event(k + 1, *ops[k][:3], ops[k][6])
+    return events
 
 
 def _jepsen_event(no, proc, typ, f, raw):
@@ -145,6 +161,9 @@ def _jepsen_event(no, proc, typ, f, raw):
 
 
 def _parse_jepsen_log(text: str, path: str) -> History:
+    events = _strict_jepsen_events(text)
+    if events is not None:
+        return History(events, path, range(1, len(events) + 1), trusted=True, time_unit="line")
     ops = _JEPSEN_OPS.findall(text)
     n = len(ops)
     if n and n == text.count("\n") + (not text.endswith("\n")):

@@ -33,7 +33,10 @@ def binary() -> pathlib.Path:
     fd, tmp = tempfile.mkstemp(dir=OUT, prefix=".porcupine-bench.")
     os.close(fd)
     try:
-        subprocess.run([go, "build", "-o", tmp, "."], check=True, cwd=SRC, capture_output=True)
+        built = subprocess.run([go, "build", "-o", tmp, "."], cwd=SRC, capture_output=True, text=True)
+        if built.returncode != 0:
+            raise RuntimeError(f"go build of {SRC} failed (needs github.com/anishathalye/porcupine in the module "
+                               f"cache or network access): {built.stderr.strip()}")
         os.replace(tmp, BINARY)
     finally:
         if os.path.exists(tmp):
