@@ -96,7 +96,7 @@ CATALOGUE: tuple[Bug, ...] = (
         # The leader snapshots every few seconds; a follower whose acknowledgements lag crashes right after
         # one and is sent it although it holds it (nemesis/faults/snapshot_race.py); its commit index goes back.
         # Each fault waits for a snapshot (a few seconds): a longer attempt holds more of them.
-        _campaign(time=25.0, nemesis=("kill-follower-after-snapshot",), snapshot_every=300, nemesis_interval=5.0,
+        _campaign(time=25.0, nemesis=("kill-follower-after-snapshot",), snapshot_every=800, nemesis_interval=5.0,
                   fault_duration=1.0),
         "etcd-io/raft restore discarding a matching log suffix"),
 )

@@ -34,7 +34,7 @@ def _wait(pred, deadline: float):
     return None
 
 
-def kill_follower_after_snapshot(lag: float = 2.0, wait: float = 5.0) -> FaultPackage:
+def kill_follower_after_snapshot(lag: float = 2.0, wait: float = 8.0) -> FaultPackage:
     def start(ctx: Context):
         lead = ctx.leader()
         nodes = sorted(ctx.nodes)
