@@ -19,6 +19,9 @@ DETECTED = ("stale-read", "lease-no-drift-guard", "lease-ignores-pause", "no-che
             "retry-duplicate", "vote-not-persisted", "snapshot-lost-entries")
 CONTROLLED = ("lease-no-drift-guard", "snapshot-lost-entries")
 SEED = 0
+# Attempts per test from the detection rate bench/bugs measured per seed (7/10 and 8/10 for these
+# two, 9-10/10 for the rest): enough that a miss means the bug is gone, not bad luck (< 1-2%).
+ATTEMPTS = {"lease-no-drift-guard": 4, "snapshot-lost-entries": 3}
 
 
 @pytest.mark.integration
@@ -26,7 +29,7 @@ SEED = 0
 @pytest.mark.parametrize("name", DETECTED)
 def test_campaign_finds_the_planted_bug(tmp_path, name):
     bug = bugs.get(name)
-    result = bugs.hunt(bug, seed=SEED, out=str(tmp_path), attempts=2)
+    result = bugs.hunt(bug, seed=SEED, out=str(tmp_path), attempts=ATTEMPTS.get(name, 2))
     assert result.found, f"{name} not found in {[(a.seed, a.valid, a.run_dir) for a in result.attempts]}"
     assert result.attempts[-1].valid is False
 
