@@ -3,24 +3,16 @@ from __future__ import annotations
 
 from ..types import DiskFull, Killable, PowerLoss
 from .base import Context, FaultPackage, resolve
+from .process import kill_nodes, restart
 
 
 def power_loss(targets: str = "one") -> FaultPackage:
     def start(ctx: Context):
         nodes = resolve(targets, ctx)
-        for n in nodes:
-            ctx.backend.kill(n)
-            ctx.killed.add(n)
-            ctx.backend.drop_unsynced(n)
+        kill_nodes(ctx, nodes, then=ctx.backend.drop_unsynced)
         return {"targets": targets, "nodes": nodes}
 
-    def stop(ctx: Context, value):
-        for n in value["nodes"]:
-            ctx.backend.start(n)
-            ctx.killed.discard(n)
-        return {"nodes": value["nodes"]}
-
-    return FaultPackage(f"power-loss-{targets}", "power-loss", "restart", start, stop, (Killable, PowerLoss))
+    return FaultPackage(f"power-loss-{targets}", "power-loss", "restart", start, restart, (Killable, PowerLoss))
 
 
 def disk_full(targets: str = "one") -> FaultPackage:
