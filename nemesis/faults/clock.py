@@ -14,10 +14,10 @@ def _reset(ctx: Context, nodes) -> None:
         ctx.clocks_touched.discard(n)
 
 
-def skew(max_seconds: float = 0.5, targets: str = "all") -> FaultPackage:
-    """Every target gets its own fixed offset in [-max, +max]."""
+def _fixed_offsets(name: str, start_f: str, draw, targets: str) -> FaultPackage:
+    """Each target's clock set to its own fixed offset `draw(ctx)`, reset at stop."""
     def start(ctx: Context):
-        offsets = {n: round(ctx.rng.uniform(-max_seconds, max_seconds), 3) for n in resolve(targets, ctx)}
+        offsets = {n: draw(ctx) for n in resolve(targets, ctx)}
         for n, off in offsets.items():
             ctx.backend.set_clock(n, off, 1.0)
             ctx.clocks_touched.add(n)
@@ -27,23 +27,18 @@ def skew(max_seconds: float = 0.5, targets: str = "all") -> FaultPackage:
         _reset(ctx, value["offsets"])
         return {"nodes": sorted(value["offsets"])}
 
-    return FaultPackage("clock-skew", "start-clock-skew", "reset-clock", start, stop, (ClockControl,))
+    return FaultPackage(name, start_f, "reset-clock", start, stop, (ClockControl,))
+
+
+def skew(max_seconds: float = 0.5, targets: str = "all") -> FaultPackage:
+    """Every target gets its own fixed offset in [-max, +max]."""
+    return _fixed_offsets("clock-skew", "start-clock-skew",
+                          lambda ctx: round(ctx.rng.uniform(-max_seconds, max_seconds), 3), targets)
 
 
 def bump(seconds: float = 60.0, targets: str = "one") -> FaultPackage:
     """A sudden jump forward or back by `seconds`."""
-    def start(ctx: Context):
-        offsets = {n: seconds * ctx.rng.choice((-1, 1)) for n in resolve(targets, ctx)}
-        for n, off in offsets.items():
-            ctx.backend.set_clock(n, off, 1.0)
-            ctx.clocks_touched.add(n)
-        return {"offsets": offsets}
-
-    def stop(ctx: Context, value):
-        _reset(ctx, value["offsets"])
-        return {"nodes": sorted(value["offsets"])}
-
-    return FaultPackage("clock-bump", "bump-clock", "reset-clock", start, stop, (ClockControl,))
+    return _fixed_offsets("clock-bump", "bump-clock", lambda ctx: seconds * ctx.rng.choice((-1, 1)), targets)
 
 
 def rate(factor: float = 2.0, targets: str = "one") -> FaultPackage:

@@ -28,6 +28,18 @@ def standin_specs(n: int = 3, python: str = sys.executable, script: str = STANDI
     return [NodeSpec(id=f"n{i + 1}", argv=argv) for i in range(n)]
 
 
+def running_standins(backend_cls, workdir, rid: str, n: int = 3):
+    """A backend with n stand-in nodes started; yields it and always tears it down."""
+    b = backend_cls(workdir / rid, rid)
+    try:
+        b.setup(standin_specs(n))
+        for node in b.nodes():
+            b.start(node)
+        yield b
+    finally:
+        b.teardown()
+
+
 def http_json(addr, path: str = "/status", timeout: float = 1.0):
     """GET over a fresh connection; None when the node does not answer in time."""
     try:

@@ -10,7 +10,7 @@ from nemesis import faults
 from nemesis.backends.netns import NetnsBackend, missing_requirements
 from nemesis.faults.base import Context
 from nemesis.types import capabilities
-from nemesis_helpers import hears, http_json, run_id, standin_specs, wait_until
+from nemesis_helpers import running_standins, hears, http_json, run_id, standin_specs, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.root]
 if missing_requirements():
@@ -20,14 +20,7 @@ if missing_requirements():
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     rid = run_id()
-    b = NetnsBackend(tmp_path_factory.mktemp("netns") / rid, rid)
-    try:
-        b.setup(standin_specs(3))
-        for n in b.nodes():
-            b.start(n)
-        yield b
-    finally:
-        b.teardown()
+    yield from running_standins(NetnsBackend, tmp_path_factory.mktemp("netns"), rid)
     names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert rid not in names, "namespaces left behind"
     assert rid not in subprocess.run(["ip", "link"], capture_output=True, text=True).stdout

@@ -12,7 +12,7 @@ from nemesis.backends.local import LocalBackend
 from nemesis.faults.base import Context
 from nemesis.history import HistoryWriter
 from nemesis.schedule import Schedule
-from nemesis_helpers import hears, http_json, run_id, standin_specs, wait_until
+from nemesis_helpers import running_standins, hears, http_json, run_id, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -20,14 +20,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     rid = run_id()
-    b = LocalBackend(tmp_path_factory.mktemp("sched") / rid, rid)
-    try:
-        b.setup(standin_specs(3))
-        for n in b.nodes():
-            b.start(n)
-        yield b
-    finally:
-        b.teardown()
+    yield from running_standins(LocalBackend, tmp_path_factory.mktemp("sched"), rid)
 
 
 def all_hear(b) -> bool:
