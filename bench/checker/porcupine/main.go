@@ -118,21 +118,49 @@ var (
 	kvRe     = regexp.MustCompile(`^\{:process (\d+), :type :(invoke|ok), :f :(get|put|append), :key "(.*)", :value (nil|"(.*)")\}$`)
 )
 
-func parseJepsen(path string) []porcupine.Event {
+// eventLog turns per-process invoke/complete lines into Porcupine events;
+// a call never completed (crashed client) gets the model's "unknown" return.
+type eventLog struct {
+	events []porcupine.Event
+	open   map[int]int
+	id     int
+}
+
+func (l *eventLog) call(proc int, in interface{}) {
+	l.events = append(l.events, porcupine.Event{ClientId: proc, Kind: porcupine.CallEvent, Value: in, Id: l.id})
+	l.open[proc] = l.id
+	l.id++
+}
+
+func (l *eventLog) ret(proc int, out interface{}) {
+	l.events = append(l.events, porcupine.Event{ClientId: proc, Kind: porcupine.ReturnEvent, Value: out, Id: l.open[proc]})
+	delete(l.open, proc)
+}
+
+// scanEvents feeds every line of path that re matches to handle and closes
+// the calls left open with unknown.
+func scanEvents(path string, re *regexp.Regexp, unknown interface{}, handle func(l *eventLog, m []string)) []porcupine.Event {
 	f, err := os.Open(path)
 	if err != nil {
 		panic(err)
 	}
 	defer f.Close()
-	var events []porcupine.Event
-	open := map[int]int{}
-	id := 0
+	l := &eventLog{open: map[int]int{}}
 	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<26)
 	for sc.Scan() {
-		m := jepsenRe.FindStringSubmatch(sc.Text())
-		if m == nil {
-			continue
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			handle(l, m)
 		}
+	}
+	for proc, i := range l.open {
+		l.events = append(l.events, porcupine.Event{ClientId: proc, Kind: porcupine.ReturnEvent, Value: unknown, Id: i})
+	}
+	return l.events
+}
+
+func parseJepsen(path string) []porcupine.Event {
+	return scanEvents(path, jepsenRe, regOutput{unknown: true}, func(l *eventLog, m []string) {
 		proc, _ := strconv.Atoi(m[1])
 		typ, fn, val := m[2], m[3], m[4]
 		if typ == "invoke" {
@@ -147,13 +175,11 @@ func parseJepsen(path string) []porcupine.Event {
 				in.a, _ = strconv.Atoi(parts[0])
 				in.b, _ = strconv.Atoi(parts[1])
 			}
-			events = append(events, porcupine.Event{ClientId: proc, Kind: porcupine.CallEvent, Value: in, Id: id})
-			open[proc] = id
-			id++
-			continue
+			l.call(proc, in)
+			return
 		}
 		if typ == "info" || (typ == "fail" && fn != "read" && fn != "cas") {
-			continue // indeterminate: stays open, returned at the end
+			return // indeterminate: stays open, returned at the end
 		}
 		out := regOutput{}
 		switch {
@@ -167,46 +193,20 @@ func parseJepsen(path string) []porcupine.Event {
 		case fn == "cas":
 			out.ok = typ == "ok"
 		}
-		events = append(events, porcupine.Event{ClientId: proc, Kind: porcupine.ReturnEvent, Value: out, Id: open[proc]})
-		delete(open, proc)
-	}
-	for proc, i := range open {
-		events = append(events, porcupine.Event{ClientId: proc, Kind: porcupine.ReturnEvent, Value: regOutput{unknown: true}, Id: i})
-	}
-	return events
+		l.ret(proc, out)
+	})
 }
 
 func parseKv(path string) []porcupine.Event {
-	f, err := os.Open(path)
-	if err != nil {
-		panic(err)
-	}
-	defer f.Close()
-	var events []porcupine.Event
-	open := map[int]int{}
-	id := 0
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<26)
-	for sc.Scan() {
-		m := kvRe.FindStringSubmatch(sc.Text())
-		if m == nil {
-			continue
-		}
+	ops := map[string]int{"get": 0, "put": 1, "append": 2}
+	return scanEvents(path, kvRe, "", func(l *eventLog, m []string) {
 		proc, _ := strconv.Atoi(m[1])
 		if m[2] == "invoke" {
-			op := map[string]int{"get": 0, "put": 1, "append": 2}[m[3]]
-			events = append(events, porcupine.Event{ClientId: proc, Kind: porcupine.CallEvent, Value: kvInput{op, m[4], m[6]}, Id: id})
-			open[proc] = id
-			id++
-			continue
+			l.call(proc, kvInput{ops[m[3]], m[4], m[6]})
+		} else {
+			l.ret(proc, m[6])
 		}
-		events = append(events, porcupine.Event{ClientId: proc, Kind: porcupine.ReturnEvent, Value: m[6], Id: open[proc]})
-		delete(open, proc)
-	}
-	for proc, i := range open {
-		events = append(events, porcupine.Event{ClientId: proc, Kind: porcupine.ReturnEvent, Value: "", Id: i})
-	}
-	return events
+	})
 }
 
 func peakRSSKiB() int {
