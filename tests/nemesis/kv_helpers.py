@@ -2,11 +2,14 @@
 scenarios (isolate / kill / pause the leader) that every backend's KV test runs."""
 from __future__ import annotations
 
+import contextlib
 import functools
+import random
 import subprocess
 import sys
 
 from nemesis import faults
+from nemesis.faults.base import Context
 from nemesis.types import NodeSpec
 from nemesis_helpers import http_json, wait_until
 
@@ -44,6 +47,25 @@ def leader(b, among=None):
         if st and st.get("role") == "leader":
             return lead
     return None
+
+
+@contextlib.contextmanager
+def running_kv(b, specs, timeout: float):
+    """The backend with the KV nodes started and a leader elected; always torn down."""
+    try:
+        b.setup(specs)
+        for n in b.nodes():
+            b.start(n)
+        wait_until(lambda: leader(b), timeout=timeout, what="a leader")
+        yield b
+    finally:
+        b.teardown()
+
+
+def kv_context(b, seed: int, timeout: float = 20) -> Context:
+    """A fault context once the nodes agree on a leader again (a previous test may have moved it)."""
+    wait_until(lambda: leader(b), timeout=timeout, what="a leader all agree on")
+    return Context(b, rng=random.Random(seed), leader=lambda: leader(b))
 
 
 def isolate_leader(ctx, timeout: float = 20):

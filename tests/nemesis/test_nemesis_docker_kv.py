@@ -2,16 +2,14 @@
 the compiled shim and the node's dependencies; faults make Raft react; the clock is faked."""
 from __future__ import annotations
 
-import random
 import time
 
 import pytest
 
-from kv_helpers import isolate_leader, kill_leader, kv_specs, leader, pause_leader
+from kv_helpers import isolate_leader, kill_leader, kv_context, kv_specs, pause_leader, running_kv
 from nemesis.backends.host import BackendError
-from nemesis.faults.base import Context
 from nemesis.types import capabilities
-from nemesis_helpers import run_id, wait_until
+from nemesis_helpers import run_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -29,14 +27,8 @@ def kv(tmp_path_factory):
     rid = run_id()
     work = tmp_path_factory.mktemp("dockerkv") / rid
     b = DockerBackend(work, rid, image=image, python=PYTHON, clock_control=True)
-    try:
-        b.setup(kv_specs(3, storage="pebble"))
-        for n in b.nodes():
-            b.start(n)
-        wait_until(lambda: leader(b), timeout=60, what="a leader")
+    with running_kv(b, kv_specs(3, storage="pebble"), timeout=60):
         yield b
-    finally:
-        b.teardown()
     assert (work / "1" / "node.log").exists(), "container logs were not saved at teardown"
     import docker
     c = docker.from_env()
@@ -46,8 +38,7 @@ def kv(tmp_path_factory):
 
 @pytest.fixture
 def ctx(kv):
-    wait_until(lambda: leader(kv), timeout=30, what="a leader all agree on")
-    return Context(kv, rng=random.Random(3), leader=lambda: leader(kv))
+    return kv_context(kv, seed=3, timeout=30)
 
 
 def test_pebble_data_lands_in_the_host_data_dir(ctx):

@@ -5,17 +5,17 @@ so iptables there cuts its traffic. The namespaces themselves come from the netn
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import socket
 import subprocess
 
 import pytest
 
-from kv_helpers import isolate_leader, kill_leader, kv_specs, leader, pause_leader, reference_kv_missing, status
+from kv_helpers import (
+    isolate_leader, kill_leader, kv_context, kv_specs, pause_leader, reference_kv_missing, running_kv, status,
+)
 from nemesis.backends.netns import NetnsBackend, missing_requirements
 from nemesis.backends.ssh import SshBackend
-from nemesis.faults.base import Context
 from nemesis.types import NodeSpec, capabilities
 from nemesis_helpers import run_id, wait_until
 
@@ -82,13 +82,11 @@ def kv(hosts, tmp_path_factory):
                    remote_dir=str(work / "remote"), clock_control=True)
     try:
         wait_until(lambda: _connects(b), timeout=10, what="sshd accepting connections")
-        b.setup(kv_specs(3))
-        for n in b.nodes():
-            b.start(n)
-        wait_until(lambda: leader(b), timeout=30, what="a leader")
-        yield b
-    finally:
+    except BaseException:
         b.teardown()
+        raise
+    with running_kv(b, kv_specs(3), timeout=30):
+        yield b
     # nothing of the run is left on the hosts: no processes, no chains, no remote dir; logs are here
     assert not (work / "remote").exists()
     assert (work / "1" / "node.log").exists()
@@ -122,8 +120,7 @@ def _connects(b) -> bool:
 
 @pytest.fixture
 def ctx(kv):
-    wait_until(lambda: leader(kv), timeout=20, what="a leader all agree on")
-    return Context(kv, rng=random.Random(5), leader=lambda: leader(kv))
+    return kv_context(kv, seed=5)
 
 
 def test_unknown_host_key_is_refused(hosts, tmp_path):
