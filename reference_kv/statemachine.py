@@ -113,55 +113,86 @@ class Loaded:
     members: dict[int, tuple[str, str]]
 
 
+class EpochNotMatch:
+    """Apply result of a command whose key left this group's range (a split applied before it)."""
+
+
+EPOCH_NOT_MATCH = EpochNotMatch()
+
+
 class StateMachine:
-    def __init__(self, storage, unsafe_bug: str | None = None):
+    """One Raft group's state.
+
+    `prefix` puts this group's log, hard state and sessions under their own
+    key space (a Region's id; empty for the single-group node); user data
+    stays under the global `data_prefix`, so a Region split moves no data.
+    `owns(key)` is checked when a command is applied: a command for a key the
+    group no longer owns gets EPOCH_NOT_MATCH and changes nothing.
+    `extra_ops` maps further command letters to
+    `fn(sm, batch, key, a, b, overlay) -> result` (a Region's split, the meta group).
+    """
+
+    def __init__(self, storage, unsafe_bug: str | None = None, prefix: bytes = b"",
+                 data_prefix: bytes = DATA, owns=None, extra_ops=None):
         self.db = storage
         self.unsafe_bug = unsafe_bug
+        self.prefix = prefix
+        self.data_prefix = data_prefix
+        self.owns = owns
+        self.extra_ops = extra_ops or {}
+        self._hard, self._conf_key = prefix + META_HARD, prefix + META_CONF
+        self._applied_key, self._snap_key = prefix + META_APPLIED, prefix + META_SNAP
+        self._member, self._session_prefix = prefix + MEMBER, prefix + SESSION
         self.last_index = 0
         self.applied = 0
         self.applied_term = 0
         self.conf = ConfState()
         self._sessions: dict[str, dict[int, object]] = {}
 
+    def _log(self, index: int) -> bytes:
+        return self.prefix + log_key(index)
+
+    def data_key(self, key: str) -> bytes:
+        return self.data_prefix + key.encode()
+
     # --- startup ---------------------------------------------------------------
     def load(self) -> Loaded:
         db = self.db
-        hs = _unpack(db.get(META_HARD)) if db.get(META_HARD) else [0, 0, 0]
-        conf = conf_from_wire(_unpack(db.get(META_CONF))) if db.get(META_CONF) else ConfState()
-        snap = snap_from_wire(_unpack(db.get(META_SNAP))) if db.get(META_SNAP) else None
-        applied, applied_term = _unpack(db.get(META_APPLIED)) if db.get(META_APPLIED) else (0, 0)
+        hs = _unpack(db.get(self._hard)) if db.get(self._hard) else [0, 0, 0]
+        conf = conf_from_wire(_unpack(db.get(self._conf_key))) if db.get(self._conf_key) else ConfState()
+        snap = snap_from_wire(_unpack(db.get(self._snap_key))) if db.get(self._snap_key) else None
+        applied, applied_term = _unpack(db.get(self._applied_key)) if db.get(self._applied_key) else (0, 0)
         first = snap.index + 1 if snap else 1
-        entries = [entry_from_wire(_unpack(v)) for _, v in db.iterate(log_key(first), log_key(_MAX_INDEX))]
+        entries = [entry_from_wire(_unpack(v)) for _, v in db.iterate(self._log(first), self._log(_MAX_INDEX))]
         self.last_index = entries[-1].index if entries else (snap.index if snap else 0)
         self.applied, self.applied_term, self.conf = applied, applied_term, conf
         self._sessions.clear()
-        members = {
-            struct.unpack(">Q", k[len(MEMBER):])[0]: tuple(_unpack(v))
-            for k, v in db.iterate(MEMBER, MEMBER + b"\xff" * 9)
-        }
-        return Loaded(HardState(*hs), conf, snap, entries, applied, applied_term, members)
+        return Loaded(HardState(*hs), conf, snap, entries, applied, applied_term, self.members())
 
     def bootstrap(self, conf: ConfState) -> None:
         """A brand-new node of the initial configuration records it, so a restart knows it."""
         b = self.db.batch()
-        b.set(META_CONF, _pack(conf_to_wire(conf)))
+        b.set(self._conf_key, _pack(conf_to_wire(conf)))
         b.commit(sync=True)
         self.conf = conf
 
     # --- the hot path: persist + apply in one batch ----------------------------
-    def persist_and_apply(self, entries, hard_state: HardState | None, committed, sync: bool) -> Applied:
-        b = self.db.batch()
+    def persist_and_apply(self, entries, hard_state: HardState | None, committed, sync: bool,
+                          batch=None) -> Applied:
+        """With `batch` given, write into it and leave the commit to the caller (many groups, one fsync)."""
+        b = self.db.batch() if batch is None else batch
         if entries:
             first = entries[0].index
             if first <= self.last_index:  # a new leader overwrote our uncommitted suffix
-                b.delete_range(log_key(first), log_key(_MAX_INDEX))
+                b.delete_range(self._log(first), self._log(_MAX_INDEX))
             for e in entries:
-                b.set(log_key(e.index), _pack(entry_to_wire(e)))
+                b.set(self._log(e.index), _pack(entry_to_wire(e)))
             self.last_index = entries[-1].index
         if hard_state is not None:
-            b.set(META_HARD, _pack([hard_state.term, hard_state.vote, hard_state.commit]))
+            b.set(self._hard, _pack([hard_state.term, hard_state.vote, hard_state.commit]))
         out = self._apply(b, committed) if committed else Applied(index=self.applied, term=self.applied_term)
-        b.commit(sync=sync)
+        if batch is None:
+            b.commit(sync=sync)
         return out
 
     def _apply(self, b, committed) -> Applied:
@@ -178,7 +209,7 @@ class StateMachine:
                 self.conf = next_conf(self.conf, cc)
                 conf_changed = True
                 if cc.type == ConfChangeType.ADD_LEARNER and cc.context:
-                    b.set(member_key(cc.node_id), cc.context)
+                    b.set(self.prefix + member_key(cc.node_id), cc.context)
                 out.conf_changes.append((e, cc))
                 continue
             if not e.data:  # a new leader's empty entry
@@ -186,22 +217,38 @@ class StateMachine:
             op, pid, rid, key, a, c = _unpack(e.data)
             result = self._dedup(rid, touched_sessions)
             if result is _NEW:
-                result = self._execute(op, key, a, c, overlay)
-                if rid is not None and op != "r":
+                if self.owns is not None and not self.owns(key):
+                    result = EPOCH_NOT_MATCH  # not remembered: a retry in the right group applies it
+                elif op in self.extra_ops:
+                    result = self.extra_ops[op](self, b, key, a, c, overlay)
+                else:
+                    result = self._execute(op, key, a, c, overlay)
+                if rid is not None and op != "r" and result is not EPOCH_NOT_MATCH:
                     self._remember(rid, result)
             if pid:
                 out.results[pid] = result
+        self._flush_overlay(b, overlay)
+        for cid in touched_sessions:
+            b.set(self._session_prefix + cid.encode(), _pack(self._sessions[cid]))
+        b.set(self._applied_key, _pack([self.applied, self.applied_term]))
+        if conf_changed:
+            b.set(self._conf_key, _pack(conf_to_wire(self.conf)))
+        out.index, out.term, out.conf = self.applied, self.applied_term, self.conf
+        return out
+
+    @staticmethod
+    def _flush_overlay(b, overlay: dict) -> None:
         for k, v in overlay.items():
             if v is None:
                 b.delete(k)
             else:
                 b.set(k, v)
-        for cid in touched_sessions:
-            b.set(SESSION + cid.encode(), _pack(self._sessions[cid]))
-        b.set(META_APPLIED, _pack([self.applied, self.applied_term]))
-        if conf_changed:
-            b.set(META_CONF, _pack(conf_to_wire(self.conf)))
-        out.index, out.term, out.conf = self.applied, self.applied_term, self.conf
+
+    def sessions(self) -> dict[str, dict[int, object]]:
+        """Every client's remembered results (storage thread), the cached ones being newest."""
+        p = self._session_prefix
+        out = {k[len(p):].decode(): _unpack(v) for k, v in self.db.iterate(p, p + b"\xff")}
+        out.update(self._sessions)
         return out
 
     def _dedup(self, rid, touched: set[str]):
@@ -229,12 +276,12 @@ class StateMachine:
     def _session(self, cid: str) -> dict[int, object]:
         s = self._sessions.get(cid)
         if s is None:
-            raw = self.db.get(SESSION + cid.encode())
+            raw = self.db.get(self._session_prefix + cid.encode())
             s = self._sessions[cid] = _unpack(raw) if raw else {}
         return s
 
     def _execute(self, op, key, a, c, overlay):
-        dk = DATA + key.encode()
+        dk = self.data_prefix + key.encode()
         cur = overlay[dk] if dk in overlay else self.db.get(dk)
         if op == "p":
             overlay[dk] = a
@@ -259,7 +306,7 @@ class StateMachine:
 
     # --- reads (any thread; Pebble gets are safe alongside a batch commit) -----
     def read(self, key: str) -> bytes | None:
-        return self.db.get(DATA + key.encode())
+        return self.db.get(self.data_prefix + key.encode())
 
     # --- snapshots -------------------------------------------------------------
     def snapshot_meta(self) -> SnapshotMeta:
@@ -268,8 +315,8 @@ class StateMachine:
     def record_snapshot(self, meta: SnapshotMeta) -> None:
         """The checkpoint at meta.index is on disk: remember it and drop the log behind it."""
         b = self.db.batch()
-        b.set(META_SNAP, _pack(snap_to_wire(meta)))
-        b.delete_range(log_key(0), log_key(meta.index + 1))
+        b.set(self._snap_key, _pack(snap_to_wire(meta)))
+        b.delete_range(self._log(0), self._log(meta.index + 1))
         b.commit(sync=True)
 
     def adopt_snapshot(self, meta: SnapshotMeta, hard_state: HardState) -> None:
@@ -279,22 +326,20 @@ class StateMachine:
         and the log restarts empty after the snapshot.
         """
         b = self.db.batch()
-        b.delete_range(LOG, LOG + b"\xff")
-        b.set(META_HARD, _pack([hard_state.term, hard_state.vote, max(hard_state.commit, meta.index)]))
-        b.set(META_SNAP, _pack(snap_to_wire(meta)))
-        b.set(META_CONF, _pack(conf_to_wire(meta.conf)))
+        b.delete_range(self.prefix + LOG, self.prefix + LOG + b"\xff")
+        b.set(self._hard, _pack([hard_state.term, hard_state.vote, max(hard_state.commit, meta.index)]))
+        b.set(self._snap_key, _pack(snap_to_wire(meta)))
+        b.set(self._conf_key, _pack(conf_to_wire(meta.conf)))
         b.commit(sync=True)
         self._sessions.clear()
         self.last_index = meta.index
-        raw = self.db.get(META_APPLIED)
+        raw = self.db.get(self._applied_key)
         self.applied, self.applied_term = _unpack(raw) if raw else (meta.index, meta.term)
         self.conf = meta.conf
 
     def members(self) -> dict[int, tuple[str, str]]:
-        return {
-            struct.unpack(">Q", k[len(MEMBER):])[0]: tuple(_unpack(v))
-            for k, v in self.db.iterate(MEMBER, MEMBER + b"\xff" * 9)
-        }
+        m = self._member
+        return {struct.unpack(">Q", k[len(m):])[0]: tuple(_unpack(v)) for k, v in self.db.iterate(m, m + b"\xff" * 9)}
 
 
 _NEW = object()
