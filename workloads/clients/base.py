@@ -8,6 +8,7 @@ calls yield to the others without threads. They raise only
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Protocol, runtime_checkable
 
 # Read modes the suite knows; each client maps them onto what its system offers.
@@ -38,3 +39,17 @@ class KVAliases:
 
     def put(self, key: str, value: Any) -> None:
         self.write(key, value)  # type: ignore[attr-defined]
+
+
+def encode_value(value: Any) -> str:
+    """Values go to a store as compact JSON text, so any JSON value round-trips."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+def decode_value(raw: bytes | None) -> Any:
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:  # written by something else than splitbrain
+        return raw.decode("utf-8", "replace")

@@ -12,10 +12,9 @@ register's ints and a kv's strings read back as they were written.
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
-from workloads.clients.base import KVAliases
+from workloads.clients.base import KVAliases, decode_value, encode_value
 from workloads.clients.httpjson import JsonConnection
 from workloads.errors import DefiniteError, IndeterminateError
 
@@ -35,15 +34,11 @@ def _key(key: str) -> str:
 
 
 def _encode(value: Any) -> str:
-    return _b64(json.dumps(value, separators=(",", ":")).encode())
+    return _b64(encode_value(value).encode())
 
 
 def _decode(b64: str | None) -> Any:
-    raw = base64.b64decode(b64 or "")
-    try:
-        return json.loads(raw)
-    except ValueError:  # written by something else than splitbrain
-        return raw.decode("utf-8", "replace")
+    return decode_value(base64.b64decode(b64 or ""))
 
 
 class EtcdClient(KVAliases):

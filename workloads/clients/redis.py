@@ -21,11 +21,10 @@ a timeout or dropped connection after sending is indeterminate.
 """
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
-from workloads.clients.base import KVAliases
+from workloads.clients.base import KVAliases, decode_value, encode_value
 from workloads.clients.resp import ReplyError, RespConnection
 from workloads.errors import DefiniteError
 
@@ -44,19 +43,6 @@ if type(s) ~= 'string' then return redis.error_reply('WRONGTYPE append to a non-
 redis.call('SET', KEYS[1], cjson.encode(s .. ARGV[1]))
 return 1"""
 READ_MODES = (None, "readindex", "lease", "log")  # all mean: from the primary
-
-
-def _encode(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
-def _decode(raw: bytes | None) -> Any:
-    if raw is None:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:  # written by something else than splitbrain
-        return raw.decode("utf-8", "replace")
 
 
 class RedisClient(KVAliases):
@@ -156,17 +142,17 @@ class RedisClient(KVAliases):
     # -- operations -------------------------------------------------------------------------
 
     def read(self, key: str) -> Any:
-        return _decode(self._call("GET", key))
+        return decode_value(self._call("GET", key))
 
     def write(self, key: str, value: Any) -> None:
-        self._call("SET", key, _encode(value))
+        self._call("SET", key, encode_value(value))
 
     def delete(self, key: str) -> None:
         self._call("DEL", key)
 
     def cas(self, key: str, expected: Any, new: Any) -> bool:
         present = "0" if expected is None else "1"
-        return self._call("EVAL", CAS, 1, key, present, _encode(expected), _encode(new)) == 1
+        return self._call("EVAL", CAS, 1, key, present, encode_value(expected), encode_value(new)) == 1
 
     def append(self, key: str, suffix: str) -> None:
         self._call("EVAL", APPEND, 1, key, suffix)
