@@ -1,0 +1,101 @@
+"""`python -m reference_kv.regions`: one store of the multi-Raft (Region) KV.
+
+Same flags as `python -m reference_kv`, plus `--region-split-size` (256KiB,
+1MiB, 64MiB, ...; default 64MiB). `--join` and membership changes are not
+supported. `--snapshot-every` is accepted for compatibility and unused
+(Region logs are not compacted yet).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from reference_kv.__main__ import build_parser, storage_opener
+from reference_kv.discovery import expand_argv
+
+
+def _size(s: str) -> int:
+    from reference_kv.regions.region import parse_size
+    try:
+        return parse_size(s)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def parser() -> argparse.ArgumentParser:
+    p = build_parser()
+    p.prog = "python -m reference_kv.regions"
+    p.description = "Run one store of the multi-Raft (Region) reference KV."
+    p.add_argument("--region-split-size", type=_size, default=64 << 20, metavar="SIZE",
+                   help="split a Region above this size (256KiB, 1MiB, 64MiB; default 64MiB)")
+    p.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
+    return p
+
+
+async def _serve(args) -> int:
+    from reference_kv.regions.http import RegionServer
+    from reference_kv.regions.store import Store, StoreConfig
+    from reference_kv.transport import Transport, split_hostport
+
+    kind, opener = storage_opener(args.storage)
+    cfg = StoreConfig(
+        id=args.id, data_dir=Path(args.data_dir), peers=args.peers, peer_clients=args.peer_clients,
+        read_mode=args.read_mode, tick_ms=args.tick_ms, election_ticks=args.election_ticks,
+        heartbeat_ticks=args.heartbeat_ticks, unsafe_bug=args.unsafe_bug,
+        request_timeout=args.request_timeout, seed=args.seed, split_size=args.region_split_size,
+    )
+    store = Store(cfg, opener, Transport(args.peer_listen, {i: a for i, a in args.peers.items() if i != args.id}))
+    host, port = split_hostport(args.listen)
+    server = RegionServer(store, host, port, max_value_bytes=args.max_value_bytes)
+    try:
+        await store.start()
+        await server.start()
+    except OSError as e:
+        print(f"reference_kv.regions: error: cannot start store {args.id}: {e}", file=sys.stderr)
+        return 1
+    except ValueError as e:
+        print(f"reference_kv.regions: error: {e}", file=sys.stderr)
+        return 2
+    logging.getLogger("reference_kv").info("store %d serving clients on %s (%s storage, split at %d bytes)",
+                                           args.id, args.listen, kind, args.region_split_size)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.close()
+    await store.stop()
+    return 0
+
+
+def main(argv=None) -> int:
+    argv = expand_argv(sys.argv[1:] if argv is None else argv)
+    args = parser().parse_args(argv)
+    if args.join:
+        print("reference_kv.regions: error: --join is not supported by the region store", file=sys.stderr)
+        return 2
+    if args.id not in args.peers:
+        print(f"reference_kv.regions: error: --peers must include this node ({args.id})", file=sys.stderr)
+        return 2
+    data_dir = Path(args.data_dir)
+    if data_dir.exists() and not data_dir.is_dir():
+        print(f"reference_kv.regions: error: --data-dir {data_dir} is not a directory", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format=f"%(asctime)s store{args.id} %(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(_serve(args))
+    except KeyboardInterrupt:
+        return 0
+    except Exception as e:  # corrupt data dir and the like: one line, no traceback
+        logging.getLogger("reference_kv").debug("fatal", exc_info=True)
+        print(f"reference_kv.regions: error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""The store's client API: the single-group node's routes, plus Regions.
+
+- `GET /regions` -> JSON list of {id, start, end, epoch {conf_ver, version}, peers, leader, leader_address}.
+- `/kv/<key>` requests may name the Region they mean as query parameters
+  `?region_id=ID&epoch=CONF_VER.VERSION`; a stale epoch, or a key outside that
+  Region, gets 409 `{"error": "epoch_not_match", "regions": [...]}` (nothing applied).
+- `POST /internal/meta` `{"op", "a"}`: stores proposing to the meta group through its leader.
+"""
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from reference_kv.regions.meta import META_OPS
+from reference_kv.regions.region import Epoch
+from reference_kv.regions.store import ROUTE
+from reference_kv.server import HTTPError, Server, bad
+
+
+class RegionServer(Server):
+    async def _route(self, method: str, target: str, body: bytes):
+        url = urlsplit(target)
+        if url.path == "/regions" and method == "GET":
+            return 200, self.node.regions(), "application/json"
+        if url.path == "/internal/meta" and method == "POST":
+            obj = self._json(body)
+            if obj.get("op") not in META_OPS:
+                raise bad(f"unknown meta op {obj.get('op')!r}")
+            result = await self.node.meta.propose(obj["op"], "", obj.get("a"), None, None)
+            return 200, {"result": result}, "application/json"
+        if url.path.startswith("/kv/"):
+            q = parse_qs(url.query)
+            rid = epoch = None
+            try:
+                if "region_id" in q:
+                    rid = int(q["region_id"][0])
+                if "epoch" in q:
+                    epoch = Epoch.parse(q["epoch"][0])
+            except ValueError as e:
+                raise bad(f"bad region_id or epoch: {e}") from None
+            ROUTE.set((rid, epoch))
+        try:
+            return await super()._route(method, target, body)
+        except HTTPError:
+            raise

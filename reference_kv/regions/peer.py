@@ -1,0 +1,168 @@
+"""One replica of one Raft group on a store: its RawNode, state machine and waiting clients.
+
+The store owns the loop, the storage thread and the transport; a peer only
+turns client calls into proposals and read requests on its own RawNode and
+resolves their futures when the store hands it what its Ready produced.
+"""
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import random
+
+from reference_kv.node import not_leader, timeout
+from reference_kv.raft import Config, InitialState, NotLeader, ProposalDropped, RawNode
+from reference_kv.raft.types import NONE, HardState, Role
+from reference_kv.statemachine import StaleRequest, StateMachine, encode_command
+
+ROLE_NAMES = {Role.FOLLOWER: "follower", Role.CANDIDATE: "candidate", Role.PRE_CANDIDATE: "candidate",
+              Role.LEADER: "leader", Role.LEARNER: "learner"}
+
+
+class RegionPeer:
+    def __init__(self, store, region_id: int, sm: StateMachine, region=None):
+        self.store = store
+        self.id = region_id
+        self.region = region  # None for the meta group, which owns no user keys
+        self.sm = sm
+        self.role = Role.FOLLOWER
+        self.leader = NONE
+        self.term = 0
+        self.applied = 0
+        self.hard = HardState()
+        self.written = 0  # bytes proposed since the last size check (the leader's split trigger)
+        self.splitting = False
+        self.new_regions: list = []  # filled on the storage thread by a split, taken by the store
+        self._pending: dict[int, asyncio.Future] = {}
+        self._pid = itertools.count(1)
+        self._reads: dict[bytes, tuple[float, asyncio.Future]] = {}
+        self._read_ctx = itertools.count(1)
+        self._waiters: list = []
+        self._wseq = itertools.count()
+
+    def boot(self, loaded, cfg) -> None:
+        config = Config(id=cfg.id, peers=tuple(loaded.conf_state.voters), election_tick=cfg.election_ticks,
+                        heartbeat_tick=cfg.heartbeat_ticks,
+                        read_only="lease_based" if cfg.read_mode == "lease" else "safe",
+                        unsafe_bug=cfg.unsafe_bug)
+        config.validate()
+        state = InitialState(hard_state=loaded.hard_state, conf_state=loaded.conf_state,
+                             snapshot=loaded.snapshot, entries=loaded.entries, applied=loaded.applied)
+        seed = None if cfg.seed is None else cfg.seed * 1000003 + self.id
+        self.raw = RawNode(config, state, random.Random(seed))
+        self.applied = loaded.applied
+        self.hard = loaded.hard_state
+        self.term = loaded.hard_state.term
+
+    # --- client calls --------------------------------------------------------------
+    def require_leader(self) -> None:
+        if self.role != Role.LEADER:
+            raise not_leader(self.leader, self.store.client_address(self.leader))
+
+    async def propose(self, op: str, key: str, a, b, request_id: str | None):
+        self.require_leader()
+        pid = (self.store.id << 40) | next(self._pid)
+        fut = asyncio.get_running_loop().create_future()
+        self._pending[pid] = fut
+        try:
+            self.raw.propose(encode_command(op, pid, request_id, key, a, b))
+        except NotLeader as e:
+            self._pending.pop(pid, None)
+            raise not_leader(e.leader, self.store.client_address(e.leader)) from None
+        except ProposalDropped:
+            self._pending.pop(pid, None)
+            raise not_leader(self.leader if self.leader != self.store.id else NONE, None) from None
+        self.written += len(key) + (len(a) if isinstance(a, (bytes, str)) else 0) + \
+            (len(b) if isinstance(b, (bytes, str)) else 0)
+        self.store.wake()
+        try:
+            result = await asyncio.wait_for(fut, self.store.cfg.request_timeout)
+        except asyncio.TimeoutError:
+            self._pending.pop(pid, None)
+            raise timeout() from None
+        if isinstance(result, StaleRequest):
+            raise timeout("request id too old to know its outcome")
+        return result
+
+    async def read_index(self, mode: str) -> None:
+        """Wait until this replica has applied everything committed when the read arrived."""
+        if mode in ("readindex", "lease"):
+            self.require_leader()
+        elif self.leader == NONE:
+            raise not_leader(NONE, None)
+        ctx = next(self._read_ctx).to_bytes(8, "big")
+        fut = asyncio.get_running_loop().create_future()
+        self._reads[ctx] = (self.store.clock.now(), fut)
+        try:
+            self.raw.read_index(ctx)
+        except NotLeader as e:
+            self._reads.pop(ctx, None)
+            raise not_leader(e.leader, self.store.client_address(e.leader)) from None
+        self.store.wake()
+        try:
+            index = await asyncio.wait_for(fut, self.store.cfg.request_timeout)
+            await asyncio.wait_for(self._wait_applied(index), self.store.cfg.request_timeout)
+        except asyncio.TimeoutError:
+            raise timeout("read index not confirmed in time") from None
+        finally:
+            self._reads.pop(ctx, None)
+
+    async def _wait_applied(self, index: int) -> None:
+        if self.applied >= index:
+            return
+        fut = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (index, next(self._wseq), fut))
+        await fut
+
+    # --- what a Ready produced ----------------------------------------------------
+    def on_soft_state(self, ss) -> None:
+        was_leader = self.role == Role.LEADER
+        self.role, self.leader = ss.role, ss.leader
+        if was_leader and ss.role != Role.LEADER:
+            # Our proposals may still commit under the next leader: outcome unknown, answer now.
+            for fut in self._pending.values():
+                if not fut.done():
+                    fut.set_exception(timeout("leadership lost"))
+            self._pending.clear()
+            err = not_leader(self.leader, self.store.client_address(self.leader))
+            for _, fut in self._reads.values():
+                if not fut.done():
+                    fut.set_exception(err)
+        if ss.role == Role.LEADER and not was_leader:
+            self.written = self.store.cfg.split_size  # measure soon: the old leader may have been near the limit
+
+    def on_applied(self, applied) -> None:
+        for _entry, cc in applied.conf_changes:
+            self.raw.apply_conf_change(cc)
+        self.applied = applied.index
+        for pid, result in applied.results.items():
+            fut = self._pending.pop(pid, None)
+            if fut is not None and not fut.done():
+                fut.set_result(result)
+        w = self._waiters
+        while w and w[0][0] <= self.applied:
+            fut = heapq.heappop(w)[2]
+            if not fut.done():
+                fut.set_result(None)
+
+    def on_read_state(self, index: int, ctx: bytes) -> None:
+        entry = self._reads.get(ctx)
+        if entry is not None and not entry[1].done():
+            entry[1].set_result(index)
+
+    def expire_reads(self, now: float) -> None:
+        """A read whose round was lost (dropped message, leader change) asks again."""
+        limit = self.store.cfg.tick_ms / 1000 * self.store.cfg.election_ticks * 2
+        for ctx, (started, fut) in list(self._reads.items()):
+            if now - started > limit and not fut.done():
+                self._reads[ctx] = (now, fut)
+                try:
+                    self.raw.read_index(ctx)
+                except NotLeader:
+                    pass
+
+    def status(self) -> dict:
+        return {"role": ROLE_NAMES.get(self.role, "follower"), "term": self.term,
+                "leader": self.leader or None, "applied": self.applied,
+                "commit": self.raw.status().get("commit", 0)}

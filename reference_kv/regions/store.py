@@ -1,0 +1,444 @@
+"""One node of the multi-Raft KV: many Region replicas over one transport, store, ticker and storage thread.
+
+Every Ready of every group that has one is persisted in ONE storage batch
+(one fsync for all of them), then their messages go out and their clients are
+answered, as in the single-group node. Raft frames carry the Region id
+(`[region_id, message]` under transport kind REGION_RAFT); a frame for a
+Region this store does not host yet (it has not applied the split that
+creates it) is dropped, and Raft resends.
+
+A Region leader measures its data range every `split_check_s` once enough was
+written; above `split_size` it takes a new id from the meta group and proposes
+the split through its own log, so every replica splits at the same index:
+the parent keeps [start, key), the new Region takes [key, end), both at
+epoch.version + 1 with the parent's peers and a copy of its sessions (a
+client's retry may land on either half). Leaders publish their Regions (and
+themselves as leader) to the meta group after a split or a leader change.
+
+Not done here: per-Region snapshots and log compaction (the log of each Region
+is kept whole, so a replica that was down catches up from the log), membership
+changes of Regions, merge.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgpack
+
+from reference_kv.node import AsyncioClock, NodeConfig, not_leader, timeout
+from reference_kv.raft.types import NONE, ConfState, HardState, Role, conf_to_wire, from_wire, to_wire
+from reference_kv.regions import layout, meta
+from reference_kv.regions.client_http import post_json
+from reference_kv.regions.peer import RegionPeer
+from reference_kv.regions.region import Epoch, Region, RegionMap
+from reference_kv.regions.split import find_split_key
+from reference_kv.server import HTTPError
+from reference_kv.statemachine import EPOCH_NOT_MATCH, META_CONF, StateMachine
+
+log = logging.getLogger("reference_kv.regions")
+
+REGION_RAFT = 16
+# (region_id, Epoch) a request named, set per request by the HTTP layer.
+ROUTE: contextvars.ContextVar = contextvars.ContextVar("route", default=(None, None))
+
+
+@dataclass
+class StoreConfig(NodeConfig):
+    split_size: int = 64 << 20
+    split_check_s: float = 0.25
+    publish_s: float = 0.5
+
+
+class Store:
+    def __init__(self, cfg: StoreConfig, open_storage, transport, clock=None):
+        self.cfg = cfg
+        self.id = cfg.id
+        self.read_mode = cfg.read_mode
+        self.clock = clock or AsyncioClock()
+        self.transport = transport
+        self._open_storage = open_storage
+        self._exec = ThreadPoolExecutor(1, thread_name_prefix="storage")
+        self.peers: dict[int, RegionPeer] = {}
+        self.splits = 0
+        self._published: dict[int, tuple] = {}
+        self._tasks: list[asyncio.Task] = []
+        self._wake: asyncio.Event | None = None
+        self._publish_now: asyncio.Event | None = None
+
+    # --- lifecycle -----------------------------------------------------------------
+    async def start(self) -> None:
+        self._wake, self._publish_now = asyncio.Event(), asyncio.Event()
+        Path(self.cfg.data_dir).mkdir(parents=True, exist_ok=True)
+        self.db = await self._io(self._open_storage, Path(self.cfg.data_dir) / "db", False)
+        hosted = await self._io(self._hosted)
+        if not hosted:
+            if not self.cfg.peers:
+                raise ValueError("a fresh region store needs --peers (joining is not supported)")
+            hosted = await self._io(self._bootstrap)
+        self.meta = await self._open_peer(layout.META_REGION, None)
+        for region in hosted:
+            await self._open_peer(region.id, region)
+        self.transport.on_frame = self._on_frame
+        self.transport.on_unreachable = self._on_unreachable
+        self.transport.addresses.pop(self.id, None)
+        await self.transport.start()
+        loop = asyncio.get_running_loop()
+        self._last_tick = self.clock.now()
+        self._tasks = [loop.create_task(f()) for f in (self._ticker, self._ready_loop, self._split_loop,
+                                                       self._publish_loop)]
+        log.info("store %d started: %d regions", self.id, len(hosted))
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.transport.close()
+        await self._io(self.db.close)
+        self._exec.shutdown(wait=True)
+
+    async def _io(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._exec, fn, *args)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _hosted(self) -> list[Region]:
+        lo = layout.LOCAL_REGION
+        return [Region.unpack(v) for _, v in self.db.iterate(lo, lo + b"\xff")]
+
+    def _bootstrap(self) -> list[Region]:
+        """Storage thread: a brand-new cluster is the meta group and one Region over all keys."""
+        voters = tuple(sorted(self.cfg.peers))
+        first = Region(layout.FIRST_REGION, "", "", Epoch(1, 1), voters)
+        conf = msgpack.packb(conf_to_wire(ConfState(voters, ())), use_bin_type=True)
+        b = self.db.batch()
+        for rid in (layout.META_REGION, first.id):
+            b.set(layout.group_prefix(rid) + META_CONF, conf)
+        for k, v in meta.bootstrap_entries(first):
+            b.set(k, v)
+        b.set(layout.local_region_key(first.id), first.pack())  # last: its presence means "bootstrapped"
+        b.commit(sync=True)
+        return [first]
+
+    async def _open_peer(self, rid: int, region: Region | None) -> RegionPeer:
+        peer = RegionPeer(self, rid, None, region)
+        if region is None:
+            peer.sm = StateMachine(self.db, self.cfg.unsafe_bug, layout.group_prefix(rid),
+                                   data_prefix=layout.META_DATA, extra_ops=meta.META_OPS)
+        else:
+            peer.sm = StateMachine(self.db, self.cfg.unsafe_bug, layout.group_prefix(rid),
+                                   owns=lambda key: peer.region.contains(key),
+                                   extra_ops={"s": functools.partial(self._apply_split, peer)})
+        peer.boot(await self._io(peer.sm.load), self.cfg)
+        self.peers[rid] = peer
+        return peer
+
+    def data_peers(self) -> list[RegionPeer]:
+        return [p for p in self.peers.values() if p.region is not None]
+
+    # --- inputs ----------------------------------------------------------------------
+    def _on_frame(self, kind: int, payload) -> None:
+        if kind != REGION_RAFT:
+            return
+        rid, wire = payload
+        peer = self.peers.get(rid)
+        if peer is None:
+            return  # a Region this store has not created yet: its split is still to be applied here
+        try:
+            peer.raw.step(from_wire(wire))
+        except Exception as e:  # a message the core rejects must not kill the store
+            log.debug("region %d step: %s", rid, e)
+        self._wake.set()
+
+    def _on_unreachable(self, node: int) -> None:
+        for p in self.peers.values():
+            p.raw.report_unreachable(node)
+
+    async def _ticker(self) -> None:
+        interval = self.cfg.tick_ms / 1000
+        while True:
+            await self.clock.sleep(max(0.0, self._last_tick + interval - self.clock.now()))
+            now = self.clock.now()
+            owed = int((now - self._last_tick) / interval)
+            if owed <= 0:
+                continue
+            # Time the process did not run still counts (see node._catch_up_ticks).
+            self._last_tick += owed * interval
+            peers = list(self.peers.values())
+            for _ in range(min(owed, 2 * self.cfg.election_ticks + 2)):
+                for p in peers:
+                    p.raw.tick()
+            for p in peers:
+                p.expire_reads(now)
+            self._wake.set()
+
+    # --- the ready loop: all groups, one batch ---------------------------------------
+    async def _ready_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while True:
+                work = [(p, p.raw.ready()) for p in list(self.peers.values()) if p.raw.has_ready()]
+                if not work:
+                    break
+                try:
+                    await self._handle(work)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("fatal error handling Ready; exiting")
+                    import os
+                    os._exit(70)
+
+    async def _handle(self, work) -> None:
+        for p, rd in work:
+            if rd.soft_state is not None:
+                self._on_soft_state(p, rd.soft_state)
+            if rd.snapshot is not None:
+                raise RuntimeError(f"region {p.id}: snapshots are not supported by the region store")
+
+        def persist():
+            b = self.db.batch()
+            sync = False
+            out = []
+            for p, rd in work:
+                hs = rd.hard_state
+                if hs is not None and (hs.term, hs.vote) != (p.hard.term, p.hard.vote):
+                    sync = True
+                sync = sync or bool(rd.must_sync or rd.entries)
+                out.append(p.sm.persist_and_apply(rd.entries, hs, rd.committed_entries, False, batch=b))
+            b.commit(sync=sync)
+            return out
+
+        results = await self._io(persist)
+        created = []
+        for (p, rd), applied in zip(work, results):
+            if rd.hard_state is not None:
+                p.hard = rd.hard_state
+                p.term = rd.hard_state.term
+            for m in rd.messages:
+                self.transport.send(m.to, REGION_RAFT, [p.id, to_wire(m)])
+            p.on_applied(applied)
+            p.raw.advance(rd)
+            for rs in rd.read_states:
+                p.on_read_state(rs.index, rs.ctx)
+            if p.new_regions:
+                created += [(p, r) for r in p.new_regions]
+                p.new_regions = []
+        for parent, region in created:
+            child = await self._open_peer(region.id, region)
+            self.splits += 1
+            log.info("store %d: region %d split at %r: new region %d", self.id, parent.id, region.start, region.id)
+            if parent.role == Role.LEADER:
+                child.raw.campaign()  # the parent's leader takes the new half at once (no election timeout)
+                self._wake.set()
+            self._publish_now.set()
+
+    def _on_soft_state(self, p: RegionPeer, ss) -> None:
+        p.on_soft_state(ss)
+        if ss.role == Role.LEADER:
+            self._publish_now.set()
+
+    # --- split ------------------------------------------------------------------------
+    def _apply_split(self, peer: RegionPeer, sm, b, key, new_id, version, overlay):
+        """Storage thread, inside the parent's apply batch: the split at this log index."""
+        region = peer.region
+        if version != region.epoch.version or not region.inside(key) or new_id in self.peers:
+            return False
+        left, right = region.split(key, new_id)
+        b.set(layout.local_region_key(left.id), left.pack())
+        b.set(layout.local_region_key(right.id), right.pack())
+        b.set(layout.group_prefix(right.id) + META_CONF,
+              msgpack.packb(conf_to_wire(sm.conf), use_bin_type=True))
+        for cid, results in sm.sessions().items():
+            b.set(layout.session_key(right.id, cid), msgpack.packb(results, use_bin_type=True))
+        peer.region = left
+        peer.new_regions.append(right)
+        return True
+
+    async def _split_loop(self) -> None:
+        while True:
+            await self.clock.sleep(self.cfg.split_check_s)
+            for p in self.data_peers():
+                if p.role == Role.LEADER and not p.splitting and p.written >= max(1, self.cfg.split_size // 16):
+                    p.written = 0
+                    p.splitting = True
+                    asyncio.get_running_loop().create_task(self._maybe_split(p))
+
+    async def _maybe_split(self, p: RegionPeer) -> None:
+        try:
+            region = p.region
+            key = await self._io(find_split_key, self.db, region, self.cfg.split_size)
+            if key is None:
+                return
+            new_id = await self.meta_call("I", None)
+            ok = await p.propose("s", key, new_id, region.epoch.version, None)
+            if ok is not True:
+                log.info("store %d: split of region %d at %r refused (%s)", self.id, p.id, key, ok)
+        except HTTPError as e:
+            log.info("store %d: split of region %d not done: %s", self.id, p.id, e.body)
+            p.written = self.cfg.split_size  # try again at the next check
+        except Exception:
+            log.exception("split of region %d", p.id)
+        finally:
+            p.splitting = False
+
+    # --- the meta group -----------------------------------------------------------------
+    async def meta_call(self, op: str, arg):
+        """Propose a meta command at the meta leader, wherever it is; -> its result."""
+        deadline = self.clock.now() + self.cfg.request_timeout
+        while True:
+            try:
+                if self.meta.role == Role.LEADER:
+                    return await self.meta.propose(op, "", arg, None, None)
+                addr = self.client_address(self.meta.leader)
+                if addr:
+                    status, body = await post_json(addr, "/internal/meta", {"op": op, "a": arg},
+                                                   max(0.1, deadline - self.clock.now()))
+                    if status == 200:
+                        return body.get("result")
+            except HTTPError as e:
+                if e.status != 503:
+                    raise
+            except (OSError, asyncio.TimeoutError, ValueError) as e:
+                log.debug("meta call at leader %d: %s", self.meta.leader, e)
+            if self.clock.now() >= deadline:
+                raise timeout("meta group unavailable")
+            await self.clock.sleep(0.05)
+
+    async def _publish_loop(self) -> None:
+        rounds = 0
+        while True:
+            try:
+                await asyncio.wait_for(self._publish_now.wait(), self.cfg.publish_s)
+            except asyncio.TimeoutError:
+                pass
+            self._publish_now.clear()
+            rounds += 1
+            if rounds % 20 == 0:
+                self._published.clear()  # a late hint from a deposed leader may have overwritten ours
+            items = {p.id: (p.region, self.id) for p in self.data_peers() if p.role == Role.LEADER}
+            todo = {rid: st for rid, st in items.items() if self._published.get(rid) != st}
+            if not todo:
+                continue
+            try:
+                await self.meta_call("R", [[r.to_json(), leader] for r, leader in todo.values()])
+                self._published.update(todo)
+            except HTTPError as e:
+                log.debug("publishing regions: %s", e.body)
+
+    def regions(self) -> list[dict]:
+        """The directory, corrected by what this store knows first-hand (its own replicas)."""
+        m, leaders = RegionMap(), {}
+        for region, leader in meta.directory(self.db):
+            if m.update(region):
+                leaders[region.id] = leader
+        for p in self.data_peers():
+            if m.update(p.region) and p.leader:
+                leaders[p.id] = p.leader
+        out = []
+        for r in m:
+            d = r.to_json()
+            d["leader"] = leaders.get(r.id)
+            d["leader_address"] = self.client_address(d["leader"] or 0)
+            out.append(d)
+        return out
+
+    # --- routing and client calls ---------------------------------------------------------
+    def client_address(self, node_id: int) -> str | None:
+        return self.cfg.peer_clients.get(node_id) if node_id else None
+
+    def epoch_not_match(self) -> HTTPError:
+        return HTTPError(409, {"error": "epoch_not_match", "regions": self.regions()})
+
+    def _owner(self, key: str) -> RegionPeer:
+        for p in self.data_peers():
+            if p.region.contains(key):
+                return p
+        raise RuntimeError(f"no local region holds {key!r}: the hosted regions must cover the key space")
+
+    def route(self, key: str) -> RegionPeer:
+        rid, epoch = ROUTE.get()
+        if rid is None:
+            return self._owner(key)
+        p = self.peers.get(rid)
+        if p is None or p.region is None:
+            raise self.epoch_not_match() if rid != layout.META_REGION else HTTPError(400, {"error": "region 0 holds no keys"})
+        if epoch is not None and epoch.key() > p.region.epoch.key():
+            # The client knows a newer layout than this replica has applied: ask the leader.
+            owner = self._owner(key)
+            raise not_leader(owner.leader if owner.leader != self.id else NONE, None)
+        if (epoch is not None and epoch != p.region.epoch) or not p.region.contains(key):
+            raise self.epoch_not_match()
+        return p
+
+    async def write(self, op: str, key: str, a, b, request_id: str | None):
+        p = self.route(key)
+        result = await p.propose(op, key, a, b, request_id)
+        if result is EPOCH_NOT_MATCH:
+            raise self.epoch_not_match()
+        return result
+
+    async def read(self, key: str, mode: str):
+        if mode == "local-unsafe":  # UNSAFE: may return stale data
+            return self._owner(key).sm.read(key)
+        if mode == "log":
+            return await self.write("r", key, None, None, None)
+        p = self.route(key)
+        await p.read_index(mode)
+        if not p.region.contains(key):  # split applied while the read waited
+            raise self.epoch_not_match()
+        return p.sm.read(key)
+
+    # --- admin ----------------------------------------------------------------------------
+    async def add_learner(self, node_id: int, peer_address: str, client_address: str) -> None:
+        raise HTTPError(400, {"error": "membership changes are not supported by the region store"})
+
+    promote = remove = add_learner
+
+    async def transfer_leader(self, to: int) -> None:
+        """Hand every group this node leads (the meta group included) to node `to`."""
+        mine = [p for p in self.peers.values() if p.role == Role.LEADER]
+        if self.meta not in mine:
+            self.meta.require_leader()
+        for p in mine:
+            p.raw.transfer_leader(to)
+        self._wake.set()
+        deadline = self.clock.now() + self.cfg.request_timeout
+        while self.clock.now() < deadline:
+            if self.meta.leader == to:
+                return
+            await self.clock.sleep(self.cfg.tick_ms / 1000)
+        raise timeout(f"node {to} did not take over in time")
+
+    # --- reporting -----------------------------------------------------------------------
+    def status(self) -> dict:
+        """The node's view for the suite's monitor: role, term, leader, commit of the META group (region 0)."""
+        st = self.meta.status()
+        data = self.data_peers()
+        return {
+            "id": self.id, "role": st["role"], "term": st["term"], "leader": st["leader"],
+            "leader_address": self.client_address(self.meta.leader), "commit": st["commit"],
+            "applied": st["applied"], "snapshot_index": 0, "log_size": self.meta.sm.last_index,
+            "read_mode": self.read_mode, "regions": len(meta.directory(self.db)),
+            "local_regions": len(data), "leading": sum(p.role == Role.LEADER for p in data),
+        }
+
+    def metrics_text(self) -> str:
+        data = self.data_peers()
+        rows = [("regions_hosted", "gauge", "Region replicas on this node.", len(data)),
+                ("regions_leading", "gauge", "Regions this node leads.", sum(p.role == Role.LEADER for p in data)),
+                ("region_splits_total", "counter", "Splits applied on this node.", self.splits),
+                ("term", "gauge", "Meta group term.", self.meta.term),
+                ("is_leader", "gauge", "1 if this node leads the meta group.", int(self.meta.role == Role.LEADER))]
+        lines = []
+        for name, kind, help_, value in rows:
+            lines += [f"# HELP reference_kv_{name} {help_}", f"# TYPE reference_kv_{name} {kind}",
+                      f"reference_kv_{name} {value}"]
+        return "\n".join(lines) + "\n"
