@@ -11,6 +11,12 @@ Outcome semantics (what the history needs):
   always definite.
 - `IndeterminateError`: it may or may not have taken effect: some attempt was
   sent and then timed out, lost its connection, or got 504.
+- Regions (`python -m reference_kv.regions`): the client keeps a route cache
+  (key -> Region id, epoch, leader address) learned from `GET /regions` on
+  first use and refreshed from 409 epoch_not_match (which lists the current
+  Regions; nothing was applied) and 503 not_leader hints; requests name the
+  Region they mean (`?region_id=&epoch=`). Against a single-group node
+  `/regions` is 404 and the client behaves as before.
 - A write is retried with the SAME request id. The server's sessions apply a
   request id at most once and answer a retry with the stored result, so a 200
   after earlier indeterminate attempts is authoritative (the write took effect
@@ -27,6 +33,8 @@ import random
 import time
 import uuid
 from urllib.parse import quote
+
+from reference_kv.regions.routes import RouteCache
 
 
 class ClientError(Exception):
@@ -68,24 +76,34 @@ class Client:
         self._leader: str | None = None
         self._rr = random.randrange(len(self.addresses))
         self.last_node: str | None = None  # which node answered the last operation
+        self._routes = RouteCache()
+        self._regions_mode: bool | None = None  # None: not asked yet; False: a single-group node
+        self._routes_fetched = 0.0
 
     # --- public API ----------------------------------------------------------
     def get(self, key: str, read: str = "readindex"):
         any_node = read in ("follower", "local-unsafe")
-        body = self._call("GET", f"/kv/{quote(key, safe='')}?read={read}", None, idempotent=True, any_node=any_node)
+        body = self._call("GET", f"/kv/{quote(key, safe='')}?read={read}", None, idempotent=True,
+                          any_node=any_node, key=key)
         return body.get("value")
 
     def put(self, key: str, value) -> None:
-        self._write("PUT", f"/kv/{quote(key, safe='')}", {"value": value})
+        self._write("PUT", f"/kv/{quote(key, safe='')}", {"value": value}, key)
 
     def delete(self, key: str) -> None:
-        self._write("DELETE", f"/kv/{quote(key, safe='')}", {})
+        self._write("DELETE", f"/kv/{quote(key, safe='')}", {}, key)
 
     def cas(self, key: str, expected, new) -> bool:
-        return bool(self._write("POST", f"/kv/{quote(key, safe='')}/cas", {"expected": expected, "new": new}).get("ok"))
+        return bool(self._write("POST", f"/kv/{quote(key, safe='')}/cas", {"expected": expected, "new": new},
+                                key).get("ok"))
 
     def append(self, key: str, s: str) -> None:
-        self._write("POST", f"/kv/{quote(key, safe='')}/append", {"value": s})
+        self._write("POST", f"/kv/{quote(key, safe='')}/append", {"value": s}, key)
+
+    def regions(self) -> list[dict]:
+        """The Region directory as the cluster knows it now (empty for a single-group node)."""
+        self._refresh_routes(force=True)
+        return [dict(r.to_json(), leader_address=self._routes.leaders.get(r.id)) for r in self._routes.map]
 
     def status(self, address: str) -> dict:
         status, body = self._once(address, "GET", "/status", None, self.attempt_timeout)
@@ -103,11 +121,42 @@ class Client:
         self.close()
 
     # --- retry loop ----------------------------------------------------------
-    def _write(self, method: str, path: str, payload: dict) -> dict:
+    def _write(self, method: str, path: str, payload: dict, key: str) -> dict:
         payload["request_id"] = f"{self.client_id}:{next(self._seq)}"
-        return self._call(method, path, payload, idempotent=False, any_node=False)
+        return self._call(method, path, payload, idempotent=False, any_node=False, key=key)
 
-    def _call(self, method, path, payload, idempotent: bool, any_node: bool) -> dict:
+    # --- Region routes -------------------------------------------------------
+    def _refresh_routes(self, force: bool = False) -> None:
+        """Ask one node for `/regions`, at most every 0.2 s unless forced; 404 = a single-group node."""
+        if self._regions_mode is False or (not force and time.monotonic() - self._routes_fetched < 0.2):
+            return
+        self._routes_fetched = time.monotonic()
+        for _ in range(len(self.addresses)):
+            addr = self._next_any()
+            try:
+                status, body = self._once(addr, "GET", "/regions", None, self.attempt_timeout)
+            except (_NotSent, _Lost):
+                continue
+            if status == 404:
+                self._regions_mode = False
+            elif status == 200:
+                self._regions_mode = True
+                self._routes.learn(body.get("regions") if isinstance(body, dict) else body)
+            return
+
+    def _routed(self, path: str, key: str | None, any_node: bool):
+        """-> (address or None, path naming the Region, region) from the route cache."""
+        if key is None or self._regions_mode is False:
+            return None, path, None
+        if self._regions_mode is None:
+            self._refresh_routes()
+        region, leader = self._routes.lookup(key)
+        if region is None:
+            return None, path, None
+        sep = "&" if "?" in path else "?"
+        return (None if any_node else leader), f"{path}{sep}region_id={region.id}&epoch={region.epoch}", region
+
+    def _call(self, method, path, payload, idempotent: bool, any_node: bool, key: str | None = None) -> dict:
         body = None if payload is None else json.dumps(payload).encode()
         deadline = time.monotonic() + self.timeout
         maybe_applied = False
@@ -117,21 +166,20 @@ class Client:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            addr = self._next_any() if any_node else (self._leader or self._next_any())
+            routed, rpath, region = self._routed(path, key, any_node)
+            addr = self._next_any() if any_node else (routed or self._leader or self._next_any())
             try:
-                status, resp = self._once(addr, method, path, body, min(remaining, self.attempt_timeout))
+                status, resp = self._once(addr, method, rpath, body, min(remaining, self.attempt_timeout))
             except _NotSent as e:
                 last = f"{addr}: {e}"
-                if self._leader == addr:
-                    self._leader = None
+                self._forget(addr, region)
                 self._sleep(backoff, deadline)
                 backoff = min(backoff * 2, _BACKOFF_MAX)
                 continue
             except _Lost as e:
                 last = f"{addr}: {e}"
                 maybe_applied = maybe_applied or not idempotent
-                if self._leader == addr:
-                    self._leader = None
+                self._forget(addr, region)
                 self._sleep(backoff, deadline)
                 backoff = min(backoff * 2, _BACKOFF_MAX)
                 continue
@@ -139,6 +187,8 @@ class Client:
             if status == 200:
                 if not any_node:
                     self._leader = addr
+                    if region is not None:
+                        self._routes.set_leader(region.id, addr)
                 return resp
             err = resp.get("error", f"HTTP {status}")
             last = f"{addr}: {status} {err}"
@@ -146,14 +196,26 @@ class Client:
                 if maybe_applied:
                     raise IndeterminateError(f"{last} (after an attempt with unknown outcome)")
                 raise DefiniteError(last)
+            if status == 409 and err == "epoch_not_match":
+                # Nothing was applied; the body lists the Regions as that node knows them.
+                self._regions_mode = True
+                self._routes.learn(resp.get("regions"))
+                if region is not None and self._routes.map.get(region.id) == region:
+                    self._routes.map.remove(region.id)  # no newer layout came back: route by key afresh
+                self._sleep(_BACKOFF_MIN, deadline)
+                continue
             if status == 503 and err == "not_leader":
                 hint = resp.get("leader_address")
+                if region is not None:
+                    self._routes.set_leader(region.id, hint if hint != addr else None)
                 if hint and hint != addr:
                     if hint not in self.addresses:
                         self.addresses.append(hint)
                     self._leader = hint
                     continue  # a fresh hint is worth trying at once
                 self._leader = None
+                if self._regions_mode:
+                    self._refresh_routes()
             else:  # 504 timeout, 500: the attempt may have been applied
                 maybe_applied = maybe_applied or not idempotent
             self._sleep(backoff, deadline)
@@ -161,6 +223,12 @@ class Client:
         if maybe_applied:
             raise IndeterminateError(f"gave up after {self.timeout}s; last: {last}")
         raise DefiniteError(f"gave up after {self.timeout}s; last: {last}")
+
+    def _forget(self, addr: str, region) -> None:
+        if self._leader == addr:
+            self._leader = None
+        if region is not None and self._routes.leaders.get(region.id) == addr:
+            self._routes.set_leader(region.id, None)
 
     def _next_any(self) -> str:
         self._rr = (self._rr + 1) % len(self.addresses)
@@ -198,6 +266,8 @@ class Client:
             obj = json.loads(data) if data else {}
         except ValueError:
             obj = {"error": data[:200].decode("latin-1")}
+        if isinstance(obj, list):  # GET /regions
+            obj = {"regions": obj}
         return status, obj if isinstance(obj, dict) else {"error": "unexpected body"}
 
     def _drop(self, addr: str) -> None:
