@@ -173,6 +173,7 @@ def _load_process(cfg: RunConfig, run: pathlib.Path, cluster: Cluster) -> subpro
         "read_mode": cfg.read_mode if "read_mode" in system.options else None,
         "history_path": str(run / rundir.HISTORY), "csv_prefix": str(run / rundir.LOCUST_PREFIX),
         "html_path": str(run / "locust.html"),
+        **({"value_size": cfg.value_size} if cfg.value_size else {}),
     }
     env = dict(os.environ)
     extra_path = getattr(system, "client_path", None)  # where a user's python:module:Class lives
@@ -247,6 +248,14 @@ def _stop_load(proc: subprocess.Popen, grace: float = 15.0) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def _final_summary(run: pathlib.Path, cluster: Cluster) -> None:
+    """Numbers only the live cluster has (reference-kv: its Regions), merged into summary.json by evaluate."""
+    fn = getattr(cluster.system, "final_summary", None)
+    extra = fn({n: cluster.addresses[n].client for n in cluster.ids}) if fn else None
+    if extra:
+        rundir.write_json(run / "extra-summary.json", extra)
 
 
 def execute(cfg: RunConfig) -> int:
@@ -362,6 +371,7 @@ def run_campaign(cfg: RunConfig) -> tuple[pathlib.Path, dict, bool]:
         for step, fn in (("nemesis", lambda: sched and sched.stop()),
                          ("load", lambda: load and _stop_load(load)),
                          ("monitor", lambda: monitor and monitor.stop()),
+                         ("final summary", lambda: cluster and _final_summary(run, cluster)),
                          ("cluster", lambda: cluster and cluster.stop(run / "nodes"))):
             try:
                 fn()

@@ -30,6 +30,7 @@ class RunConfig:
     read_mode: str = dataclasses.field(default="readindex", metadata={"system": True})
     seed: int = 0
     keys: int = 8
+    value_size: int | None = None  # kv workload: bytes per value (None: the workload's default, 16)
     nemesis_interval: float = 5.0  # seconds between the start of consecutive faults
     fault_duration: float = 3.0
     quiet: float = 3.0  # seconds of calm load after the final heal, before the end
@@ -38,6 +39,8 @@ class RunConfig:
     # system knobs: passed to the adapter when set; an adapter that does not declare one refuses the run
     snapshot_every: int | None = dataclasses.field(default=None, metadata={"system": True})
     unsafe_bug: str | None = dataclasses.field(default=None, metadata={"system": True})
+    # reference-kv: run the multi-Raft Region store, splitting Regions above this size ("256KiB", "64MiB")
+    region_split_size: str | None = dataclasses.field(default=None, metadata={"system": True})
     # host:port,... of a cluster the suite does not run (then no faults: it owns no process or link)
     endpoints: tuple[str, ...] = ()
     # where the backend needs more (ssh hosts, docker image tag)
@@ -55,6 +58,8 @@ class RunConfig:
             raise UsageError(f"unknown read mode {self.read_mode!r} (choose from {', '.join(READ_MODES)})")
         if self.nodes < 1:
             raise UsageError(f"--nodes must be at least 1, got {self.nodes}")
+        if self.value_size is not None and self.value_size < 1:
+            raise UsageError(f"--value-size must be positive, got {self.value_size}")
         for name in ("time", "concurrency", "keys", "nemesis_interval", "fault_duration"):
             if getattr(self, name) <= 0:
                 raise UsageError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")

@@ -32,6 +32,7 @@ class RegionPeer:
         self.applied = 0
         self.hard = HardState()
         self.written = 0  # bytes proposed since the last size check (the leader's split trigger)
+        self.unflushed = 0  # bytes proposed since the last memtable flush (see split.py)
         self.splitting = False
         self.new_regions: list = []  # filled on the storage thread by a split, taken by the store
         self._pending: dict[int, asyncio.Future] = {}
@@ -73,8 +74,10 @@ class RegionPeer:
         except ProposalDropped:
             self._pending.pop(pid, None)
             raise not_leader(self.leader if self.leader != self.store.id else NONE, None) from None
-        self.written += len(key) + (len(a) if isinstance(a, (bytes, str)) else 0) + \
+        size = len(key) + (len(a) if isinstance(a, (bytes, str)) else 0) + \
             (len(b) if isinstance(b, (bytes, str)) else 0)
+        self.written += size
+        self.unflushed += size
         self.store.wake()
         try:
             result = await asyncio.wait_for(fut, self.store.cfg.request_timeout)

@@ -1,8 +1,12 @@
 """When and where a Region splits.
 
-Size: the larger of Pebble's estimate for the Region's data range (counts
-only flushed sstables) and the bytes a scan of the range reads (counts the
-memtable too), so small split sizes work before the first flush.
+Size: the larger of the bytes a scan of the range reads (live data) and
+Pebble's estimate for the range (flushed sstables, overwritten versions
+included until compaction) plus the bytes written into the Region since the
+last memtable flush (what the estimate cannot see yet). That is the
+"approximate size" of an LSM range, memtable included, the way RocksDB's
+approximate sizes count it: a Region that takes many overwrites grows until a
+compaction drops the old versions, so write-heavy ranges split early.
 Where: the first key at which the running total reaches half the range, kept
 strictly inside the Region so both halves own something.
 """
@@ -34,9 +38,9 @@ def measure(db, region: Region) -> tuple[int, int]:
     return sum(n for _, n in _sizes(db, region)), db.estimate_disk_usage(lo, hi)
 
 
-def find_split_key(db, region: Region, limit: int) -> str | None:
+def find_split_key(db, region: Region, limit: int, unflushed: int = 0) -> str | None:
     """Storage thread: a split key if the Region holds `limit` bytes or more, else None."""
     scanned, estimate = measure(db, region)
-    if max(scanned, estimate) < limit or not scanned:
+    if max(scanned, estimate + unflushed) < limit or not scanned:
         return None
     return choose_split_key(_sizes(db, region), region, scanned)

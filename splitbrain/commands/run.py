@@ -11,7 +11,8 @@ _FIELDS = {
     "concurrency": "concurrency", "rate": "rate", "read_mode": "read_mode", "seed": "seed", "keys": "keys",
     "nemesis_interval": "nemesis_interval", "fault_duration": "fault_duration", "quiet": "quiet",
     "out": "out", "snapshot_every": "snapshot_every", "unsafe_bug": "unsafe_bug",
-    "check_timeout": "check_timeout",
+    "check_timeout": "check_timeout", "region_split_size": "region_split_size",
+    "value_size": "value_size",
 }
 
 
@@ -34,12 +35,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="reference KV read mode: readindex | lease | log | follower | local-unsafe (UNSAFE)")
     p.add_argument("--seed", type=int, default=S, help="seed of workload and schedule (default 0)")
     p.add_argument("--keys", type=int, default=S, help="keys in play at a time (default 8)")
+    p.add_argument("--value-size", type=int, default=S, dest="value_size", metavar="N",
+                   help="kv workload: bytes per value (default 16)")
     p.add_argument("--nemesis-interval", type=float, default=S, dest="nemesis_interval", metavar="S")
     p.add_argument("--fault-duration", type=float, default=S, dest="fault_duration", metavar="S")
     p.add_argument("--quiet", type=float, default=S, metavar="S", help="calm seconds after the final heal")
     p.add_argument("--snapshot-every", type=int, default=S, dest="snapshot_every", metavar="N")
     p.add_argument("--unsafe-bug", default=S, dest="unsafe_bug", metavar="NAME",
                    help="plant a known bug in the reference KV (see `splitbrain bugs`)")
+    p.add_argument("--region-split-size", default=S, dest="region_split_size", metavar="SIZE",
+                   help="reference KV as multi-Raft Regions that split above SIZE (256KiB, 1MiB, 64MiB)")
     p.add_argument("--check-timeout", type=float, default=S, dest="check_timeout", metavar="S")
     p.add_argument("--out", default=S, metavar="DIR", help="where run directories go (default results/)")
     p.add_argument("--backend-option", action="append", default=S, dest="backend_option", metavar="KEY=VALUE",

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from nemesis.types import Addr, NodeAddresses, NodeSpec
 from splitbrain.systems.base import Defaults, http_json
 
 READ_MODES = ("readindex", "lease", "log", "follower", "local-unsafe")
+_SIZE = re.compile(r"^[1-9][0-9]*\s*(B|KIB|KB|K|MIB|MB|M|GIB|GB|G)?$", re.IGNORECASE)
 
 
 @dataclasses.dataclass
@@ -17,21 +19,29 @@ class ReferenceKV(Defaults):
     election_ticks: int | None = None
     storage: str = "pebble"
     unsafe_bug: str | None = None
+    region_split_size: str | None = None  # set: run `python -m reference_kv.regions` (multi-Raft Regions)
     extra_args: tuple[str, ...] = ()
 
     name = "reference-kv"
     client = "reference-kv"
     per_link_dial = True
-    options = ("read_mode", "snapshot_every", "unsafe_bug")
+    options = ("read_mode", "snapshot_every", "unsafe_bug", "region_split_size")
+
+    def __post_init__(self):
+        if self.region_split_size is not None and not _SIZE.match(str(self.region_split_size).strip()):
+            from splitbrain.errors import UsageError
+            raise UsageError(f"--region-split-size {self.region_split_size!r}: expected e.g. 256KiB, 1MiB, 64MiB")
 
     def _argv(self, a: NodeAddresses) -> list[str]:
         # a.python: the interpreter where the node runs (a container's is not ours)
-        argv = [a.python, "-m", "reference_kv", "--id", a.id, "--listen", str(a.client),
+        module = "reference_kv.regions" if self.region_split_size else "reference_kv"
+        argv = [a.python, "-m", module, "--id", a.id, "--listen", str(a.client),
                 "--peer-listen", str(a.peer), "--peers", a.dial_list(), "--data-dir", a.data_dir,
                 "--read-mode", self.read_mode, "--storage", self.storage,
                 "--peer-clients", ",".join(f"{k}={v}" for k, v in a.clients.items())]
         for flag, value in (("--snapshot-every", self.snapshot_every), ("--tick-ms", self.tick_ms),
-                            ("--election-ticks", self.election_ticks), ("--unsafe-bug", self.unsafe_bug)):
+                            ("--election-ticks", self.election_ticks), ("--unsafe-bug", self.unsafe_bug),
+                            ("--region-split-size", self.region_split_size)):
             if value is not None:
                 argv += [flag, str(value)]
         return argv + list(self.extra_args)
@@ -55,3 +65,20 @@ class ReferenceKV(Defaults):
         code, body = http_json(clients[leader], "POST", "/admin/transfer-leader", {"to": int(to)}, timeout=2.0)
         if code != 200:
             raise RuntimeError(f"transfer-leader to {to} refused: {code} {body}")
+
+    def final_summary(self, clients: dict[str, Addr], timeout: float = 2.0) -> dict:
+        """What only the live cluster can tell, for summary.json: the Regions at the end of a Region run."""
+        if not self.region_split_size:
+            return {}
+        for addr in clients.values():
+            try:
+                code, body = http_json(addr, "GET", "/regions", timeout=timeout)
+            except (OSError, ValueError):
+                continue
+            if code == 200 and isinstance(body, list):
+                leaders = {}
+                for r in body:
+                    leaders[str(r.get("leader"))] = leaders.get(str(r.get("leader")), 0) + 1
+                return {"regions": {"count": len(body), "split_size": self.region_split_size,
+                                    "leaders_per_node": leaders}}
+        return {"regions": {"count": None, "split_size": self.region_split_size}}
