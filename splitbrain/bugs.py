@@ -65,7 +65,9 @@ CATALOGUE: tuple[Bug, ...] = (
         "the safe KV before commit 28afffa; leases and process pauses (Jepsen: Elasticsearch, etcd 2014 GC pauses)"),
     Bug("no-checkquorum",
         "the leader never steps down without a quorum and serves lease reads while it believes it leads",
-        _campaign(read_mode="lease", nemesis=("partition-leader",)),
+        # Readers stay with the node that last answered them (workloads/failover.py), so they keep asking the
+        # cut-off leader while writers find the new one: every partition that elects a new leader shows it.
+        _campaign(workload="failover", read_mode="lease", nemesis=("partition-leader",), keys=3, concurrency=30),
         "etcd lease-based ReadIndex without --strict-reconfig/CheckQuorum"),
     Bug("readindex-before-term-commit",
         "a new leader answers ReadIndex before it has committed an entry of its own term",
@@ -95,9 +97,10 @@ CATALOGUE: tuple[Bug, ...] = (
         "installing a snapshot drops the log entries after the snapshot index, even those it already had",
         # The leader snapshots every few seconds; a follower whose acknowledgements lag crashes right after
         # one and is sent it although it holds it (nemesis/faults/snapshot_race.py); its commit index goes back.
-        # Each fault waits for a snapshot (a few seconds): a longer attempt holds more of them.
-        _campaign(time=25.0, nemesis=("kill-follower-after-snapshot",), snapshot_every=800, nemesis_interval=5.0,
-                  fault_duration=1.0),
+        # Each fault waits for the leader's next snapshot (seconds, however fast the load): a longer attempt
+        # holds more of them.
+        _campaign(time=30.0, nemesis=("kill-follower-after-snapshot",), snapshot_every=800, nemesis_interval=2.0,
+                  fault_duration=0.5),
         "etcd-io/raft restore discarding a matching log suffix"),
 )
 BY_NAME: dict[str, Bug] = {b.name: b for b in CATALOGUE}

@@ -23,26 +23,13 @@ reference KV serves it; elsewhere the fault is unavailable.
 """
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 
 from ..types import Delayable, Killable, Partitionable
-from .base import Context, FaultPackage, FaultUnavailable, apply_grudge, grudge_value
+from .base import Context, FaultPackage, apply_grudge, grudge_value
+from .observe import require, steady_leader
+from .observe import status as _status
 from .partition import isolate
-
-POLL_TIMEOUT = 0.2
-
-
-def _status(ctx: Context, node: str) -> dict | None:
-    addr = getattr(ctx.backend, "addresses", None)
-    if addr is None:
-        raise FaultUnavailable("kill-voter needs the backend's client addresses")
-    try:
-        with urllib.request.urlopen(f"http://{addr(node).client}/status", timeout=POLL_TIMEOUT) as r:
-            return json.loads(r.read())
-    except (OSError, ValueError):
-        return None
 
 
 def _await_winner(ctx: Context, nodes: list[str], term: int, delays: dict, hold: float,
@@ -77,13 +64,11 @@ def _await_winner(ctx: Context, nodes: list[str], term: int, delays: dict, hold:
 
 def kill_voter(delay: float = 0.03, hold: float = 1.0, late: float = 0.15, wait: float = 4.0) -> FaultPackage:
     def start(ctx: Context):
-        lead = ctx.leader()
+        lead = steady_leader(ctx)
         nodes = sorted(ctx.nodes)
         if lead not in nodes or len(nodes) != 3:
             return {"nodes": [], "grudge": {}}
-        st = _status(ctx, lead)
-        if st is None or "term" not in st:
-            raise FaultUnavailable("kill-voter needs GET /status with the node's term")
+        st = require(ctx, lead, "term")
         others = [n for n in nodes if n != lead]
         grudge = isolate(lead, nodes)
         apply_grudge(ctx.backend, grudge)

@@ -24,6 +24,7 @@ import time
 
 from ..types import ClockControl, Partitionable
 from .base import Context, FaultPackage, FaultUnavailable, apply_grudge, grudge_value
+from .observe import steady_leader
 from .partition import isolate
 
 # (backend, node) -> (pid, offset, rate) last written, for the next continuous change.
@@ -55,7 +56,7 @@ def set_rate(ctx: Context, node: str, rate: float) -> dict:
 
 def slow_leader_partition(rate: float = 0.5) -> FaultPackage:
     def start(ctx: Context):
-        lead = ctx.leader()
+        lead = steady_leader(ctx)  # not a node still booting after the last fault, nor a deposed leader
         if lead not in ctx.nodes:
             return {"nodes": [], "grudge": {}}
         clock = set_rate(ctx, lead, rate)

@@ -13,12 +13,13 @@ import time
 
 from ..types import Partitionable, Pausable
 from .base import Context, FaultPackage, apply_grudge, grudge_value
+from .observe import steady_leader
 from .partition import isolate
 
 
 def pause_isolated_leader(after: float = 0.3) -> FaultPackage:
     def start(ctx: Context):
-        lead = ctx.leader()
+        lead = steady_leader(ctx)  # not a node still booting after the last fault, nor a deposed leader
         if lead not in ctx.nodes:
             return {"nodes": [], "grudge": {}}
         grudge = isolate(lead, ctx.nodes)

@@ -18,14 +18,18 @@ import time
 
 from ..types import Delayable, Killable, Partitionable
 from .base import Context, FaultPackage
+from .observe import field, leader_after, require, settled, wait_for
 
 
-def kill_leader_commit_lag(lag: float = 0.08, reply_delay: float = 0.06, hold: float = 0.6) -> FaultPackage:
+def kill_leader_commit_lag(lag: float = 0.08, reply_delay: float = 0.06, hold: float = 0.5,
+                           wait: float = 3.0, settle: float = 10.0) -> FaultPackage:
     def start(ctx: Context):
-        lead = ctx.leader()
         nodes = sorted(ctx.nodes)
-        if lead not in nodes or len(nodes) != 3:
-            return {"nodes": [], "delayed": []}
+        calm = settled(ctx, settle) if len(nodes) == 3 else None
+        if calm is None:
+            return {"nodes": [], "delayed": [], "why": "no settled leader"}
+        lead, sts = calm
+        term = require(ctx, lead, "term", "commit")["term"]
         x, y = ctx.rng.sample([n for n in nodes if n != lead], 2)
         ctx.backend.cut(lead, y)
         ctx.links_touched = True
@@ -33,10 +37,20 @@ def kill_leader_commit_lag(lag: float = 0.08, reply_delay: float = 0.06, hold: f
         for a, b, d in delayed:
             ctx.backend.set_delay(a, b, d)
         time.sleep(hold)  # writes keep being acknowledged; X hears of each `lag` later
+        acknowledged = field(ctx, lead, "commit")
         ctx.backend.cut(lead, x)  # what is still in flight stays there
         ctx.backend.kill(lead)
         ctx.killed.add(lead)
-        return {"nodes": [lead], "ahead": x, "behind": y, "delayed": delayed}
+        value = {"nodes": [lead], "ahead": x, "behind": y, "delayed": delayed, "acknowledged": acknowledged}
+        # The delays stay until the new leader's commit index has caught up with what the old one
+        # acknowledged: healing earlier (a fixed fault duration) would close the window unseen.
+        won = wait_for(lambda: leader_after(ctx, [x, y], term), wait)
+        if won is None:
+            return {**value, "elected": None}
+        elected_at = time.monotonic()
+        caught_up = wait_for(lambda: field(ctx, won[0], "commit") >= acknowledged, wait)
+        return {**value, "elected": won[0], "commit_when_elected": won[1].get("commit"),
+                "behind_for_ms": round((time.monotonic() - elected_at) * 1000) if caught_up else None}
 
     def stop(ctx: Context, value):
         ctx.backend.restore_all()

@@ -1,76 +1,120 @@
-"""A follower crashes just after the leader took a snapshot, while its acknowledgements lag.
+"""A follower is sent a snapshot of what it already holds and knows to be committed.
 
 The leader sends a follower a snapshot when the follower's next entry was
-compacted away, judging by the acknowledgements it has seen. With the
-follower's acknowledgements slowed by `lag`, the leader's view is `lag` old:
-when the follower crashes right after the leader took a snapshot (unseen by
-the leader, whose link to it is held) and comes back at once, the leader
-probes from that old position, finds it compacted and streams the snapshot,
-although the follower already holds, and knows to be committed, everything up
-to the snapshot and beyond. Installing it must then
-change nothing (Raft: a snapshot of what is already committed is old news); a
-follower that installs it anyway throws away committed entries, and its commit
-index goes back, which the suite's commit-monotonicity check reports.
+compacted away, judging by the acknowledgements it has seen. This package makes
+that judgement stale on purpose, at the moment it matters, watching the nodes'
+`GET /status` instead of trusting timing:
 
-Needs the leader's `GET /status` (`snapshot_index`) as the reference KV serves
-it, and snapshots a few seconds apart (`--snapshot-every`); elsewhere the fault
-is unavailable.
+1. just before the leader's next snapshot (its interval learnt from the
+   snapshot indexes it reports), follower f's acknowledgements start reaching
+   it `stale` seconds late, so the leader's view of f stays before the snapshot;
+2. once the leader has taken the snapshot and f's commit index has passed it,
+   f crashes (its link from the leader held, so the leader does not notice) and
+   comes straight back with everything it had, acknowledgements now
+   `reply_delay` late (the snapshot's transfer, one chunk per acknowledgement,
+   must finish well within `stale`); the monitor sees its commit index;
+3. the leader's link to f heals: its old connection fails, it probes f from the
+   stale view, finds that compacted and streams the snapshot. The follower's
+   answer takes `reply_delay`, and until it arrives the leader sends f nothing.
+
+Installing it must change nothing (Raft: a snapshot of what is already
+committed is old news). A follower that installs it anyway throws away
+committed entries and its commit index goes back for at least `reply_delay`,
+which the suite's commit-monotonicity check reports; the fault records what it
+saw (`commit_before`, `commit_after`).
+
+Needs `GET /status` with snapshot_index (the reference KV), and snapshots a few
+seconds apart (`--snapshot-every`); elsewhere the fault is unavailable.
 """
 from __future__ import annotations
 
 import time
 
 from ..types import Delayable, Killable, Partitionable
-from .base import Context, FaultPackage, FaultUnavailable
-from .election_crash import _status
+from .base import Context, FaultPackage
+from .observe import field, require, settled, status, wait_for
+
+# A freshly restarted node is sampled by the suite's monitor (20 ms period) before anything is sent to it.
+MONITOR_PERIODS = 0.06
+
+PAST_SNAPSHOT = 8
+
+# id(backend) -> the leader's snapshot interval in entries, learnt once per cluster.
+_intervals: dict[int, int] = {}
 
 
-def _wait(pred, deadline: float):
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.005)
-    return None
+def _last_index(st: dict) -> int:
+    return st.get("snapshot_index", 0) + st.get("log_size", 0)
 
 
-def kill_follower_after_snapshot(lag: float = 2.0, wait: float = 8.0) -> FaultPackage:
+def _next_snapshot(ctx: Context, lead: str, after: int, timeout: float) -> int | None:
+    snap = wait_for(lambda: field(ctx, lead, "snapshot_index") > after and field(ctx, lead, "snapshot_index"),
+                    timeout)
+    return snap or None
+
+
+def _interval(ctx: Context, lead: str, st: dict, deadline: float) -> int | None:
+    every = _intervals.get(id(ctx.backend))
+    if every:
+        return every
+    first = _next_snapshot(ctx, lead, st["snapshot_index"], deadline - time.monotonic())
+    if first is None:
+        return None
+    if st["snapshot_index"] == 0:
+        every = first  # the first snapshot comes `every` entries after the start
+    else:
+        second = _next_snapshot(ctx, lead, first, deadline - time.monotonic())
+        if second is None:
+            return None
+        every = second - first
+    _intervals[id(ctx.backend)] = every
+    return every
+
+
+def kill_follower_after_snapshot(stale: float = 5.0, reply_delay: float = 0.3, margin: float = 0.05,
+                                 wait: float = 15.0) -> FaultPackage:
     def start(ctx: Context):
-        lead = ctx.leader()
-        nodes = sorted(ctx.nodes)
-        if lead not in nodes:
-            return {"nodes": [], "leader": None}
-        st = _status(ctx, lead)
-        if st is None or "snapshot_index" not in st:
-            raise FaultUnavailable("kill-follower-after-snapshot needs GET /status with snapshot_index")
-        f = ctx.rng.choice([n for n in nodes if n != lead])
-        ctx.backend.set_delay(f, lead, lag)
-        ctx.links_touched = True
-        time.sleep(lag)  # the leader's view of f is now `lag` old
         deadline = time.monotonic() + wait
+        tried = None
+        while time.monotonic() < deadline:
+            calm = settled(ctx, deadline - time.monotonic())  # f up again after an earlier round, one leader
+            if calm is None:
+                break
+            lead = calm[0]
+            st = require(ctx, lead, "snapshot_index", "applied", "log_size")
+            every = _interval(ctx, lead, st, deadline)
+            if every is None:
+                break
 
-        def snapshot():
-            s = _status(ctx, lead)
-            return s and s.get("snapshot_index", 0) > st["snapshot_index"] and s["snapshot_index"]
+            def leader_status():
+                s = status(ctx, lead)
+                return s if s and s.get("role") == "leader" else None
 
-        snap = _wait(snapshot, deadline)
-        if not snap or not _wait(lambda: (_status(ctx, f) or {}).get("commit", 0) >= snap, deadline):
+            f = ctx.rng.choice([n for n in sorted(ctx.nodes) if n != lead])
+            tried = {"leader": lead, "follower": f}
+            prev = field(ctx, lead, "snapshot_index")
+            due = prev + every - max(1, int(every * margin))
+            near = wait_for(lambda: (s := leader_status()) is None or s["applied"] >= due, deadline - time.monotonic())
+            if not near or not leader_status():
+                continue  # the deadline, or the leader changed: look again
+            ctx.backend.set_delay(f, lead, stale)
+            ctx.links_touched = True
+            seen = _last_index(status(ctx, f) or {})  # the most the leader can believe f holds, for `stale`
+            snap = _next_snapshot(ctx, lead, prev, deadline - time.monotonic())
+            # f's applied index is what it restarts with (its commit index as last persisted may lag):
+            # a few entries past the snapshot, or its going back could not be seen.
+            ahead = snap and wait_for(lambda: field(ctx, f, "applied") > snap + PAST_SNAPSHOT, 1.0)
+            if snap and seen < snap and ahead and leader_status():
+                return _crash_and_resend(ctx, lead, f, snap, stale, reply_delay)
+            # The snapshot came before the delay, f fell behind or the leader changed: try again once
+            # the leader has heard f's late acknowledgements.
             ctx.backend.set_delay(f, lead, 0.0)
-            return {"nodes": [], "leader": lead, "snapshot": snap}
-        # f holds and knows committed everything up to the snapshot. Held off, the leader does not see
-        # f crash; f comes back at once (its new connection without the delay) and only then does
-        # the leader's old connection fail, so it probes f from its `lag`-old view: a snapshot.
-        ctx.backend.cut(lead, f)
-        ctx.backend.kill(f)
-        ctx.killed.add(f)
-        ctx.backend.set_delay(f, lead, 0.0)
-        ctx.backend.start(f)
-        ctx.killed.discard(f)
-        _wait(lambda: _status(ctx, f), time.monotonic() + wait)
-        ctx.backend.restore(lead, f)
-        return {"nodes": [f], "leader": lead, "snapshot": snap}
+            time.sleep(stale)
+        return {"nodes": [], **(tried or {}), "why": "no snapshot to race in time"}
 
     def stop(ctx: Context, value):
+        if value.get("follower"):
+            ctx.backend.set_delay(value["follower"], value["leader"], 0.0)
         for n in value["nodes"]:
             ctx.backend.start(n)
             ctx.killed.discard(n)
@@ -78,6 +122,30 @@ def kill_follower_after_snapshot(lag: float = 2.0, wait: float = 8.0) -> FaultPa
 
     return FaultPackage("kill-follower-after-snapshot", "kill", "restart", start, stop,
                         (Delayable, Killable, Partitionable), ("leader",))
+
+
+def _crash_and_resend(ctx: Context, lead: str, f: str, snap: int, stale: float, reply_delay: float) -> dict:
+    t0 = time.monotonic()
+
+    def ms():
+        return round((time.monotonic() - t0) * 1000)
+
+    ctx.backend.cut(lead, f)  # the leader's connection stays open while f is down: it notices nothing yet
+    ctx.backend.kill(f)
+    ctx.killed.add(f)
+    ctx.backend.set_delay(f, lead, reply_delay)  # f's new connection; the old one's bytes keep their delay
+    ctx.backend.start(f)
+    ctx.killed.discard(f)
+    before = wait_for(lambda: field(ctx, f, "commit"), stale)
+    up = ms()
+    time.sleep(MONITOR_PERIODS)
+    ctx.backend.restore(lead, f)
+    restored = ms()
+    after = wait_for(lambda: (c := field(ctx, f, "commit", None)) is not None and c < before and c or None,
+                     stale) if before else None
+    return {"nodes": [f], "leader": lead, "follower": f, "snapshot": snap, "commit_before": before,
+            "commit_after": after, "leader_snapshot_now": field(ctx, lead, "snapshot_index"),
+            "ms": {"up": up, "restored": restored, "went_back": ms() if after else None}}
 
 
 PACKAGES = [kill_follower_after_snapshot()]
