@@ -32,14 +32,14 @@ from pathlib import Path
 import msgpack
 
 from reference_kv.node import AsyncioClock, NodeConfig, not_leader, timeout
-from reference_kv.raft.types import NONE, ConfState, HardState, Role, conf_to_wire, from_wire, to_wire
+from reference_kv.raft.types import NONE, ConfState, Role, conf_to_wire, from_wire, to_wire
 from reference_kv.regions import layout, meta
 from reference_kv.regions.client_http import post_json
 from reference_kv.regions.peer import RegionPeer
 from reference_kv.regions.region import Epoch, Region, RegionMap
 from reference_kv.regions.split import find_split_key
 from reference_kv.server import HTTPError
-from reference_kv.statemachine import EPOCH_NOT_MATCH, META_CONF, StateMachine
+from reference_kv.statemachine import EPOCH_NOT_MATCH, META_CONF, Applied, StateMachine
 
 log = logging.getLogger("reference_kv.regions")
 
@@ -216,7 +216,10 @@ class Store:
             b.commit(sync=sync)
             return out
 
-        results = await self._io(persist)
+        if any(rd.entries or rd.hard_state is not None or rd.committed_entries for _, rd in work):
+            results = await self._io(persist)
+        else:  # heartbeats and their answers: nothing to write, no trip to the storage thread
+            results = [Applied(index=p.sm.applied, term=p.sm.applied_term) for p, _ in work]
         created = []
         for (p, rd), applied in zip(work, results):
             if rd.hard_state is not None:

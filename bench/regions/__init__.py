@@ -1,0 +1,1 @@
+"""bench/regions: the Region store with one Region vs many, and write latency during splits vs without."""
