@@ -51,11 +51,13 @@ CATALOGUE: tuple[Bug, ...] = (
         "etcd before 2.3 (Jepsen 2014): reads served by any member without a quorum round"),
     Bug("lease-no-drift-guard",
         "lease reads trust a lease as long as the election timeout, with no bound for clock drift",
-        # The leader's clock at half speed while it is cut off: the safe lease (4 of 10 ticks) still ends
-        # before a new leader can be elected; a lease of the whole election timeout does not.
-        # Readers stay on the deposed leader while writers find the new one (workloads/failover.py).
+        # The leader's clock at half its followers' speed while it is cut off: the safe lease (4 of 10 ticks)
+        # still ends before a new leader can be elected; a lease of the whole election timeout does not.
+        # Every clock runs at half speed meanwhile, so that gap lasts long enough in real time for a write to
+        # the new leader and a read from the old one. Readers stay on the deposed leader while writers find
+        # the new one (workloads/failover.py).
         _campaign(workload="failover", read_mode="lease", nemesis=("clock-slow-leader",), nemesis_interval=1.0,
-                  fault_duration=0.6, keys=3, concurrency=30),
+                  fault_duration=1.2, keys=3, concurrency=30),
         "leases without drift bounds (Raft thesis 6.4.1; etcd's lease ReadIndex caveat)"),
     Bug("lease-ignores-pause",
         "a leader stopped longer than its lease resumes with the missed ticks dropped and keeps serving lease reads",
@@ -99,8 +101,10 @@ CATALOGUE: tuple[Bug, ...] = (
         # one and is sent it although it holds it (nemesis/faults/snapshot_race.py); its commit index goes back.
         # Each fault waits for the leader's next snapshot (seconds, however fast the load): a longer attempt
         # holds more of them.
-        _campaign(time=30.0, nemesis=("kill-follower-after-snapshot",), snapshot_every=800, nemesis_interval=2.0,
-                  fault_duration=0.5),
+        # The load is paced: the race needs one leader for a few seconds, which a saturated machine that
+        # misses heartbeats (and elects anew) does not give.
+        _campaign(time=30.0, nemesis=("kill-follower-after-snapshot",), snapshot_every=800, rate=250.0,
+                  nemesis_interval=2.0, fault_duration=0.5),
         "etcd-io/raft restore discarding a matching log suffix"),
 )
 BY_NAME: dict[str, Bug] = {b.name: b for b in CATALOGUE}

@@ -1,6 +1,7 @@
 """Detection power of the planted-bug campaigns: bug | campaign | detected in k of n seeds | median time.
 
     python -m bench.bugs [--seeds 10] [--control-seeds K] [--bugs a,b] [--no-controls] [--no-etcd] [--out DIR]
+                         [--controls-only] [--first-seed I] [--report DIR]
 
 Per bug and seed, `splitbrain hunt BUG --seed S` (the bug planted) runs until the
 checker finds a violation or the campaign's attempts run out; the time to
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import shutil
 import statistics
@@ -72,20 +74,29 @@ def rows(records: list[dict], names: list[str], controls: bool, etcd: bool) -> l
     for name in names:
         mine = [r for r in records if r.get("bug") == name]
         hunted = [r for r in mine if r.get("kind") == "bug"]
-        if not hunted:
+        safe = [r for r in mine if r.get("kind") == "safe"]
+        if not hunted and not safe:
             continue
         times = [r["seconds"] for r in hunted if found(r)]
-        safe = [r for r in mine if r.get("kind") == "safe"]
         etcd_ok = [r for r in mine if r.get("kind") == "etcd" and not r.get("error") and faults_ran(r)]
         overrides = bugs.get(name).campaign.overrides
         nem = ",".join(overrides.get("nemesis", ()))
         knobs = ",".join(f"{k}={v}" for k, v in overrides.items()
-                         if k in ("workload", "read_mode", "snapshot_every", "keys", "concurrency"))
-        out.append((name, f"{nem} {knobs}".strip(), f"{len(times)}/{len(hunted)}", _median(times),
+                         if k in ("workload", "read_mode", "snapshot_every", "rate", "keys", "concurrency"))
+        out.append((name, f"{nem} {knobs}".strip(), f"{len(times)}/{len(hunted)}" if hunted else "-", _median(times),
                     f"{sum(found(r) for r in safe)}/{len(safe)}" if controls else "-",
                     (f"{sum(found(r) for r in etcd_ok)}/{len(etcd_ok)}" if etcd_ok else "n/a")
                     if controls and etcd else "-"))
     return out
+
+
+def load_line(records: list[dict]) -> str:
+    """The machine's 1-minute load average as the hunts started: what "quiet" or "loaded" meant here."""
+    loads = sorted(r["load"] for r in records if isinstance(r.get("load"), (int, float)))
+    if not loads:
+        return "load average: not recorded"
+    return (f"load average (1 min) as the hunts started: median {statistics.median(loads):.1f}, "
+            f"min {loads[0]:.1f}, max {loads[-1]:.1f} ({os.cpu_count()} cores)")
 
 
 def print_table(table: list[tuple]) -> None:
@@ -97,8 +108,13 @@ def print_table(table: list[tuple]) -> None:
     def bad(cell):
         return cell not in ("-", "n/a") and not cell.startswith("0/")
 
-    ok = all(int(r[2].split("/")[0]) * 10 >= 9 * int(r[2].split("/")[1]) and not bad(r[4]) and not bad(r[5])
-             for r in table)
+    def detected(cell):
+        if cell == "-":
+            return True  # not hunted in this run (controls only)
+        k, n = map(int, cell.split("/"))
+        return k * 10 >= 9 * n
+
+    ok = all(detected(r[2]) and not bad(r[4]) and not bad(r[5]) for r in table)
     print(f"\ntarget (every bug in >= 9 of 10 seeds, no control violation): {'met' if ok else 'NOT met'}")
 
 
@@ -113,6 +129,10 @@ def main(argv=None) -> int:
                     help="run the controls on the first K seeds only (default: every seed)")
     ap.add_argument("--no-controls", action="store_true", help="skip the safe-KV and etcd controls")
     ap.add_argument("--no-etcd", action="store_true", help="skip the etcd control")
+    ap.add_argument("--controls-only", action="store_true",
+                    help="run only the controls (safe KV, etcd) of each seed, not the hunts")
+    ap.add_argument("--first-seed", type=int, default=0, metavar="I",
+                    help="start at the I-th seed (seeds are I*100, ...): to extend an earlier --out")
     ap.add_argument("--out", default=None, help="keep run directories here (default: a temp dir, removed)")
     ap.add_argument("--report", default=None, metavar="DIR",
                     help="print the table of the hunts recorded in DIR/hunts.jsonl (a kept --out) and exit")
@@ -126,6 +146,7 @@ def main(argv=None) -> int:
         names = list(dict.fromkeys(r["bug"] for r in records if r.get("bug")))
         print_table(rows(records, names, any(r.get("kind") == "safe" for r in records),
                          any(r.get("kind") == "etcd" for r in records)))
+        print(load_line(records))
         return 0
     chosen = [bugs.get(n) for n in args.bugs.split(",") if n] or list(bugs.CATALOGUE)
     out = pathlib.Path(args.out or tempfile.mkdtemp(prefix="bench-bugs-"))
@@ -136,26 +157,37 @@ def main(argv=None) -> int:
     control_seeds = args.seeds if args.control_seeds is None else min(args.control_seeds, args.seeds)
     records = []
 
-    def record(kind, r):
-        records.append({"kind": kind, **r})
-        log.write(json.dumps({"kind": kind, **r}) + "\n")
+    def record(kind, r, load):
+        r = {"kind": kind, **r, "load": round(load, 2)}
+        records.append(r)
+        log.write(json.dumps(r) + "\n")
         log.flush()
 
+    def hunt_now(kind, *args):
+        load = os.getloadavg()[0]
+        record(kind, hunt(*args), load)
+
+    if args.controls_only and args.no_controls:
+        raise UsageError("--controls-only with --no-controls leaves nothing to run")
     for bug in chosen:
-        for i in range(args.seeds):
+        for i in range(args.first_seed, args.first_seed + args.seeds):
             seed = i * SEED_STRIDE
-            t0 = time.monotonic()
-            r = hunt(bug.name, seed, out / bug.name)
-            r["wall"] = round(time.monotonic() - t0, 1)
-            record("bug", r)
-            if not args.no_controls and i < control_seeds:
-                record("safe", hunt(bug.name, seed, out / f"{bug.name}-safe", "--safe", "--attempts", "1"))
+            t0, load = time.monotonic(), os.getloadavg()[0]
+            r = {} if args.controls_only else hunt(bug.name, seed, out / bug.name)
+            if r:
+                r["wall"] = round(time.monotonic() - t0, 1)
+                record("bug", r, load)
+            if not args.no_controls and i < args.first_seed + control_seeds:
+                hunt_now("safe", bug.name, seed, out / f"{bug.name}-safe", "--safe", "--attempts", "1")
                 if not args.no_etcd:
-                    record("etcd", hunt(bug.name, seed, out / f"{bug.name}-etcd", "--safe", "--attempts", "1",
-                                        "--system", "etcd"))
-            print(f"  {bug.name} seed {seed}: {'found' if r.get('found') else 'not found'} "
-                  f"({len(r.get('attempts', []))} attempts, {r.get('seconds', 0):.0f}s)", file=sys.stderr, flush=True)
+                    hunt_now("etcd", bug.name, seed, out / f"{bug.name}-etcd", "--safe", "--attempts", "1",
+                             "--system", "etcd")
+            if r:
+                print(f"  {bug.name} seed {seed}: {'found' if r.get('found') else 'not found'} "
+                      f"({len(r.get('attempts', []))} attempts, {r.get('seconds', 0):.0f}s)", file=sys.stderr,
+                      flush=True)
     print_table(rows(records, [b.name for b in chosen], not args.no_controls, not args.no_etcd))
+    print(load_line(records))
     if args.out is None:
         shutil.rmtree(out, ignore_errors=True)
     return 0

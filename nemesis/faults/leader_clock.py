@@ -4,9 +4,10 @@ A leader lease is sound only while the leader's clock runs no slower than its
 followers' by more than the drift the lease allows for: a slow leader still
 believes its lease holds after the others have elected a new leader. Slowing a
 random node (clock-rate) rarely hits the leader at the moment it loses its
-followers; this package does both at once: the leader's clock runs at `rate`,
-then the leader is isolated, and on stop the links heal and the clock runs at
-real speed again.
+followers; this package does both at once: the leader's clock runs at `rate`
+times its followers' (every clock slowed to `pace`, which stretches the moments
+that matter in real time), then the leader is isolated, and on stop the links
+heal and the clocks run at real speed again.
 
 The rate changes without a jump. libfaketime's "offset x rate" line maps real
 time since the process started, E, to offset + E * rate, so changing only the
@@ -54,20 +55,28 @@ def set_rate(ctx: Context, node: str, rate: float) -> dict:
     return {"node": node, "rate": rate, "offset": round(offset, 3)}
 
 
-def slow_leader_partition(rate: float = 0.5) -> FaultPackage:
+def slow_leader_partition(rate: float = 0.5, pace: float = 0.5) -> FaultPackage:
+    """The leader's clock at `rate` times its followers', every clock at `pace` times real speed.
+
+    Only the ratio decides safety; slowing every clock stretches in real time what the
+    ratio allows: the time between the followers' election and the end of an over-long
+    lease, in which a write to the new leader and a read from the old one must both
+    happen, grows by 1 / pace while the network and the clients keep their speed.
+    """
     def start(ctx: Context):
         lead = steady_leader(ctx)  # not a node still booting after the last fault, nor a deposed leader
         if lead not in ctx.nodes:
             return {"nodes": [], "grudge": {}}
-        clock = set_rate(ctx, lead, rate)
+        clocks = {n: set_rate(ctx, n, pace * (rate if n == lead else 1.0)) for n in sorted(ctx.nodes)}
         grudge = isolate(lead, ctx.nodes)
         apply_grudge(ctx.backend, grudge)
         ctx.links_touched = True
-        return {"nodes": [lead], "rate": rate, "offset": clock["offset"], "grudge": grudge_value(grudge)}
+        return {"nodes": [lead], "rate": rate, "pace": pace, "clocks": sorted(clocks),
+                "offset": clocks[lead]["offset"], "grudge": grudge_value(grudge)}
 
     def stop(ctx: Context, value):
         ctx.backend.restore_all()
-        for n in value["nodes"]:
+        for n in value.get("clocks", value["nodes"]):
             set_rate(ctx, n, 1.0)
         return {"nodes": value["nodes"], "healed": value.get("grudge", {})}
 

@@ -71,11 +71,11 @@ def _interval(ctx: Context, lead: str, st: dict, deadline: float) -> int | None:
     return every
 
 
-def kill_follower_after_snapshot(stale: float = 5.0, reply_delay: float = 0.3, margin: float = 0.05,
+def kill_follower_after_snapshot(stale: float = 5.0, reply_delay: float = 0.15, margin: float = 0.05,
                                  wait: float = 15.0) -> FaultPackage:
     def start(ctx: Context):
         deadline = time.monotonic() + wait
-        tried = None
+        tried, rounds = {}, []
         while time.monotonic() < deadline:
             calm = settled(ctx, deadline - time.monotonic())  # f up again after an earlier round, one leader
             if calm is None:
@@ -88,7 +88,7 @@ def kill_follower_after_snapshot(stale: float = 5.0, reply_delay: float = 0.3, m
 
             def leader_status():
                 s = status(ctx, lead)
-                return s if s and s.get("role") == "leader" else None
+                return s if s and s.get("role") == "leader" and s.get("term") == st.get("term") else None
 
             f = ctx.rng.choice([n for n in sorted(ctx.nodes) if n != lead])
             tried = {"leader": lead, "follower": f}
@@ -105,16 +105,24 @@ def kill_follower_after_snapshot(stale: float = 5.0, reply_delay: float = 0.3, m
             # a few entries past the snapshot, or its going back could not be seen.
             ahead = snap and wait_for(lambda: field(ctx, f, "applied") > snap + PAST_SNAPSHOT, 1.0)
             if snap and seen < snap and ahead and leader_status():
-                return _crash_and_resend(ctx, lead, f, snap, stale, reply_delay)
+                r = _crash_and_resend(ctx, lead, f, snap, stale, reply_delay)
+                # A new election meanwhile (a loaded machine misses heartbeats) resets the leader's view
+                # of f: no snapshot is sent. Go again while time is left.
+                r["leader_kept_term"] = leader_status() is not None
+                ctx.backend.set_delay(f, lead, 0.0)
+                rounds.append(r)
+                if r["commit_after"]:
+                    break
+                continue
             # The snapshot came before the delay, f fell behind or the leader changed: try again once
             # the leader has heard f's late acknowledgements.
             ctx.backend.set_delay(f, lead, 0.0)
             time.sleep(stale)
-        return {"nodes": [], **(tried or {}), "why": "no snapshot to race in time"}
+        if not rounds:
+            return {"nodes": [], **tried, "why": "no snapshot to race in time"}
+        return {"nodes": sorted({r["follower"] for r in rounds}), "rounds": rounds}
 
     def stop(ctx: Context, value):
-        if value.get("follower"):
-            ctx.backend.set_delay(value["follower"], value["leader"], 0.0)
         for n in value["nodes"]:
             ctx.backend.start(n)
             ctx.killed.discard(n)
@@ -143,7 +151,7 @@ def _crash_and_resend(ctx: Context, lead: str, f: str, snap: int, stale: float, 
     restored = ms()
     after = wait_for(lambda: (c := field(ctx, f, "commit", None)) is not None and c < before and c or None,
                      stale) if before else None
-    return {"nodes": [f], "leader": lead, "follower": f, "snapshot": snap, "commit_before": before,
+    return {"leader": lead, "follower": f, "snapshot": snap, "commit_before": before,
             "commit_after": after, "leader_snapshot_now": field(ctx, lead, "snapshot_index"),
             "ms": {"up": up, "restored": restored, "went_back": ms() if after else None}}
 
