@@ -315,9 +315,18 @@ class StateMachine:
     def record_snapshot(self, meta: SnapshotMeta) -> None:
         """The checkpoint at meta.index is on disk: remember it and drop the log behind it."""
         b = self.db.batch()
+        self.compact_log(b, meta)
+        b.commit(sync=True)
+
+    def compact_log(self, b, meta: SnapshotMeta) -> None:
+        """Into batch b: the log ends at meta now (entries <= meta.index dropped)."""
         b.set(self._snap_key, _pack(snap_to_wire(meta)))
         b.delete_range(self._log(0), self._log(meta.index + 1))
-        b.commit(sync=True)
+
+    def entry_term(self, index: int) -> int | None:
+        """Term of a persisted log entry, None when it is not in the store (compacted or not written)."""
+        raw = self.db.get(self._log(index))
+        return entry_from_wire(_unpack(raw)).term if raw else None
 
     def adopt_snapshot(self, meta: SnapshotMeta, hard_state: HardState) -> None:
         """After the data dir was replaced by a leader's checkpoint: make it ours.

@@ -3,8 +3,8 @@
 Same flags as `python -m reference_kv`, plus `--region-split-size` (256KiB,
 1MiB, 64MiB, ...; default 64MiB). `--heartbeat-ticks` defaults to 3 here
 (many groups heartbeat at once). `--join` and membership changes are not
-supported. `--snapshot-every` is accepted for compatibility and unused
-(Region logs are not compacted yet).
+supported. `--snapshot-every N`: a Region's log is compacted once N entries
+were applied past its last compaction, up to what every voter holds.
 """
 from __future__ import annotations
 
@@ -49,7 +49,8 @@ async def _serve(args) -> int:
     kind, opener = storage_opener(args.storage)
     cfg = StoreConfig(
         id=args.id, data_dir=Path(args.data_dir), peers=args.peers, peer_clients=args.peer_clients,
-        read_mode=args.read_mode, tick_ms=args.tick_ms, election_ticks=args.election_ticks,
+        read_mode=args.read_mode, snapshot_every=args.snapshot_every, tick_ms=args.tick_ms,
+        election_ticks=args.election_ticks,
         heartbeat_ticks=args.heartbeat_ticks, unsafe_bug=args.unsafe_bug,
         request_timeout=args.request_timeout, seed=args.seed, split_size=args.region_split_size,
     )

@@ -34,6 +34,8 @@ class RegionPeer:
         self.written = 0  # bytes proposed since the last size check (the leader's split trigger)
         self.unflushed = 0  # bytes proposed since the last memtable flush (see split.py)
         self.splitting = False
+        self.compacted = 0  # the log holds entries after this index only
+        self.compactions: list = []  # SnapshotMeta of log compactions applied, for the core (storage thread)
         self.new_regions: list = []  # filled on the storage thread by a split, taken by the store
         self._pending: dict[int, asyncio.Future] = {}
         self._pid = itertools.count(1)

@@ -15,9 +15,11 @@ epoch.version + 1 with the parent's peers and a copy of its sessions (a
 client's retry may land on either half). Leaders publish their Regions (and
 themselves as leader) to the meta group after a split or a leader change.
 
-Not done here: per-Region snapshots and log compaction (the log of each Region
-is kept whole, so a replica that was down catches up from the log), membership
-changes of Regions, merge.
+Logs are compacted through the log (`g`, see _apply_log_gc) only up to what
+every voter holds, so a replica that was down catches up from the log and no
+Region ever sends a snapshot. Not done: per-Region snapshots (a voter that is
+gone for good holds its Regions' logs back), membership changes of Regions,
+merge.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from pathlib import Path
 import msgpack
 
 from reference_kv.node import AsyncioClock, NodeConfig, not_leader, timeout
-from reference_kv.raft.types import NONE, ConfState, Role, conf_to_wire, from_wire, to_wire
+from reference_kv.raft.types import NONE, ConfState, Role, SnapshotMeta, conf_to_wire, from_wire, to_wire
 from reference_kv.regions import layout, meta
 from reference_kv.regions.client_http import post_json
 from reference_kv.regions.peer import RegionPeer
@@ -66,6 +68,7 @@ class Store:
         self._exec = ThreadPoolExecutor(1, thread_name_prefix="storage")
         self.peers: dict[int, RegionPeer] = {}
         self.splits = 0
+        self.compactions = 0
         self._published: dict[int, tuple] = {}
         self._tasks: list[asyncio.Task] = []
         self._wake: asyncio.Event | None = None
@@ -128,14 +131,17 @@ class Store:
 
     async def _open_peer(self, rid: int, region: Region | None) -> RegionPeer:
         peer = RegionPeer(self, rid, None, region)
+        gc = {"g": functools.partial(self._apply_log_gc, peer)}
         if region is None:
             peer.sm = StateMachine(self.db, self.cfg.unsafe_bug, layout.group_prefix(rid),
-                                   data_prefix=layout.META_DATA, extra_ops=meta.META_OPS)
+                                   data_prefix=layout.META_DATA, extra_ops={**meta.META_OPS, **gc})
         else:
             peer.sm = StateMachine(self.db, self.cfg.unsafe_bug, layout.group_prefix(rid),
                                    owns=lambda key: peer.region.contains(key),
-                                   extra_ops={"s": functools.partial(self._apply_split, peer)})
-        peer.boot(await self._io(peer.sm.load), self.cfg)
+                                   extra_ops={"s": functools.partial(self._apply_split, peer), **gc})
+        loaded = await self._io(peer.sm.load)
+        peer.boot(loaded, self.cfg)
+        peer.compacted = loaded.snapshot.index if loaded.snapshot else 0
         self.peers[rid] = peer
         return peer
 
@@ -231,6 +237,10 @@ class Store:
             p.raw.advance(rd)
             for rs in rd.read_states:
                 p.on_read_state(rs.index, rs.ctx)
+            for snap in p.compactions:
+                p.raw.compact(snap.index, snap)
+                self.compactions += 1
+            p.compactions = []
             if p.new_regions:
                 created += [(p, r) for r in p.new_regions]
                 p.new_regions = []
@@ -272,6 +282,37 @@ class Store:
         except Exception:  # a store without metrics never flushes
             return 0
 
+    # --- log compaction ---------------------------------------------------------------
+    def _apply_log_gc(self, peer: RegionPeer, sm, b, key, index, _unused, overlay):
+        """Storage thread: drop this replica's log up to `index`.
+
+        The leader proposes it only up to the lowest index every voter has
+        (its match), so no replica ever needs an entry that is gone: Regions
+        never need a snapshot. A voter that stays down holds compaction back
+        at its last match until it returns. Local: the result changes no state.
+        """
+        term = sm.entry_term(index) if peer.compacted < index <= sm.applied else None
+        if term is None:
+            return False
+        snap = SnapshotMeta(index, term, sm.conf)
+        sm.compact_log(b, snap)
+        peer.compacted = index
+        peer.compactions.append(snap)
+        return True
+
+    def _maybe_compact(self, p: RegionPeer) -> None:
+        if p.role != Role.LEADER or p.applied - p.compacted < self.cfg.snapshot_every:
+            return
+        progress = p.raw.status().get("progress") or {}
+        matches = [pr["match"] for pr in progress.values() if not pr.get("learner")]
+        if not matches:
+            return
+        upto = min(min(matches), p.applied)
+        if upto - p.compacted >= max(1, self.cfg.snapshot_every // 2):
+            key = p.region.start if p.region is not None else ""  # a key the Region owns, so it applies
+            task = asyncio.get_running_loop().create_task(p.propose("g", key, upto, None, None))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())  # best effort; retried next round
+
     async def _split_loop(self) -> None:
         flushes = self._flush_count()
         while True:
@@ -281,6 +322,8 @@ class Store:
                 flushes = now
                 for p in self.data_peers():
                     p.unflushed = 0
+            for p in list(self.peers.values()):
+                self._maybe_compact(p)
             for p in self.data_peers():
                 if p.role == Role.LEADER and not p.splitting and p.written >= max(1, self.cfg.split_size // 16):
                     p.written = 0
@@ -441,7 +484,8 @@ class Store:
         return {
             "id": self.id, "role": st["role"], "term": st["term"], "leader": st["leader"],
             "leader_address": self.client_address(self.meta.leader), "commit": st["commit"],
-            "applied": st["applied"], "snapshot_index": 0, "log_size": self.meta.sm.last_index,
+            "applied": st["applied"], "snapshot_index": self.meta.compacted,
+            "log_size": self.meta.sm.last_index - self.meta.compacted,
             "read_mode": self.read_mode, "regions": len(meta.directory(self.db)),
             "local_regions": len(data), "leading": sum(p.role == Role.LEADER for p in data),
         }
@@ -451,6 +495,9 @@ class Store:
         rows = [("regions_hosted", "gauge", "Region replicas on this node.", len(data)),
                 ("regions_leading", "gauge", "Regions this node leads.", sum(p.role == Role.LEADER for p in data)),
                 ("region_splits_total", "counter", "Splits applied on this node.", self.splits),
+                ("log_compactions_total", "counter", "Raft log compactions (all groups).", self.compactions),
+                ("log_entries", "gauge", "Raft log entries held (all groups).",
+                 sum(p.sm.last_index - p.compacted for p in self.peers.values())),
                 ("term", "gauge", "Meta group term.", self.meta.term),
                 ("is_leader", "gauge", "1 if this node leads the meta group.", int(self.meta.role == Role.LEADER))]
         lines = []

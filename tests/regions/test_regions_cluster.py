@@ -83,8 +83,14 @@ def test_requests_with_a_stale_epoch_get_the_current_regions(region_cluster):
     assert code == 400
 
 
+def _metric(cluster, nid, name) -> float:
+    code, text = http(cluster.client[nid], "GET", "/metrics")
+    return float(next(line.split()[-1] for line in text.splitlines() if line.startswith(f"reference_kv_{name} ")))
+
+
 def test_kill_minus_nine_during_splits_keeps_the_history_linearizable(region_cluster, tmp_path):
-    c = region_cluster(3, "--region-split-size", SPLIT)
+    # Logs compacted every 100 entries: the restarted node must catch up from what compaction kept.
+    c = region_cluster(3, "--region-split-size", SPLIT, "--snapshot-every", "100")
     addresses = [c.client[i] for i in c.ids]
     keys = [f"reg{i}" for i in range(0, 1000, 125)]  # spread: they end up in different Regions
     history, lock = [], threading.Lock()
@@ -145,3 +151,7 @@ def test_kill_minus_nine_during_splits_keeps_the_history_linearizable(region_clu
     assert oks > 100, f"only {oks} operations succeeded; logs:\n{c.logs()}"
     result = checker.check(history, model="cas-register", timeout=60)
     assert result.valid is True, (result.valid, c.logs())
+    assert sum(_metric(c, i, "log_compactions_total") for i in c.ids) > 0
+    # The restarted node caught up: it hosts every Region of the directory.
+    c.wait(lambda: c.status(victim) and c.status(victim)["local_regions"] == len(_regions(c)), timeout=10,
+           what="the restarted node to host every Region")
