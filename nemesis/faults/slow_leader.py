@@ -11,6 +11,10 @@ first entry cannot commit before Y, whose answers reach X `reply_delay` late,
 has been brought up to date: for a few round trips the new leader's commit
 index is stale. That is the moment a leader must not answer ReadIndex (Raft
 thesis 6.4, step 1: commit an entry of your own term first).
+
+The fault starts from a settled cluster and keeps its delays until the nodes'
+`GET /status` shows the new leader's commit index past what the old one had
+acknowledged (it records how long that took), whatever the machine's speed.
 """
 from __future__ import annotations
 
