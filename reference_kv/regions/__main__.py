@@ -33,6 +33,9 @@ def parser() -> argparse.ArgumentParser:
     p.description = "Run one store of the multi-Raft (Region) reference KV."
     p.add_argument("--region-split-size", type=_size, default=64 << 20, metavar="SIZE",
                    help="split a Region above this size (256KiB, 1MiB, 64MiB; default 64MiB)")
+    p.add_argument("--region-hot-qps", type=float, default=0.0, metavar="N",
+                   help="a Region serving N requests/s or more splits at a quarter of the split size (0 = off)")
+    p.add_argument("--no-leader-balance", action="store_true", help="do not spread Region leaders over nodes")
     p.add_argument("--seed", type=int, default=None, help=argparse.SUPPRESS)
     # Every Region leader heartbeats its followers: one per tick from each of many
     # groups costs more CPU than a node has; every 3rd tick still leaves the
@@ -53,6 +56,7 @@ async def _serve(args) -> int:
         election_ticks=args.election_ticks,
         heartbeat_ticks=args.heartbeat_ticks, unsafe_bug=args.unsafe_bug,
         request_timeout=args.request_timeout, seed=args.seed, split_size=args.region_split_size,
+        hot_qps=args.region_hot_qps, balance_s=0.0 if args.no_leader_balance else 1.0,
     )
     store = Store(cfg, opener, Transport(args.peer_listen, {i: a for i, a in args.peers.items() if i != args.id}))
     host, port = split_hostport(args.listen)

@@ -33,6 +33,7 @@ class RegionPeer:
         self.hard = HardState()
         self.written = 0  # bytes proposed since the last size check (the leader's split trigger)
         self.unflushed = 0  # bytes proposed since the last memtable flush (see split.py)
+        self.requests = 0  # client requests since the last split check (hot Regions split early)
         self.splitting = False
         self.compacted = 0  # the log holds entries after this index only
         self.compactions: list = []  # SnapshotMeta of log compactions applied, for the core (storage thread)
@@ -65,6 +66,7 @@ class RegionPeer:
 
     async def propose(self, op: str, key: str, a, b, request_id: str | None):
         self.require_leader()
+        self.requests += 1
         pid = (self.store.id << 40) | next(self._pid)
         fut = asyncio.get_running_loop().create_future()
         self._pending[pid] = fut
@@ -92,6 +94,7 @@ class RegionPeer:
 
     async def read_index(self, mode: str) -> None:
         """Wait until this replica has applied everything committed when the read arrived."""
+        self.requests += 1
         if mode in ("readindex", "lease"):
             self.require_leader()
         elif self.leader == NONE:

@@ -39,7 +39,8 @@ from reference_kv.regions import layout, meta
 from reference_kv.regions.client_http import post_json
 from reference_kv.regions.peer import RegionPeer
 from reference_kv.regions.region import Epoch, Region, RegionMap
-from reference_kv.regions.split import find_split_key
+from reference_kv.regions.balance import pick_transfer
+from reference_kv.regions.split import find_split_key, split_limit
 from reference_kv.server import HTTPError
 from reference_kv.statemachine import EPOCH_NOT_MATCH, META_CONF, Applied, StateMachine
 
@@ -55,6 +56,8 @@ class StoreConfig(NodeConfig):
     split_size: int = 64 << 20
     split_check_s: float = 0.25
     publish_s: float = 0.5
+    hot_qps: float = 0.0  # requests/s above which a Region splits at a quarter of split_size (0 = off)
+    balance_s: float = 1.0  # leader balancing round (0 = off)
 
 
 class Store:
@@ -94,7 +97,7 @@ class Store:
         loop = asyncio.get_running_loop()
         self._last_tick = self.clock.now()
         self._tasks = [loop.create_task(f()) for f in (self._ticker, self._ready_loop, self._split_loop,
-                                                       self._publish_loop)]
+                                                       self._publish_loop, self._balance_loop)]
         log.info("store %d started: %d regions", self.id, len(hosted))
 
     async def stop(self) -> None:
@@ -325,15 +328,31 @@ class Store:
             for p in list(self.peers.values()):
                 self._maybe_compact(p)
             for p in self.data_peers():
-                if p.role == Role.LEADER and not p.splitting and p.written >= max(1, self.cfg.split_size // 16):
+                limit = split_limit(p.requests / self.cfg.split_check_s, self.cfg.hot_qps, self.cfg.split_size)
+                p.requests = 0
+                if p.role == Role.LEADER and not p.splitting and p.written >= max(1, limit // 16):
                     p.written = 0
                     p.splitting = True
-                    asyncio.get_running_loop().create_task(self._maybe_split(p))
+                    asyncio.get_running_loop().create_task(self._maybe_split(p, limit))
 
-    async def _maybe_split(self, p: RegionPeer) -> None:
+    async def _balance_loop(self) -> None:
+        if not self.cfg.balance_s:
+            return
+        while True:
+            await self.clock.sleep(self.cfg.balance_s)
+            data = self.data_peers()
+            move = pick_transfer(self.id, {p.id: p.leader for p in data}, sorted(self.cfg.peers),
+                                 busy={p.id for p in data if p.splitting})
+            if move is not None and self.peers[move[0]].role == Role.LEADER:
+                rid, to = move
+                log.info("store %d: moving leadership of region %d to node %d (balance)", self.id, rid, to)
+                self.peers[rid].raw.transfer_leader(to)
+                self._wake.set()
+
+    async def _maybe_split(self, p: RegionPeer, limit: int) -> None:
         try:
             region = p.region
-            key = await self._io(find_split_key, self.db, region, self.cfg.split_size, p.unflushed)
+            key = await self._io(find_split_key, self.db, region, limit, p.unflushed)
             if key is None:
                 return
             new_id = await self.meta_call("I", None)

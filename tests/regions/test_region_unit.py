@@ -5,9 +5,10 @@ import pytest
 
 from reference_kv.raft.types import Entry
 from reference_kv.regions import meta
+from reference_kv.regions.balance import pick_transfer
 from reference_kv.regions.region import Epoch, Region, RegionMap, parse_size
 from reference_kv.regions.routes import RouteCache
-from reference_kv.regions.split import choose_split_key, find_split_key
+from reference_kv.regions.split import choose_split_key, find_split_key, split_limit
 from reference_kv.statemachine import EPOCH_NOT_MATCH, StateMachine, encode_command
 from reference_kv.storage.memory import MemoryStorage
 
@@ -127,3 +128,18 @@ def test_meta_ops_allocate_ids_and_keep_the_newest_descriptor():
     ], True)
     assert (out.results[1], out.results[2]) == (2, 3)
     assert meta.directory(db) == [(new, 2)]
+
+
+def test_leader_balance_moves_one_leadership_from_the_busiest_to_the_idlest():
+    leaders = {1: 1, 2: 1, 3: 1, 4: 2}
+    assert pick_transfer(1, leaders, [1, 2, 3]) == (3, 3)
+    assert pick_transfer(1, leaders, [1, 2, 3], busy={3}) == (2, 3)
+    assert pick_transfer(2, leaders, [1, 2, 3]) is None  # only the busiest node gives
+    assert pick_transfer(1, {1: 1, 2: 1, 3: 2}, [1, 2]) is None  # a gap of one: moving just swaps
+    assert pick_transfer(1, {1: 1, 2: 1, 3: 1, 4: 0}, [1, 2, 3]) is None  # an election is running
+
+
+def test_hot_regions_split_at_a_quarter_of_the_size():
+    assert split_limit(50, 100, 1 << 20) == 1 << 20
+    assert split_limit(150, 100, 1 << 20) == 1 << 18
+    assert split_limit(10**6, 0, 1 << 20) == 1 << 20  # off

@@ -60,6 +60,11 @@ def test_writes_split_into_many_regions_and_every_acknowledged_write_reads_back(
     # Every store hosts every Region (same peers) and reports the count.
     st = c.status(2)
     assert st["regions"] >= 8 and st["local_regions"] >= 8
+    # Leaders spread: no node leads two more Regions than another once balancing settles.
+    def balanced():
+        leading = [c.status(i)["leading"] for i in c.ids]
+        return sum(leading) == st["local_regions"] and max(leading) - min(leading) <= 1
+    c.wait(balanced, timeout=15, what="Region leaders spread over the nodes")
 
 
 def test_requests_with_a_stale_epoch_get_the_current_regions(region_cluster):
