@@ -14,7 +14,7 @@ from pathlib import Path
 
 from reference_kv.discovery import expand_argv
 from reference_kv.node import UNSAFE_BUGS
-from reference_kv.server import READ_MODES
+from reference_kv.server import READ_MODES, event_loop_factory
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"UNSAFE: enable a planted bug ({', '.join(UNSAFE_BUGS)})")
     p.add_argument("--request-timeout", type=float, default=3.0, help="seconds before a client request gets 504")
     p.add_argument("--max-value-bytes", type=_positive, default=1 << 20, help="largest accepted value (413 above)")
+    p.add_argument("--event-loop", choices=("auto", "uvloop", "asyncio"), default="auto",
+                   help="auto: uvloop when installed and the clock is not faked by libfaketime, else asyncio")
     p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     return p
 
@@ -148,7 +150,8 @@ def main(argv=None) -> int:
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format=f"%(asctime)s node{args.id} %(levelname)s %(name)s: %(message)s")
     try:
-        return asyncio.run(_serve(args))
+        with asyncio.Runner(loop_factory=event_loop_factory(args.event_loop)) as runner:
+            return runner.run(_serve(args))
     except KeyboardInterrupt:
         return 0
     except Exception as e:  # corrupt data dir and the like: one line, no traceback

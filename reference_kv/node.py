@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import collections
 import heapq
 import itertools
 import logging
 import shutil
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,8 +34,9 @@ from pathlib import Path
 import msgpack
 
 from reference_kv.raft import Config, InitialState, NotLeader, ProposalDropped, RawNode
+from reference_kv.raft.errors import InvalidConfChange
 from reference_kv.raft.types import (
-    NONE, ConfChange, ConfChangeType, ConfState, HardState, Message, MsgType, Role, from_wire, to_wire,
+    NONE, ConfChange, ConfChangeType, ConfState, EntryType, HardState, Message, MsgType, Role, from_wire, to_wire,
 )
 from reference_kv.server import HTTPError
 from reference_kv.snapshot_transfer import ACK, CHUNK, OFFER, SnapshotTransfer
@@ -59,6 +62,10 @@ UNSAFE_BUGS = (
 )
 _ROLE_NAMES = {Role.FOLLOWER: "follower", Role.CANDIDATE: "candidate", Role.PRE_CANDIDATE: "candidate",
                Role.LEADER: "leader", Role.LEARNER: "learner"}
+# Missed ticks beyond this many are a stall of our own process: they count for
+# the lease but not towards elections or CheckQuorum. A process that is merely
+# slow (waking every 20-30 ms) still counts all of its time.
+STALL_TICKS = 3
 FSYNC_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
 
 
@@ -113,6 +120,27 @@ class _Metrics:
             self.fsync_buckets[i] += 1
 
 
+@dataclass(slots=True)
+class _Write:
+    """One Ready's storage work and what waits for it to be synced."""
+
+    entries: list
+    hs: HardState | None
+    committed: list
+    sync: bool
+    messages: list  # sent once this and everything before it is synced
+    mark: tuple[int, int] | None  # (index, term) of the last entry: reported to the core when synced
+    conf: bool  # applies a membership change: answered only once synced
+    vote: bool  # records a new term or vote
+
+
+def _exit_on_storage_error(fut) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        log.error("fatal error writing to storage; exiting", exc_info=fut.exception())
+        import os
+        os._exit(70)
+
+
 def not_leader(leader: int, address: str | None) -> HTTPError:
     return HTTPError(503, {"error": "not_leader", "leader": leader or None, "leader_address": address})
 
@@ -155,10 +183,19 @@ class Node:
         self._tasks: list[asyncio.Task] = []
         self._wake: asyncio.Event | None = None
         self._stopped = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: list[_Write] = []  # handed to the storage thread, not taken yet
+        self._queue_lock = threading.Lock()
+        self._job_scheduled = False
+        self._inflight: collections.deque[_Write] = collections.deque()  # queued or being written
+        self._drain_waiters: list[asyncio.Future] = []
+        self._unwritten_hs: HardState | None = None
+        self._votes_inflight = 0  # queued writes of a new term or vote
 
     # --- lifecycle -----------------------------------------------------------------
     async def start(self) -> None:
         self._wake = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
         Path(self.cfg.data_dir).mkdir(parents=True, exist_ok=True)
         self._recover_interrupted_install()
         self.db = await self._io(self._open_storage, self.db_path, False)
@@ -178,7 +215,7 @@ class Node:
             id=self.id, peers=peers, election_tick=self.cfg.election_ticks,
             heartbeat_tick=self.cfg.heartbeat_ticks,
             read_only="lease_based" if self.read_mode == "lease" else "safe",
-            unsafe_bug=self.cfg.unsafe_bug,
+            unsafe_bug=self.cfg.unsafe_bug, leader_ack_on_persist=True,
         )
         config.validate()
         state = InitialState(hard_state=loaded.hard_state, conf_state=conf, snapshot=loaded.snapshot,
@@ -241,15 +278,28 @@ class Node:
         interval = self.cfg.tick_ms / 1000
         while True:
             await self.clock.sleep(max(0.0, self._last_tick + interval - self.clock.now()))
+            if self.clock.now() - self._last_tick >= 2 * interval:
+                # We did not run for a while (a starved or paused process).
+                # Read what peers sent meanwhile before counting the time as
+                # silence: otherwise a follower campaigns and a leader steps
+                # down over heartbeats that sit unread in the socket. (libuv
+                # fires timers before it polls sockets; two yields let one
+                # poll run first under either event loop.) Reads still catch
+                # up the ticks themselves before they trust a lease.
+                await asyncio.sleep(0)
+                await asyncio.sleep(0)
             self._catch_up_ticks()
 
     def _catch_up_ticks(self) -> None:
-        """Tick once for every tick interval that really elapsed.
+        """Count every tick interval that really elapsed.
 
         Time the process did not run (SIGSTOP, a stalled host, a long GC) still
-        counts: a leader that slept through its lease must wake up knowing the
-        lease is gone, not hold it for another election timeout. The burst is
-        capped because more than two election timeouts of ticks change nothing.
+        counts for the lease: a leader that slept through its lease must wake
+        up knowing the lease is gone, not hold it for another election
+        timeout. A longer gap does not count as silence from peers (we could
+        not read them), so it starts no election and deposes no leader: past
+        STALL_TICKS the missed ticks only advance the lease clock. The burst
+        is capped because more than two election timeouts change nothing.
         """
         interval = self.cfg.tick_ms / 1000
         now = self.clock.now()
@@ -259,7 +309,11 @@ class Node:
         self._last_tick += owed * interval
         if owed > 5 and self._bug("lease-ignores-pause"):
             owed = 1  # UNSAFE planted bug: time spent stopped is not counted, so a lease outlives a pause
-        for _ in range(min(owed, 2 * self.cfg.election_ticks + 2)):
+        owed = min(owed, 2 * self.cfg.election_ticks + 2)
+        live = min(owed, STALL_TICKS)
+        if owed > live:
+            self.raw.advance_clock(owed - live)
+        for _ in range(live):
             self.raw.tick()
         self._expire_reads(now)
         self._wake.set()
@@ -283,57 +337,149 @@ class Node:
         if rd.soft_state is not None:
             self._on_soft_state(rd.soft_state)
         if rd.snapshot is not None:
+            # Installing replaces the store: nothing of ours may still be on its way to it.
+            await self._drain()
             await self._install_snapshot(rd.snapshot, rd.hard_state or self._last_synced)
         hs = rd.hard_state
         vote_changed = hs is not None and (hs.term, hs.vote) != (self._last_synced.term, self._last_synced.vote)
         sync = bool(rd.must_sync or rd.entries or vote_changed)
+        # A membership change takes effect when applied: on disk first, so a
+        # node killed right after it acted on the change still knows it.
+        conf = any(e.type == EntryType.CONF_CHANGE for e in rd.committed_entries)
+        sync = sync or conf
         if self._bug("no-fsync"):  # UNSAFE planted bug: acknowledge what only sits in the page cache
             sync = False
+        messages = rd.messages
         if vote_changed and self._bug("vote-not-persisted"):
             # UNSAFE planted bug: the vote reply leaves at once and the vote is
             # never written, so a restarted node may vote again in the same term.
-            self._send([m for m in rd.messages if m.type == MsgType.VOTE_RESP])
-            rd.messages = [m for m in rd.messages if m.type != MsgType.VOTE_RESP]
+            self._send([m for m in messages if m.type == MsgType.VOTE_RESP])
+            messages = [m for m in messages if m.type != MsgType.VOTE_RESP]
             hs = HardState(hs.term, NONE, hs.commit)
             sync = bool(rd.must_sync or rd.entries)
         # Raft thesis 10.2.1: a leader may write its log in parallel with its
-        # followers. The core counts the leader's own entries at once, but an
-        # entry it commits reaches a later Ready, handled only after this
-        # batch is synced, so no client hears of a write before the leader has it.
-        early = self.role == Role.LEADER and not vote_changed
-        if early:
-            self._send(rd.messages)
-        committed = rd.committed_entries
-        stable = self.sm.last_index
-        if (rd.entries and committed and committed[-1].index <= stable
-                and (hs is None or hs.commit <= stable)):
-            # What is committed is durable already: apply it and answer its
-            # clients now, without waiting for the fsync of the new entries.
-            applied = await self._io(self.sm.persist_and_apply, (), hs, committed, False)
-            self._applied_now(applied)
-            t0 = time.perf_counter()
-            await self._io(self.sm.persist_and_apply, rd.entries, hs, (), sync)
-        else:
-            t0 = time.perf_counter()
-            applied = await self._io(self.sm.persist_and_apply, rd.entries, hs, committed, sync)
-            self._applied_now(applied)
-        if sync:
-            self.metrics.observe_fsync(time.perf_counter() - t0)
+        # followers. The core counts the leader's own entries only once they
+        # are synced (leader_ack_on_persist), so its messages never announce a
+        # commit that rests on an unsynced copy and may leave at once. Everyone
+        # else's messages wait until all storage work handed out before them
+        # is synced: exactly as if each Ready had been written before the next.
+        if self.role == Role.LEADER and not vote_changed:
+            self._send(messages)
+            messages = ()
+        elif messages and not vote_changed and not self._votes_inflight:
+            # A heartbeat reply claims nothing about our log, only the term,
+            # which is on disk: it need not wait for an fsync of entries. So
+            # a slow disk never looks to the leader like a lost follower
+            # (CheckQuorum would depose it).
+            beats = [m for m in messages if m.type == MsgType.HEARTBEAT_RESP]
+            if beats:
+                self._send(beats)
+                messages = [m for m in messages if m.type != MsgType.HEARTBEAT_RESP]
         if hs is not None:
             self._last_synced = hs
             self.term = hs.term
         if rd.entries:
             self.metrics.batches += 1
             self.metrics.batched_entries += len(rd.entries)
-        if not early:
-            self._send(rd.messages)
+            last = rd.entries[-1]
+            mark = (last.index, last.term)
+        else:
+            mark = None
+        if rd.entries or rd.committed_entries or sync or vote_changed or rd.snapshot is not None:
+            w = _Write(rd.entries, self._unwritten_hs if hs is None else hs, rd.committed_entries, sync,
+                       list(messages), mark, conf, vote_changed)
+            self._unwritten_hs = None
+            self._votes_inflight += vote_changed
+            self._submit(w)
+        else:
+            if hs is not None:
+                # Only the commit index moved: not worth a write of its own; it
+                # goes with the next batch (Raft does not need it on disk).
+                self._unwritten_hs = hs
+            if messages:
+                if self._inflight:
+                    self._inflight[-1].messages.extend(messages)
+                else:
+                    self._send(messages)
         self.raw.advance(rd)
         for rs in rd.read_states:
             self._on_read_state(rs.index, rs.ctx)
-        self._release_apply_waiters()
+
+    # --- the storage pipeline -------------------------------------------------------
+    def _submit(self, w: "_Write") -> None:
+        """Queue one Ready's storage work; the storage thread takes all that queued up at once."""
+        self._inflight.append(w)
+        with self._queue_lock:
+            self._queue.append(w)
+            if self._job_scheduled:
+                return
+            self._job_scheduled = True
+        fut = asyncio.get_running_loop().run_in_executor(self._exec, self._storage_round)
+        fut.add_done_callback(_exit_on_storage_error)
+
+    def _storage_round(self) -> None:
+        """Storage thread: everything queued, in order, with one fsync (group commit).
+
+        Committed entries whose log is already synced here are applied first
+        and answered before the fsync of the new entries; the rest is applied
+        in the synced batch after the entries it needs.
+        """
+        with self._queue_lock:
+            items, self._queue = self._queue, []
+            self._job_scheduled = False
+        loop = self._loop
+        sm = self.sm
+        synced = sm.last_index
+        early = []
+        for w in items:
+            if not w.committed or w.committed[-1].index > synced or w.conf:
+                break
+            early.append((w, sm.persist_and_apply((), w.hs, w.committed, False)))
+            w.committed = ()
+        if early:
+            loop.call_soon_threadsafe(self._applied_early, early)
+        todo = [w for w in items if w.entries or w.committed or w.hs is not None]
+        sync = any(w.sync for w in items)
+        done = []
+        t0 = time.perf_counter()
+        for i, w in enumerate(todo):
+            done.append((w, sm.persist_and_apply(w.entries, w.hs, w.committed, sync and i == len(todo) - 1)))
+        took = time.perf_counter() - t0 if sync and todo else None
+        loop.call_soon_threadsafe(self._round_done, items, done, took)
+
+    def _applied_early(self, early) -> None:
+        for _w, applied in early:
+            self._applied_now(applied)
+
+    def _round_done(self, items, done, took) -> None:
+        if took is not None:
+            self.metrics.observe_fsync(took)
+        for w, applied in done:
+            if w.committed:
+                self._applied_now(applied)
+        for w in items:
+            if self._inflight and self._inflight[0] is w:
+                self._inflight.popleft()
+            if w.mark is not None:
+                self.raw.persisted(*w.mark)
+            self._votes_inflight -= w.vote
+            self._send(w.messages)
+        if not self._inflight:
+            waiters, self._drain_waiters = self._drain_waiters, []
+            for f in waiters:
+                if not f.done():
+                    f.set_result(None)
         if (self.applied - self.snapshot_index >= self.cfg.snapshot_every and not self._snapshotting):
             self._snapshotting = True
             asyncio.get_running_loop().create_task(self._take_snapshot())
+        self._wake.set()  # what became durable may commit (leader) or release a new Ready
+
+    async def _drain(self) -> None:
+        """Wait until all queued storage work is synced and answered."""
+        if self._inflight:
+            fut = asyncio.get_running_loop().create_future()
+            self._drain_waiters.append(fut)
+            await fut
 
     def _send(self, messages) -> None:
         for m in messages:
@@ -361,6 +507,10 @@ class Node:
             self.metrics.leader_changes += 1
             if ss.leader:
                 log.info("node %d: leader is now %d", self.id, ss.leader)
+        if ss.role != self.role:
+            # Who started an election and who stepped down, to explain leader churn.
+            log.info("node %d: %s -> %s (term %d)", self.id, _ROLE_NAMES.get(self.role), Role(ss.role).name.lower(),
+                     self.raw.status().get("term", 0))
         self.role, self.leader = ss.role, ss.leader
         if was_leader and ss.role != Role.LEADER:
             # Our proposals may still commit under the next leader: the outcome is unknown.
@@ -391,12 +541,22 @@ class Node:
         self._require_leader()
         fut = asyncio.get_running_loop().create_future()
         self._conf_waiters.setdefault((int(cc.type), cc.node_id), []).append(fut)
-        try:
-            self.raw.propose_conf_change(cc)
-        except NotLeader as e:
-            raise not_leader(e.leader, self.client_address(e.leader)) from None
-        except ProposalDropped as e:
-            raise HTTPError(409, {"error": f"membership change refused: {e}"}) from None
+        deadline = self.clock.now() + self.cfg.request_timeout
+        while True:
+            try:
+                self.raw.propose_conf_change(cc)
+                break
+            except NotLeader as e:
+                raise not_leader(e.leader, self.client_address(e.leader)) from None
+            except InvalidConfChange as e:
+                raise HTTPError(409, {"error": f"membership change refused: {e}"}) from None
+            except ProposalDropped as e:
+                # The previous change (or a new leader's first entry) is not
+                # applied yet: that passes within moments, so wait for it.
+                if self.clock.now() >= deadline:
+                    raise HTTPError(409, {"error": f"membership change refused: {e}"}) from None
+                await self.clock.sleep(self.cfg.tick_ms / 1000)
+                self._require_leader()
         self._wake.set()
         try:
             await asyncio.wait_for(fut, self.cfg.request_timeout * 2)

@@ -6,9 +6,11 @@ flows over a connection i opened to the address i was given for j, and a proxy
 on that address (the local nemesis backend) cuts exactly the link i -> j.
 
 A frame is `[kind, payload]`: kind 0 is a Raft message (types.to_wire), other
-kinds belong to the snapshot transfer. Sends never block the caller: each peer
-has a bounded queue; when it is full or the peer is unreachable the frame is
-dropped and `on_unreachable(peer)` tells the node (Raft retries by itself).
+kinds belong to the snapshot transfer. Sends never block the caller: frames
+queued for a peer during one event-loop iteration leave in one write (one
+syscall for a whole Ready); when a peer's unsent bytes pass a bound or the peer
+is unreachable the frame is dropped and `on_unreachable(peer)` tells the node
+(Raft retries by itself).
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ RAFT = 0
 _HEADER = struct.Struct(">I")
 MAX_FRAME = 64 << 20
 QUEUE_LIMIT = 8192
+QUEUE_BYTES = MAX_FRAME  # unsent bytes per peer before frames are dropped
 BACKOFF_MIN, BACKOFF_MAX = 0.01, 0.2
 
 
@@ -41,13 +44,19 @@ def split_hostport(s: str) -> tuple[str, int]:
 
 
 class _Peer:
+    """The connection this node dials to one peer; frames queued in one loop iteration go out in one write."""
+
     def __init__(self, transport: "Transport", peer_id: int, address: str):
         self.t = transport
         self.id = peer_id
         self.address = address
-        self.queue: asyncio.Queue[bytes] = asyncio.Queue(QUEUE_LIMIT)
         self.connected = False
-        self.task = asyncio.get_running_loop().create_task(self._run())
+        self._writer: asyncio.StreamWriter | None = None
+        self._frames: list[bytes] = []
+        self._pending = 0  # bytes in _frames
+        self._flush_scheduled = False
+        self._loop = asyncio.get_running_loop()
+        self.task = self._loop.create_task(self._run())
 
     async def _run(self):
         backoff = BACKOFF_MIN
@@ -59,47 +68,96 @@ class _Peer:
                 sock = writer.get_extra_info("socket")
                 if sock is not None:
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self._writer = writer
                 self.connected = True
                 backoff = BACKOFF_MIN
                 # The peer never writes on this connection; EOF on read means it closed.
-                closed = asyncio.get_running_loop().create_task(reader.read(1))
-                while not closed.done():
-                    get = asyncio.ensure_future(self.queue.get())
-                    done, _ = await asyncio.wait({get, closed}, return_when=asyncio.FIRST_COMPLETED)
-                    if get not in done:
-                        get.cancel()
-                        break
-                    frames = [get.result()]
-                    while not self.queue.empty() and len(frames) < 512:
-                        frames.append(self.queue.get_nowait())
-                    writer.write(b"".join(frames))
-                    await writer.drain()
-                closed.cancel()
+                await reader.read(1)
             except asyncio.CancelledError:
                 raise
             except (OSError, asyncio.TimeoutError, ValueError) as e:
                 log.debug("peer %d at %s: %s", self.id, self.address, e)
             finally:
                 self.connected = False
+                self._writer = None
                 if writer is not None:
                     writer.close()
-            self._drop_queued()
+            self._frames.clear()
+            self._pending = 0
             self.t.on_unreachable(self.id)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX)
 
-    def _drop_queued(self):
-        while not self.queue.empty():
-            self.queue.get_nowait()
-
     def send(self, frame: bytes) -> bool:
         if not self.connected:
             return False
-        try:
-            self.queue.put_nowait(frame)
-            return True
-        except asyncio.QueueFull:
+        w = self._writer
+        # Bytes the kernel has not taken yet plus ours: a peer that stopped
+        # reading costs bounded memory; Raft resends what is dropped.
+        if self._pending + w.transport.get_write_buffer_size() > QUEUE_BYTES:
             return False
+        self._frames.append(frame)
+        self._pending += len(frame)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+        return True
+
+    def _flush(self):
+        self._flush_scheduled = False
+        frames, self._frames = self._frames, []
+        self._pending = 0
+        w = self._writer
+        if not frames or w is None or w.is_closing():
+            return
+        w.write(frames[0] if len(frames) == 1 else b"".join(frames))
+
+    def room(self) -> int:
+        return max(0, QUEUE_LIMIT - len(self._frames)) if self.connected else 0
+
+
+class _Inbound(asyncio.Protocol):
+    """One accepted connection: frames are cut from the byte stream as they arrive, no task per frame."""
+
+    def __init__(self, t: "Transport"):
+        self.t = t
+        self.buf = bytearray()
+        self.transport = None
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.t._conns.add(transport)
+
+    def connection_lost(self, exc):
+        self.t._conns.discard(self.transport)
+
+    def data_received(self, data: bytes):
+        buf = self.buf
+        buf += data
+        off = 0
+        n_buf = len(buf)
+        try:
+            while n_buf - off >= 4:
+                (n,) = _HEADER.unpack_from(buf, off)
+                if n > MAX_FRAME:
+                    log.warning("dropping connection: %d-byte frame", n)
+                    self.transport.close()
+                    buf.clear()
+                    return
+                if n_buf - off - 4 < n:
+                    break
+                kind, payload = msgpack.unpackb(memoryview(buf)[off + 4:off + 4 + n], raw=False)
+                off += 4 + n
+                try:
+                    self.t.on_frame(kind, payload)
+                except Exception:
+                    log.exception("handling frame of kind %s", kind)
+        except (ValueError, TypeError, msgpack.UnpackException):
+            self.transport.close()
+            buf.clear()
+            return
+        if off:
+            del buf[:off]
 
 
 class Transport:
@@ -112,11 +170,12 @@ class Transport:
         self.on_unreachable = on_unreachable or (lambda peer: None)
         self._peers: dict[int, _Peer] = {}
         self._server: asyncio.AbstractServer | None = None
-        self._conns: set[asyncio.StreamWriter] = set()
+        self._conns: set[asyncio.Transport] = set()
 
     async def start(self):
         host, port = split_hostport(self.listen)
-        self._server = await asyncio.start_server(self._serve, host, port, reuse_address=True)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Inbound(self), host, port, reuse_address=True)
         for pid, addr in self.addresses.items():
             self._peers[pid] = _Peer(self, pid, addr)
 
@@ -141,27 +200,7 @@ class Transport:
 
     def queue_room(self, peer_id: int) -> int:
         p = self._peers.get(peer_id)
-        return 0 if p is None or not p.connected else QUEUE_LIMIT - p.queue.qsize()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        self._conns.add(writer)
-        try:
-            while True:
-                header = await reader.readexactly(4)
-                (n,) = _HEADER.unpack(header)
-                if n > MAX_FRAME:
-                    log.warning("dropping connection: %d-byte frame", n)
-                    return
-                kind, payload = msgpack.unpackb(await reader.readexactly(n), raw=False)
-                try:
-                    self.on_frame(kind, payload)
-                except Exception:
-                    log.exception("handling frame of kind %s", kind)
-        except (asyncio.IncompleteReadError, OSError, ValueError, msgpack.UnpackException):
-            pass
-        finally:
-            self._conns.discard(writer)
-            writer.close()
+        return 0 if p is None else p.room()
 
     async def close(self):
         for p in self._peers.values():

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated
 
-from reference_kv.server import HTTPError, Server
+from reference_kv.server import HTTPError, Server, event_loop_factory
 
 
 class KV(SyncObj):
@@ -156,7 +156,10 @@ def main(argv=None) -> int:
     p.add_argument("--peers", required=True, help="ID=HOST:PORT,... Raft addresses of all replicas")
     p.add_argument("--data-dir", required=True)
     p.add_argument("--timing", choices=sorted(TIMINGS), default="fast")
-    return asyncio.run(_serve(p.parse_args(argv)))
+    # The same HTTP front end on the same event loop as the reference KV's nodes:
+    # the two differ only in their Raft and storage.
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        return runner.run(_serve(p.parse_args(argv)))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,12 @@ class Config:
     max_inflight_msgs: int = 256
     max_entries_per_msg: int = 4096
     max_committed_per_ready: int = 4096  # bounds the work of one apply step
+    # False: the leader counts its own new entries towards commit at once, so
+    # the node must not hand out another Ready before they are on disk.
+    # True: they count only once the node reports them with persisted(), so
+    # the node may keep replicating while its own write is in flight (Raft
+    # thesis 10.2.1) without a commit index ever resting on an unsynced copy.
+    leader_ack_on_persist: bool = False
     unsafe_bug: str | None = None  # name of a planted bug; see Raft._bug
 
     def drift_ticks(self) -> int:

@@ -211,6 +211,16 @@ class Raft:
         self.now += 1
         self._tick()
 
+    def advance_clock(self, ticks: int) -> None:
+        """Ticks that passed while the node did not run (a stalled or paused process).
+
+        They count for the lease, which must expire in real time, but not as
+        silence from peers: messages could not be read meanwhile, so no
+        election or CheckQuorum step-down follows from our own stall.
+        """
+        if ticks > 0:
+            self.now += ticks
+
     def _past_election_timeout(self) -> bool:
         return self.election_elapsed >= self.randomized_election_timeout
 
@@ -487,8 +497,16 @@ class Raft:
 
     def _append_entries(self, ents: list[Entry]) -> None:
         li = self.log.append(ents)
-        self.prs[self.id].maybe_update(li)
-        self._maybe_commit()
+        if not self.cfg.leader_ack_on_persist:
+            self.prs[self.id].maybe_update(li)
+            self._maybe_commit()
+
+    def persisted(self, index: int, term: int) -> None:
+        """The node synced its log up to (index, term): as leader, that much of it now counts."""
+        if self.role != LEADER or term != self.term or self.log.term_or_none(index) != term:
+            return  # written under another leadership: it counts when this term's entries do
+        if self.prs[self.id].maybe_update(index) and self._maybe_commit():
+            self.bcast_pending = True
 
     def _send_append(self, to: int, pr: Progress, send_if_empty: bool) -> bool:
         if pr.is_paused():

@@ -32,6 +32,10 @@ class RawNode:
     def tick(self) -> None:
         self.raft.tick()
 
+    def advance_clock(self, ticks: int) -> None:
+        """Time the node did not run: counts for the lease only (see Raft.advance_clock)."""
+        self.raft.advance_clock(ticks)
+
     def step(self, msg: Message) -> None:
         if msg.to != self.raft.id:
             raise ValueError(f"message for node {msg.to} stepped into node {self.raft.id}")
@@ -70,6 +74,10 @@ class RawNode:
 
     def report_unreachable(self, to: int) -> None:
         self.raft.report_unreachable(to)
+
+    def persisted(self, index: int, term: int) -> None:
+        """With Config.leader_ack_on_persist: the entries handed out up to (index, term) are synced."""
+        self.raft.persisted(index, term)
 
     def report_snapshot(self, to: int, ok: bool) -> None:
         self.raft.report_snapshot(to, ok)
