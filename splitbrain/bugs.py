@@ -104,7 +104,7 @@ CATALOGUE: tuple[Bug, ...] = (
         # holds more of them.
         # The load is paced: the race needs one leader for a few seconds, which a saturated machine that
         # misses heartbeats (and elects anew) does not give.
-        _campaign(time=25.0, nemesis=("kill-follower-after-snapshot",), snapshot_every=800, rate=300.0,
+        _campaign(time=25.0, nemesis=("kill-follower-after-snapshot",), snapshot_every=600, rate=300.0,
                   nemesis_interval=2.0, fault_duration=0.5),
         "etcd-io/raft restore discarding a matching log suffix"),
 )

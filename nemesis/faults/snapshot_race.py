@@ -38,6 +38,7 @@ from .observe import field, require, settled, status, wait_for
 MONITOR_PERIODS = 0.06
 
 PAST_SNAPSHOT = 8
+IDLE = 2.0
 
 # id(backend) -> the leader's snapshot interval in entries, learnt once per cluster.
 _intervals: dict[int, int] = {}
@@ -47,9 +48,27 @@ def _last_index(st: dict) -> int:
     return st.get("snapshot_index", 0) + st.get("log_size", 0)
 
 
+class _Idle(Exception):
+    """The leader applies nothing any more (the load has ended): no snapshot is coming."""
+
+
+def _watch(ctx: Context, lead: str, idle: float = IDLE):
+    """The leader's status, raising _Idle once its applied index has not moved for `idle` seconds."""
+    seen = {"applied": None, "since": time.monotonic()}
+
+    def look() -> dict:
+        st = status(ctx, lead) or {}
+        if st.get("applied") != seen["applied"]:
+            seen.update(applied=st.get("applied"), since=time.monotonic())
+        elif time.monotonic() - seen["since"] > idle:
+            raise _Idle
+        return st
+    return look
+
+
 def _next_snapshot(ctx: Context, lead: str, after: int, timeout: float) -> int | None:
-    snap = wait_for(lambda: field(ctx, lead, "snapshot_index") > after and field(ctx, lead, "snapshot_index"),
-                    timeout)
+    look = _watch(ctx, lead)
+    snap = wait_for(lambda: (i := look().get("snapshot_index", 0)) > after and i, timeout)
     return snap or None
 
 
@@ -71,30 +90,44 @@ def _interval(ctx: Context, lead: str, st: dict, deadline: float) -> int | None:
     return every
 
 
-def kill_follower_after_snapshot(stale: float = 5.0, reply_delay: float = 0.15, margin: float = 0.05,
-                                 wait: float = 15.0) -> FaultPackage:
+def kill_follower_after_snapshot(stale: float = 4.0, reply_delay: float = 0.15, margin: float = 0.05,
+                                 wait: float = 20.0) -> FaultPackage:
     def start(ctx: Context):
         deadline = time.monotonic() + wait
         tried, rounds = {}, []
+        try:
+            _rounds(ctx, deadline, tried, rounds)
+        except _Idle:
+            tried["why"] = "the leader stopped applying"
+        finally:
+            if tried:
+                ctx.backend.set_delay(tried["follower"], tried["leader"], 0.0)
+        if not rounds:
+            return {"nodes": [], "why": "no snapshot to race in time", **tried}
+        return {"nodes": sorted({r["follower"] for r in rounds}), "rounds": rounds}
+
+    def _rounds(ctx: Context, deadline: float, tried: dict, rounds: list) -> None:
         while time.monotonic() < deadline:
             calm = settled(ctx, deadline - time.monotonic())  # f up again after an earlier round, one leader
             if calm is None:
-                break
+                return
             lead = calm[0]
             st = require(ctx, lead, "snapshot_index", "applied", "log_size")
             every = _interval(ctx, lead, st, deadline)
             if every is None:
-                break
+                return
 
             def leader_status():
                 s = status(ctx, lead)
                 return s if s and s.get("role") == "leader" and s.get("term") == st.get("term") else None
 
             f = ctx.rng.choice([n for n in sorted(ctx.nodes) if n != lead])
-            tried = {"leader": lead, "follower": f}
+            tried.update(leader=lead, follower=f)
             prev = field(ctx, lead, "snapshot_index")
             due = prev + every - max(1, int(every * margin))
-            near = wait_for(lambda: (s := leader_status()) is None or s["applied"] >= due, deadline - time.monotonic())
+            look = _watch(ctx, lead)
+            near = wait_for(lambda: (s := look()).get("role") != "leader" or s["applied"] >= due,
+                            deadline - time.monotonic())
             if not near or not leader_status():
                 continue  # the deadline, or the leader changed: look again
             ctx.backend.set_delay(f, lead, stale)
@@ -112,15 +145,12 @@ def kill_follower_after_snapshot(stale: float = 5.0, reply_delay: float = 0.15, 
                 ctx.backend.set_delay(f, lead, 0.0)
                 rounds.append(r)
                 if r["commit_after"]:
-                    break
+                    return
                 continue
             # The snapshot came before the delay, f fell behind or the leader changed: try again once
             # the leader has heard f's late acknowledgements.
             ctx.backend.set_delay(f, lead, 0.0)
             time.sleep(stale)
-        if not rounds:
-            return {"nodes": [], **tried, "why": "no snapshot to race in time"}
-        return {"nodes": sorted({r["follower"] for r in rounds}), "rounds": rounds}
 
     def stop(ctx: Context, value):
         for n in value["nodes"]:
