@@ -14,14 +14,17 @@ that judgement stale on purpose, at the moment it matters, watching the nodes'
    `reply_delay` late (the snapshot's transfer, one chunk per acknowledgement,
    must finish well within `stale`); the monitor sees its commit index;
 3. the leader's link to f heals: its old connection fails, it probes f from the
-   stale view, finds that compacted and streams the snapshot. The follower's
-   answer takes `reply_delay`, and until it arrives the leader sends f nothing.
+   stale view, finds that compacted and streams the snapshot.
 
 Installing it must change nothing (Raft: a snapshot of what is already
 committed is old news). A follower that installs it anyway throws away
-committed entries and its commit index goes back for at least `reply_delay`,
-which the suite's commit-monotonicity check reports; the fault records what it
-saw (`commit_before`, `commit_after`).
+committed entries and its commit index goes back, which the suite's
+commit-monotonicity check reports. The leader's next append (sent at f's next
+heartbeat answer) would mend it within a tick, between two of the monitor's
+samples: once the fault sees f's commit index go back, it holds the leader's
+link to f for `DIP_HOLD`. It records what it saw (`commit_before`,
+`commit_after`) and goes again while its time lasts if nothing went back (a
+new election meanwhile resets the leader's view of f).
 
 Needs `GET /status` with snapshot_index (the reference KV), and snapshots a few
 seconds apart (`--snapshot-every`); elsewhere the fault is unavailable.
@@ -36,6 +39,7 @@ from .observe import field, require, settled, status, wait_for
 
 # A freshly restarted node is sampled by the suite's monitor (20 ms period) before anything is sent to it.
 MONITOR_PERIODS = 0.06
+DIP_HOLD = 0.08  # below an election timeout (100 ms), so f does not campaign meanwhile
 
 PAST_SNAPSHOT = 8
 IDLE = 2.0
@@ -180,7 +184,13 @@ def _crash_and_resend(ctx: Context, lead: str, f: str, snap: int, stale: float, 
     ctx.backend.restore(lead, f)
     restored = ms()
     after = wait_for(lambda: (c := field(ctx, f, "commit", None)) is not None and c < before and c or None,
-                     stale) if before else None
+                     stale, period=0) if before else None
+    if after:
+        # The leader's next append (due at its next heartbeat answer from f) would mend the commit index
+        # within a tick, unseen between the monitor's samples: hold it back for a few of them.
+        ctx.backend.cut(lead, f)
+        time.sleep(DIP_HOLD)
+        ctx.backend.restore(lead, f)
     return {"leader": lead, "follower": f, "snapshot": snap, "commit_before": before,
             "commit_after": after, "leader_snapshot_now": field(ctx, lead, "snapshot_index"),
             "ms": {"up": up, "restored": restored, "went_back": ms() if after else None}}
