@@ -200,8 +200,14 @@ class Client:
                 # Nothing was applied; the body lists the Regions as that node knows them.
                 self._regions_mode = True
                 self._routes.learn(resp.get("regions"))
-                if region is not None and self._routes.map.get(region.id) == region:
-                    self._routes.map.remove(region.id)  # no newer layout came back: route by key afresh
+                now, leader = self._routes.lookup(key) if key is not None else (None, None)
+                if now is not None and now != region:
+                    if not leader:
+                        # A split's parent leader campaigns for the new half at once: likely its leader too.
+                        self._routes.set_leader(now.id, addr)
+                    continue  # a newer layout: worth trying at once
+                if region is not None:
+                    self._routes.map.remove(region.id)  # nothing newer came back: route by key afresh
                 self._sleep(_BACKOFF_MIN, deadline)
                 continue
             if status == 503 and err == "not_leader":

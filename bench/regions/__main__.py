@@ -95,15 +95,17 @@ def main(argv=None) -> int:
           f"{spread(thr['one'])} | 1.00 |")
     print(f"| writes/s, {a.keys} keys overwritten | {median(regions['many']):.0f} Regions (split {a.split_size}) | "
           f"{median(thr['many']):.0f} | {spread(thr['many'])} | {median(thr_ratio):.2f} many/one |")
+    single_ratio = median([ratio(s, o) for s, o in zip(thr["single"], thr["one"])])
     print(f"| writes/s, {a.keys} keys overwritten | single-group node (reference) | {median(thr['single']):.0f} | "
-          f"{spread(thr['single'])} | {median([ratio(s, o) for s, o in zip(thr['single'], thr['one'])]):.2f} single/one |")
+          f"{spread(thr['single'])} | {single_ratio:.2f} single/one |")
     print(f"| write P99 ms, fresh keys | splitting (split {a.split_size}, ends at {median(grown):.0f} Regions) | "
           f"{median(lat['splits']):.1f} | {min(lat['splits']):.1f}-{max(lat['splits']):.1f} | "
           f"{median(lat_ratio):.2f} splitting/none |")
     print(f"| write P99 ms, fresh keys | no splits (split 1GiB) | {median(lat['none']):.1f} | "
           f"{min(lat['none']):.1f}-{max(lat['none']):.1f} | 1.00 |")
-    print(f"| write P50 ms, fresh keys | splitting / no splits | {median(p50['splits']):.1f} / {median(p50['none']):.1f} | "
-          f"| {ratio(median(p50['splits']), median(p50['none'])):.2f} |")
+    print(f"| write P50 ms, fresh keys | splitting / no splits | "
+          f"{median(p50['splits']):.1f} / {median(p50['none']):.1f} | | "
+          f"{ratio(median(p50['splits']), median(p50['none'])):.2f} |")
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"machine": machine.line(), "throughput": thr, "regions": regions, "p99_ms": lat,

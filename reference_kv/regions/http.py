@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 from reference_kv.regions.meta import META_OPS
 from reference_kv.regions.region import Epoch
 from reference_kv.regions.store import ROUTE
-from reference_kv.server import HTTPError, Server, bad
+from reference_kv.server import Server, bad
 
 
 class RegionServer(Server):
@@ -38,7 +38,4 @@ class RegionServer(Server):
             except ValueError as e:
                 raise bad(f"bad region_id or epoch: {e}") from None
             ROUTE.set((rid, epoch))
-        try:
-            return await super()._route(method, target, body)
-        except HTTPError:
-            raise
+        return await super()._route(method, target, body)

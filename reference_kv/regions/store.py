@@ -34,7 +34,7 @@ from pathlib import Path
 import msgpack
 
 from reference_kv.node import AsyncioClock, NodeConfig, not_leader, timeout
-from reference_kv.raft.types import NONE, ConfState, Role, SnapshotMeta, conf_to_wire, from_wire, to_wire
+from reference_kv.raft.types import NONE, ConfState, MsgType, Role, SnapshotMeta, conf_to_wire, from_wire, to_wire
 from reference_kv.regions import layout, meta
 from reference_kv.regions.client_http import post_json
 from reference_kv.regions.peer import RegionPeer
@@ -235,6 +235,12 @@ class Store:
                 p.hard = rd.hard_state
                 p.term = rd.hard_state.term
             for m in rd.messages:
+                if m.type == MsgType.SNAP:
+                    # Compaction keeps what every voter holds, so this means a replica lost its log;
+                    # Regions have no snapshot to send it (see the module doc).
+                    log.warning("region %d: node %d needs a snapshot; not supported", p.id, m.to)
+                    p.raw.report_snapshot(m.to, False)
+                    continue
                 self.transport.send(m.to, REGION_RAFT, [p.id, to_wire(m)])
             p.on_applied(applied)
             p.raw.advance(rd)
@@ -248,6 +254,8 @@ class Store:
                 created += [(p, r) for r in p.new_regions]
                 p.new_regions = []
         for parent, region in created:
+            if region.id in self.peers:
+                continue
             child = await self._open_peer(region.id, region)
             child.unflushed = parent.unflushed = parent.unflushed // 2
             self.splits += 1
@@ -266,7 +274,8 @@ class Store:
     def _apply_split(self, peer: RegionPeer, sm, b, key, new_id, version, overlay):
         """Storage thread, inside the parent's apply batch: the split at this log index."""
         region = peer.region
-        if version != region.epoch.version or not region.inside(key) or new_id in self.peers:
+        # Decided from the log alone (epoch and key), never from local state: every replica must agree.
+        if version != region.epoch.version or not region.inside(key):
             return False
         left, right = region.split(key, new_id)
         b.set(layout.local_region_key(left.id), left.pack())
@@ -446,12 +455,15 @@ class Store:
         if rid is None:
             return self._owner(key)
         p = self.peers.get(rid)
-        if p is None or p.region is None:
-            raise self.epoch_not_match() if rid != layout.META_REGION else HTTPError(400, {"error": "region 0 holds no keys"})
+        if rid == layout.META_REGION:
+            raise HTTPError(400, {"error": "region 0 is the meta group: it holds no keys"})
+        if p is None:
+            raise self.epoch_not_match()
         if epoch is not None and epoch.key() > p.region.epoch.key():
             # The client knows a newer layout than this replica has applied: ask the leader.
             owner = self._owner(key)
-            raise not_leader(owner.leader if owner.leader != self.id else NONE, None)
+            hint = owner.leader if owner.leader != self.id else NONE
+            raise not_leader(hint, self.client_address(hint))
         if (epoch is not None and epoch != p.region.epoch) or not p.region.contains(key):
             raise self.epoch_not_match()
         return p
