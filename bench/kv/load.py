@@ -5,10 +5,13 @@ Each process runs a few threads, each with its own keep-alive connection
 then all start at one wall-clock instant and stop at another, so every
 process measures the same window. At a fixed rate, latency is counted from
 the moment a request was *due*, not when it was sent, so a slow server
-cannot hide its queueing (no coordinated omission).
+cannot hide its queueing (no coordinated omission). A thread told "not
+leader" with the leader's address moves there, as every client of such a
+store does (etcd and PySyncObj forward to their leader themselves).
 """
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import random
@@ -115,12 +118,24 @@ def _thread(cluster, spec: LoadSpec, index: int, start_at: float, results: list)
         return cluster.read_request(key, spec.mode)
 
     def once() -> bool:
+        nonlocal conn
         try:
-            code, _ = conn.request(*request())
-            return code == 200
+            code, body = conn.request(*request())
         except HTTPConnectionError:
             time.sleep(0.01)
             return False
+        if code == 503:
+            # etcd and PySyncObj forward a request that reaches a follower to
+            # their leader; the reference KV answers "not leader" with the
+            # leader's address instead and its clients go there. Following
+            # the hint is that client's half of the same job.
+            hint = _leader_hint(body)
+            if hint and hint != conn.address:
+                conn.close()
+                conn = Conn(hint, timeout=5.0)
+            elif not hint:
+                time.sleep(0.01)  # no leader yet: back off as after a refused connection
+        return code == 200
 
     once()  # connect and warm up outside the window
     lat = array("d")
@@ -154,3 +169,11 @@ def _thread(cluster, spec: LoadSpec, index: int, start_at: float, results: list)
             errors += 1
     conn.close()
     results.append((ok, errors, lat))
+
+
+def _leader_hint(body: bytes) -> str | None:
+    try:
+        hint = json.loads(body).get("leader_address")
+    except (ValueError, AttributeError):
+        return None
+    return hint if isinstance(hint, str) and ":" in hint else None

@@ -97,3 +97,13 @@ def test_pysyncobj_peer_replicates_writes_and_refuses_leader_reads_on_followers(
         time.sleep(0.05)
     fconn.close()
     assert value == {"n": 1}
+
+
+@pytest.mark.unit
+def test_load_follows_only_a_usable_leader_hint():
+    from bench.kv.load import _leader_hint
+    assert _leader_hint(b'{"error": "not_leader", "leader": 2, "leader_address": "127.0.0.1:4001"}') == "127.0.0.1:4001"
+    assert _leader_hint(b'{"error": "not_leader", "leader": null, "leader_address": null}') is None
+    assert _leader_hint(b'{"error": "pysyncobj failure 3"}') is None
+    assert _leader_hint(b"not json") is None
+    assert _leader_hint(b'["a list"]') is None
