@@ -8,7 +8,8 @@
 2. Write P99 during splits: writers inserting fresh keys into a store whose
    Regions keep splitting (small split size) vs one that never splits.
 
-Rounds alternate the configurations so they see the same machine load;
+Throughput rounds run 2 s of unmeasured warm-up first. Rounds alternate the
+configurations so they see the same machine load;
 medians and min-max spread over rounds; the machine line first.
 """
 from __future__ import annotations
@@ -48,6 +49,8 @@ def _throughput_round(a, module: str, split: str | None) -> tuple[float, int, in
     with BenchCluster(module, extra) as c:
         prefill(c.addresses(), "k", a.keys, a.value_size)
         time.sleep(1.0)  # let the last splits land and leaders settle
+        # Warm-up, not measured: the last splits, leader moves and the clients' first route lookups.
+        run_writers(c.addresses(), "k", a.writers, 2.0, keys=a.keys, value_size=a.value_size)
         regions = c.regions()
         ops, errors, _ = run_writers(c.addresses(), "k", a.writers, a.seconds, keys=a.keys, value_size=a.value_size)
     return ops, errors, regions

@@ -339,7 +339,7 @@ class Store:
             for p in self.data_peers():
                 limit = split_limit(p.requests / self.cfg.split_check_s, self.cfg.hot_qps, self.cfg.split_size)
                 p.requests = 0
-                if p.role == Role.LEADER and not p.splitting and p.written >= max(1, limit // 16):
+                if p.role == Role.LEADER and not p.splitting and p.written >= max(1, limit // 8):
                     p.written = 0
                     p.splitting = True
                     asyncio.get_running_loop().create_task(self._maybe_split(p, limit))
@@ -361,7 +361,10 @@ class Store:
     async def _maybe_split(self, p: RegionPeer, limit: int) -> None:
         try:
             region = p.region
-            key = await self._io(find_split_key, self.db, region, limit, p.unflushed)
+            # Off the storage thread: a scan there would hold up every group's writes.
+            # Pebble reads run beside batch commits; the key is only a proposal, the log decides.
+            key = await asyncio.get_running_loop().run_in_executor(
+                None, find_split_key, self.db, region, limit, p.unflushed)
             if key is None:
                 return
             new_id = await self.meta_call("I", None)
