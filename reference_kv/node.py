@@ -5,13 +5,17 @@ messages and client proposals go in synchronously on the event loop; the
 ready loop takes each `Ready` and
 
 1. installs a received snapshot,
-2. appends entries, records the hard state and applies committed commands in
-   ONE storage batch (synced when entries or term/vote changed) on the single
-   storage thread, so the loop never stalls on fsync,
-3. only then sends messages and answers clients.
+2. hands entries and hard state to the log lane (a storage thread that
+   writes all that queued up since its last round with one fsync: group
+   commit) and committed entries, once on our own disk, to the apply lane
+   (a second storage thread), so the loop never stalls on fsync,
+3. sends a follower's or candidate's messages only when everything handed
+   out before them is synced; a leader's leave at once (Raft thesis 10.2.1:
+   the core counts the leader's own copy only once it is synced), and
+   clients are answered when their entry is applied.
 
-While one batch is being synced, new proposals pile up in the core and go
-into the next batch together: group commit, one fsync for many writes.
+The loop does not wait for one Ready's write before taking the next, so
+replication, fsync and apply overlap.
 
 The clock and the transport are constructor arguments so tests can drive a
 node on virtual time.
@@ -126,12 +130,40 @@ class _Write:
 
     entries: list
     hs: HardState | None
-    committed: list
     sync: bool
     messages: list  # sent once this and everything before it is synced
     mark: tuple[int, int] | None  # (index, term) of the last entry: reported to the core when synced
-    conf: bool  # applies a membership change: answered only once synced
     vote: bool  # records a new term or vote
+
+
+class _Lane:
+    """One storage thread fed from the event loop; a round takes everything queued meanwhile."""
+
+    def __init__(self, executor: ThreadPoolExecutor, round_fn):
+        self.executor = executor
+        self.round_fn = round_fn
+        self._queue: list = []
+        self._lock = threading.Lock()
+        self._scheduled = False
+
+    def put(self, item) -> None:
+        with self._lock:
+            self._queue.append(item)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        fut = asyncio.get_running_loop().run_in_executor(self.executor, self._round)
+        fut.add_done_callback(_exit_on_storage_error)
+
+    def _round(self) -> None:
+        with self._lock:
+            items, self._queue = self._queue, []
+            self._scheduled = False
+        self.round_fn(items)
+
+
+def _nothing() -> None:
+    pass
 
 
 def _exit_on_storage_error(fut) -> None:
@@ -184,10 +216,12 @@ class Node:
         self._wake: asyncio.Event | None = None
         self._stopped = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: list[_Write] = []  # handed to the storage thread, not taken yet
-        self._queue_lock = threading.Lock()
-        self._job_scheduled = False
+        self._log_lane = _Lane(ThreadPoolExecutor(1, thread_name_prefix="log"), self._log_round)
+        self._apply_lane = _Lane(self._exec, self._apply_round)
         self._inflight: collections.deque[_Write] = collections.deque()  # queued or being written
+        self._durable = 0  # our log is on disk up to here
+        self._to_apply: collections.deque = collections.deque()  # (committed entries, conf) not yet durable here
+        self._applies_inflight = 0
         self._drain_waiters: list[asyncio.Future] = []
         self._unwritten_hs: HardState | None = None
         self._votes_inflight = 0  # queued writes of a new term or vote
@@ -223,6 +257,7 @@ class Node:
         import random
         self.raw = RawNode(config, state, random.Random(self.cfg.seed))
         self.applied = loaded.applied
+        self._durable = self.sm.last_index
         self.snapshot_index = loaded.snapshot.index if loaded.snapshot else 0
         self._last_synced = loaded.hard_state
         self.term = loaded.hard_state.term
@@ -247,7 +282,10 @@ class Node:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.transport.close()
+        # Whatever the log lane still writes lands before the store closes.
+        await asyncio.get_running_loop().run_in_executor(self._log_lane.executor, _nothing)
         await self._io(self.db.close)
+        self._log_lane.executor.shutdown(wait=True)
         self._exec.shutdown(wait=True)
 
     def _bug(self, name: str) -> bool:
@@ -346,9 +384,8 @@ class Node:
         # A membership change takes effect when applied: on disk first, so a
         # node killed right after it acted on the change still knows it.
         conf = any(e.type == EntryType.CONF_CHANGE for e in rd.committed_entries)
-        sync = sync or conf
         if self._bug("no-fsync"):  # UNSAFE planted bug: acknowledge what only sits in the page cache
-            sync = False
+            sync = conf = False
         messages = rd.messages
         if vote_changed and self._bug("vote-not-persisted"):
             # UNSAFE planted bug: the vote reply leaves at once and the vote is
@@ -385,9 +422,12 @@ class Node:
             mark = (last.index, last.term)
         else:
             mark = None
-        if rd.entries or rd.committed_entries or sync or vote_changed or rd.snapshot is not None:
-            w = _Write(rd.entries, self._unwritten_hs if hs is None else hs, rd.committed_entries, sync,
-                       list(messages), mark, conf, vote_changed)
+        if rd.committed_entries:
+            self._to_apply.append((rd.committed_entries, conf))
+            self._pump_applies()
+        if rd.entries or sync or vote_changed or rd.snapshot is not None:
+            w = _Write(rd.entries, self._unwritten_hs if hs is None else hs, sync, list(messages), mark,
+                       vote_changed)
             self._unwritten_hs = None
             self._votes_inflight += vote_changed
             self._submit(w)
@@ -406,57 +446,31 @@ class Node:
             self._on_read_state(rs.index, rs.ctx)
 
     # --- the storage pipeline -------------------------------------------------------
+    # Two lanes, each one thread taking everything queued for it at once:
+    # the log lane appends entries and hard state (one fsync per round: group
+    # commit), the apply lane applies committed entries. Applying never waits
+    # behind the fsync of newer entries: an entry is applied as soon as it is
+    # committed and on our own disk. The lanes touch disjoint parts of the
+    # state machine (log and hard state / data, sessions, applied index).
     def _submit(self, w: "_Write") -> None:
-        """Queue one Ready's storage work; the storage thread takes all that queued up at once."""
         self._inflight.append(w)
-        with self._queue_lock:
-            self._queue.append(w)
-            if self._job_scheduled:
-                return
-            self._job_scheduled = True
-        fut = asyncio.get_running_loop().run_in_executor(self._exec, self._storage_round)
-        fut.add_done_callback(_exit_on_storage_error)
+        self._log_lane.put(w)
 
-    def _storage_round(self) -> None:
-        """Storage thread: everything queued, in order, with one fsync (group commit).
-
-        Committed entries whose log is already synced here are applied first
-        and answered before the fsync of the new entries; the rest is applied
-        in the synced batch after the entries it needs.
-        """
-        with self._queue_lock:
-            items, self._queue = self._queue, []
-            self._job_scheduled = False
-        loop = self._loop
+    def _log_round(self, items) -> None:
+        """Log lane: append everything queued, in order, with one fsync."""
         sm = self.sm
-        synced = sm.last_index
-        early = []
-        for w in items:
-            if not w.committed or w.committed[-1].index > synced or w.conf:
-                break
-            early.append((w, sm.persist_and_apply((), w.hs, w.committed, False)))
-            w.committed = ()
-        if early:
-            loop.call_soon_threadsafe(self._applied_early, early)
-        todo = [w for w in items if w.entries or w.committed or w.hs is not None]
+        todo = [w for w in items if w.entries or w.hs is not None]
         sync = any(w.sync for w in items)
-        done = []
         t0 = time.perf_counter()
         for i, w in enumerate(todo):
-            done.append((w, sm.persist_and_apply(w.entries, w.hs, w.committed, sync and i == len(todo) - 1)))
+            sm.persist_and_apply(w.entries, w.hs, (), sync and i == len(todo) - 1)
         took = time.perf_counter() - t0 if sync and todo else None
-        loop.call_soon_threadsafe(self._round_done, items, done, took)
+        self._loop.call_soon_threadsafe(self._round_done, items, sm.last_index, took)
 
-    def _applied_early(self, early) -> None:
-        for _w, applied in early:
-            self._applied_now(applied)
-
-    def _round_done(self, items, done, took) -> None:
+    def _round_done(self, items, last_index, took) -> None:
         if took is not None:
             self.metrics.observe_fsync(took)
-        for w, applied in done:
-            if w.committed:
-                self._applied_now(applied)
+        self._durable = last_index
         for w in items:
             if self._inflight and self._inflight[0] is w:
                 self._inflight.popleft()
@@ -464,19 +478,45 @@ class Node:
                 self.raw.persisted(*w.mark)
             self._votes_inflight -= w.vote
             self._send(w.messages)
-        if not self._inflight:
+        self._pump_applies()
+        self._check_drained()
+        self._wake.set()  # what became durable may commit (leader) or release a new Ready
+
+    def _pump_applies(self) -> None:
+        """Hand committed entries to the apply lane once our own log has them on disk."""
+        q = self._to_apply
+        while q and q[0][0][-1].index <= self._durable:
+            committed, conf = q.popleft()
+            self._applies_inflight += 1
+            self._apply_lane.put((committed, conf))
+
+    def _apply_round(self, items) -> None:
+        """Apply lane: apply everything queued, in order; synced if it changes the membership."""
+        sm = self.sm
+        sync = any(conf for _, conf in items)
+        done = [sm.persist_and_apply((), None, committed, sync and i == len(items) - 1)
+                for i, (committed, _) in enumerate(items)]
+        self._loop.call_soon_threadsafe(self._applies_done, done)
+
+    def _applies_done(self, done) -> None:
+        for applied in done:
+            self._applies_inflight -= 1
+            self._applied_now(applied)
+        if (self.applied - self.snapshot_index >= self.cfg.snapshot_every and not self._snapshotting):
+            self._snapshotting = True
+            asyncio.get_running_loop().create_task(self._take_snapshot())
+        self._check_drained()
+
+    def _check_drained(self) -> None:
+        if not self._inflight and not self._to_apply and not self._applies_inflight:
             waiters, self._drain_waiters = self._drain_waiters, []
             for f in waiters:
                 if not f.done():
                     f.set_result(None)
-        if (self.applied - self.snapshot_index >= self.cfg.snapshot_every and not self._snapshotting):
-            self._snapshotting = True
-            asyncio.get_running_loop().create_task(self._take_snapshot())
-        self._wake.set()  # what became durable may commit (leader) or release a new Ready
 
     async def _drain(self) -> None:
-        """Wait until all queued storage work is synced and answered."""
-        if self._inflight:
+        """Wait until all queued storage work is synced and applied."""
+        if self._inflight or self._to_apply or self._applies_inflight:
             fut = asyncio.get_running_loop().create_future()
             self._drain_waiters.append(fut)
             await fut
@@ -773,6 +813,7 @@ class Node:
             return self._checkpoint_now()  # so this node can send it on if it leads later
 
         await self._io(install)
+        self._durable = self.sm.last_index
         self.applied = self.sm.applied
         self.snapshot_index = meta.index
         self._members = self.sm.members() | self._members
