@@ -16,7 +16,9 @@ makes the moment happen on purpose:
    winner is cut off and L's links to the voter heal;
 3. L then campaigns in the very term the voter voted in. A voter that kept its
    vote refuses; one that lost it elects L, a second leader in that term, which
-   the suite's leaders-per-term check reports.
+   the suite's leaders-per-term check reports. The fault returns (and may be
+   healed) only once the voter answers again and L has led or moved past that
+   term: a restart takes seconds on a loaded machine.
 
 Needs each node's `GET /status` (role, term) on its client address, as the
 reference KV serves it; elsewhere the fault is unavailable.
@@ -27,7 +29,7 @@ import time
 
 from ..types import Delayable, Killable, Partitionable
 from .base import Context, FaultPackage, apply_grudge, grudge_value
-from .observe import require, steady_leader
+from .observe import require, steady_leader, wait_for
 from .observe import status as _status
 from .partition import isolate
 
@@ -96,7 +98,14 @@ def kill_voter(delay: float = 0.03, hold: float = 1.0, late: float = 0.15, wait:
         delayed.append([voter, lead])
         ctx.backend.start(voter)
         ctx.killed.discard(voter)
-        return {"leader": lead, "voter": voter, "winner": winner, "term": st["term"] + 1,
+        # The heal must not come before L has had its chance: the voter's restart takes seconds on a
+        # loaded machine, and healed links let L learn a later term from the winner first.
+        back = wait_for(lambda: _status(ctx, voter), wait)
+        term = st["term"] + 1
+        settled_l = wait_for(lambda: (s := _status(ctx, lead)) and (s.get("role") == "leader" or
+                                                                   s.get("term", 0) > term) and s, wait)
+        return {"leader": lead, "voter": voter, "winner": winner, "term": term,
+                "voter_back": bool(back), "leader_then": settled_l and [settled_l.get("role"), settled_l.get("term")],
                 "delayed": delayed, "grudge": grudge_value(isolate(winner, nodes))}
 
     def stop(ctx: Context, value):
