@@ -47,6 +47,7 @@ from reference_kv.statemachine import EPOCH_NOT_MATCH, META_CONF, Applied, State
 log = logging.getLogger("reference_kv.regions")
 
 REGION_RAFT = 16
+EARLY_REGIONS, EARLY_MESSAGES, EARLY_TTL_S = 16, 64, 2.0  # messages held for Regions not created yet
 # (region_id, Epoch) a request named, set per request by the HTTP layer.
 ROUTE: contextvars.ContextVar = contextvars.ContextVar("route", default=(None, None))
 
@@ -73,6 +74,7 @@ class Store:
         self.splits = 0
         self.compactions = 0
         self._published: dict[int, tuple] = {}
+        self._early: dict[int, list] = {}
         self._tasks: list[asyncio.Task] = []
         self._wake: asyncio.Event | None = None
         self._publish_now: asyncio.Event | None = None
@@ -158,12 +160,26 @@ class Store:
         rid, wire = payload
         peer = self.peers.get(rid)
         if peer is None:
-            return  # a Region this store has not created yet: its split is still to be applied here
+            self._hold_early(rid, wire)
+            return
+        self._step(peer, wire)
+
+    def _step(self, peer: RegionPeer, wire) -> None:
         try:
             peer.raw.step(from_wire(wire))
         except Exception as e:  # a message the core rejects must not kill the store
-            log.debug("region %d step: %s", rid, e)
+            log.debug("region %d step: %s", peer.id, e)
         self._wake.set()
+
+    def _hold_early(self, rid: int, wire) -> None:
+        """A message for a Region whose split this store has not applied yet (the new half's
+        leader campaigns the moment its own store applies it): kept briefly and delivered
+        when the Region is created here, so the election does not wait out a timeout."""
+        if rid < layout.FIRST_REGION or (rid not in self._early and len(self._early) >= EARLY_REGIONS):
+            return
+        held = self._early.setdefault(rid, [])
+        if len(held) < EARLY_MESSAGES:
+            held.append((self.clock.now(), wire))
 
     def _on_unreachable(self, node: int) -> None:
         for p in self.peers.values():
@@ -185,6 +201,8 @@ class Store:
                     p.raw.tick()
             for p in peers:
                 p.expire_reads(now)
+            for rid in [r for r, held in self._early.items() if now - held[0][0] > EARLY_TTL_S]:
+                del self._early[rid]  # its split never reached us (or it is not ours): Raft resends anyway
             self._wake.set()
 
     # --- the ready loop: all groups, one batch ---------------------------------------
@@ -257,6 +275,8 @@ class Store:
             if region.id in self.peers:
                 continue
             child = await self._open_peer(region.id, region)
+            for _, wire in self._early.pop(region.id, []):
+                self._step(child, wire)
             child.unflushed = parent.unflushed = parent.unflushed // 2
             self.splits += 1
             log.info("store %d: region %d split at %r: new region %d", self.id, parent.id, region.start, region.id)
@@ -471,8 +491,16 @@ class Store:
             raise self.epoch_not_match()
         return p
 
+    async def _leader_known(self, p: RegionPeer) -> None:
+        """A Region born of a split has no leader for an election's length: wait that out here
+        rather than send the client away with no hint to follow."""
+        deadline = self.clock.now() + 2 * self.cfg.election_ticks * self.cfg.tick_ms / 1000
+        while p.leader == NONE and self.clock.now() < deadline:
+            await self.clock.sleep(self.cfg.tick_ms / 1000)
+
     async def write(self, op: str, key: str, a, b, request_id: str | None):
         p = self.route(key)
+        await self._leader_known(p)
         result = await p.propose(op, key, a, b, request_id)
         if result is EPOCH_NOT_MATCH:
             raise self.epoch_not_match()
@@ -484,6 +512,7 @@ class Store:
         if mode == "log":
             return await self.write("r", key, None, None, None)
         p = self.route(key)
+        await self._leader_known(p)
         await p.read_index(mode)
         if not p.region.contains(key):  # split applied while the read waited
             raise self.epoch_not_match()
