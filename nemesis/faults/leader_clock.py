@@ -55,7 +55,7 @@ def set_rate(ctx: Context, node: str, rate: float) -> dict:
     return {"node": node, "rate": rate, "offset": round(offset, 3)}
 
 
-def slow_leader_partition(rate: float = 0.5, pace: float = 0.25) -> FaultPackage:
+def slow_leader_partition(rate: float = 0.5, pace: float = 0.5) -> FaultPackage:
     """The leader's clock at `rate` times its followers', every clock at `pace` times real speed.
 
     Only the ratio decides safety; slowing every clock stretches in real time what the
