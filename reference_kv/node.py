@@ -210,7 +210,6 @@ class Node:
         self._read_queue: list[asyncio.Future] = []
         self._read_rounds: dict[bytes, tuple[float, list[asyncio.Future]]] = {}
         self._read_ctx = itertools.count(1)
-        self._read_flush_scheduled = False
         self._snapshotting = False
         self._sending_snap: set[int] = set()
         self._tasks: list[asyncio.Task] = []
@@ -670,14 +669,10 @@ class Node:
             self._require_leader()
         elif self.leader == NONE:
             raise not_leader(NONE, None)
-        loop = asyncio.get_running_loop()
-        fut = loop.create_future()
+        fut = asyncio.get_running_loop().create_future()
         self._read_queue.append(fut)
-        if not self._read_flush_scheduled:
-            # Reads that arrive in one loop iteration share a round; a round
-            # already in flight does not hold them back (that doubled the tail).
-            self._read_flush_scheduled = True
-            loop.call_soon(self._flush_reads)
+        if not self._read_rounds:
+            self._issue_read_round()
         try:
             index = await asyncio.wait_for(fut, self.cfg.request_timeout)
             await asyncio.wait_for(self._wait_applied(index), self.cfg.request_timeout)
@@ -685,12 +680,8 @@ class Node:
             raise timeout("read index not confirmed in time") from None
         return self.sm.read(key)
 
-    def _flush_reads(self) -> None:
-        self._read_flush_scheduled = False
-        self._issue_read_round()
-
     def _issue_read_round(self) -> None:
-        """One ReadIndex round serves every read queued since the last one was issued."""
+        """One ReadIndex round serves every read queued since the last one."""
         if not self._read_queue:
             return
         ctx = next(self._read_ctx).to_bytes(8, "big")
