@@ -4,7 +4,7 @@ The control runs the same campaign on the safe KV, which must stay valid; here
 only the two that test a safety claim new in this KV's design (the lease's drift
 bound, snapshots of what is already committed: the commit-monotonicity check)
 are controlled here, every campaign in bench/bugs. Each attempt is a whole
-splitbrain run (cluster, load, faults, check) of 15 s of load.
+splitbrain run (cluster, load, faults, check) of 15-25 s of load.
 """
 from __future__ import annotations
 
@@ -12,19 +12,20 @@ import pytest
 
 from splitbrain import bugs
 
-# Catalogued bugs whose campaign finds them on a quiet machine as on a loaded one (bench/bugs
-# measures k of n seeds for every bug). Not gated here, tracked in issue #8:
-# - readindex-before-term-commit: its campaign reaches the planted branch but its reads rarely land
-#   in the few round trips it lasts; test_new_leader_window.py reads there directly;
-# - no-checkquorum (9/10 at load 10-18) and snapshot-lost-entries (8/10 at load 10-18): their
-#   campaigns were tuned under load and miss on a quiet machine (0/2 and 0/3 in a CI dry run).
-DETECTED = ("stale-read", "lease-no-drift-guard", "lease-ignores-pause", "no-fsync",
-            "retry-duplicate", "vote-not-persisted")
+# Catalogued bugs whose campaign finds them in >= 9 of 10 seeds with the machine as loaded as it gets
+# (bench/bugs, load average 12-23 on 2 cores): their faults act on what the nodes report (GET /status),
+# not on fixed timing. Not gated here, tracked in issue #8:
+# - snapshot-lost-entries (8/10): the race needs the crashed follower back and the leader unchanged
+#   before the leader's next snapshot; a loaded machine restarts a node in up to 3.5 s and elects anew;
+# - vote-not-persisted (1/3 since the node's pipelined write path, e17a860): see kill-voter.
+DETECTED = ("stale-read", "lease-no-drift-guard", "lease-ignores-pause", "no-checkquorum",
+            "readindex-before-term-commit", "no-fsync", "retry-duplicate")
 CONTROLLED = ("lease-no-drift-guard", "snapshot-lost-entries")
 SEED = 0
-# Attempts per test from the detection rate measured per seed (lease-no-drift-guard 7/10;
-# vote-not-persisted needed its second attempt in a CI dry run): a miss should mean the bug is gone.
-ATTEMPTS = {"lease-no-drift-guard": 4, "vote-not-persisted": 3}
+# Attempts per test from the detection rate per attempt measured by bench/bugs under load
+# (lease-no-drift-guard needed a second attempt in 5 of 10 seeds): a miss in all of them should
+# mean the bug is gone, not bad luck.
+ATTEMPTS = {"lease-no-drift-guard": 3}
 
 
 @pytest.mark.integration
