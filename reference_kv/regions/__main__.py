@@ -98,7 +98,9 @@ def main(argv=None) -> int:
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format=f"%(asctime)s store{args.id} %(levelname)s %(name)s: %(message)s")
     try:
-        return asyncio.run(_serve(args))
+        from reference_kv.server import event_loop_factory
+        with asyncio.Runner(loop_factory=event_loop_factory(args.event_loop)) as runner:
+            return runner.run(_serve(args))
     except KeyboardInterrupt:
         return 0
     except Exception as e:  # corrupt data dir and the like: one line, no traceback

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import msgpack
 
-from reference_kv.node import AsyncioClock, NodeConfig, not_leader, timeout
+from reference_kv.node import STALL_TICKS, AsyncioClock, NodeConfig, not_leader, timeout
 from reference_kv.raft.types import NONE, ConfState, MsgType, Role, SnapshotMeta, conf_to_wire, from_wire, to_wire
 from reference_kv.regions import layout, meta
 from reference_kv.regions.client_http import post_json
@@ -73,6 +73,8 @@ class Store:
         self.peers: dict[int, RegionPeer] = {}
         self.splits = 0
         self.compactions = 0
+        self.elections = 0
+        self.leader_changes = 0
         self._published: dict[int, tuple] = {}
         self._early: dict[int, list] = {}
         self._tasks: list[asyncio.Task] = []
@@ -193,11 +195,15 @@ class Store:
             owed = int((now - self._last_tick) / interval)
             if owed <= 0:
                 continue
-            # Time the process did not run still counts (see node._catch_up_ticks).
+            # As node._catch_up_ticks: a stall of this process counts for leases, not as peer silence.
             self._last_tick += owed * interval
+            owed = min(owed, 2 * self.cfg.election_ticks + 2)
+            live = min(owed, STALL_TICKS)
             peers = list(self.peers.values())
-            for _ in range(min(owed, 2 * self.cfg.election_ticks + 2)):
-                for p in peers:
+            for p in peers:
+                if owed > live:
+                    p.raw.advance_clock(owed - live)
+                for _ in range(live):
                     p.raw.tick()
             for p in peers:
                 p.expire_reads(now)
@@ -286,6 +292,10 @@ class Store:
             self._publish_now.set()
 
     def _on_soft_state(self, p: RegionPeer, ss) -> None:
+        if ss.role in (Role.CANDIDATE, Role.PRE_CANDIDATE) and p.role not in (Role.CANDIDATE, Role.PRE_CANDIDATE):
+            self.elections += 1
+        if ss.leader != p.leader:
+            self.leader_changes += 1
         p.on_soft_state(ss)
         if ss.role == Role.LEADER:
             self._publish_now.set()
@@ -558,6 +568,10 @@ class Store:
         rows = [("regions_hosted", "gauge", "Region replicas on this node.", len(data)),
                 ("regions_leading", "gauge", "Regions this node leads.", sum(p.role == Role.LEADER for p in data)),
                 ("region_splits_total", "counter", "Splits applied on this node.", self.splits),
+                ("elections_total", "counter", "Elections started here (all groups, pre-vote included).",
+                 self.elections),
+                ("leader_changes_total", "counter", "Times a group's known leader changed (all groups).",
+                 self.leader_changes),
                 ("log_compactions_total", "counter", "Raft log compactions (all groups).", self.compactions),
                 ("log_entries", "gauge", "Raft log entries held (all groups).",
                  sum(p.sm.last_index - p.compacted for p in self.peers.values())),
