@@ -622,6 +622,11 @@ class Node:
             if self.leader == to:
                 return
             await self.clock.sleep(self.cfg.tick_ms / 1000)
+            if self.role == Role.LEADER and not self.raw.status().get("lead_transferee"):
+                # The core gives a transfer one election timeout; a target
+                # slow to catch up (a busy disk) needs another try, not a 504.
+                self.raw.transfer_leader(to)
+                self._wake.set()
         raise timeout(f"node {to} did not take over in time")
 
     # --- writes --------------------------------------------------------------------
