@@ -9,6 +9,7 @@ import time
 import pytest
 
 import checker
+from kv.conftest import make_cluster  # noqa: F401 - the single-group node's fixture
 from kv.harness import http
 from reference_kv.client import Client, DefiniteError, IndeterminateError
 
@@ -83,9 +84,14 @@ def test_requests_with_a_stale_epoch_get_the_current_regions(region_cluster):
     ep = f"{last['epoch']['conf_ver']}.{last['epoch']['version']}"
     code, body = http(leader, "PUT", f"/kv/{key}?region_id={last['id']}&epoch={ep}", {"value": 2, "request_id": "t:2"})
     assert code == 409
-    assert Client(c.addresses()).get(key) == VALUE
+    with Client(c.addresses()) as cl:
+        # Every read mode routes by Region too; the route cache knows the split layout.
+        assert [cl.get(key, read=m) for m in ("readindex", "lease", "log", "follower")] == [VALUE] * 4
+        assert len(cl.regions()) >= 2
     code, body = http(leader, "GET", f"/kv/{key}?region_id=x")
     assert code == 400
+    code, body = http(leader, "GET", f"/kv/{key}?region_id=0")
+    assert code == 400 and "meta" in body["error"]
 
 
 def _metric(cluster, nid, name) -> float:
@@ -160,3 +166,11 @@ def test_kill_minus_nine_during_splits_keeps_the_history_linearizable(region_clu
     # The restarted node caught up: it hosts every Region of the directory.
     c.wait(lambda: c.status(victim) and c.status(victim)["local_regions"] == len(_regions(c)), timeout=10,
            what="the restarted node to host every Region")
+
+
+def test_the_client_still_talks_to_a_single_group_node(make_cluster):
+    c = make_cluster(3)
+    with Client(c.addresses()) as cl:
+        cl.put("a", 1)
+        assert cl.cas("a", 1, 2) and cl.get("a") == 2
+        assert cl.regions() == []  # /regions is 404 there: no route cache, no Region parameters
