@@ -8,12 +8,13 @@ window of one round trip that random kills almost never hit. This package
 makes the moment happen on purpose:
 
 1. the leader L is cut off, so it stays in its term (PreVote) and the two
-   others elect a new leader among themselves, over a link slowed by `delay`
-   one way, so that each vote round trip lasts long enough to be seen;
-2. the nodes' status is polled; the one seen campaigning gets its link to the
-   other slowed much more, and once it leads (so the vote reached it) the
-   voter is killed before the winner's first entry arrives, and restarted; the
-   winner is cut off and L's links to the voter heal;
+   others elect a new leader among themselves, over links slowed by `delay`,
+   so that each vote round trip lasts long enough to be seen;
+2. the nodes' status is polled; once the other node has taken the term of the
+   one seen campaigning (its vote request arrived), the candidate's link to it
+   is slowed much more, and once it leads (so the vote reached it) the voter is
+   killed before the winner's first entry arrives, and restarted; the winner is
+   cut off and L's links to the voter heal;
 3. L then campaigns in the very term the voter voted in. A voter that kept its
    vote refuses; one that lost it elects L, a second leader in that term, which
    the suite's leaders-per-term check reports. The fault returns (and may be
@@ -38,33 +39,38 @@ def _await_winner(ctx: Context, nodes: list[str], term: int, delays: dict, hold:
                   deadline: float) -> str | None:
     """The first of nodes to lead in a term after `term`.
 
-    The moment one is seen campaigning, its link to the other is slowed to
-    `hold`: its vote request (already sent) arrives as before, but its first
-    entry as leader reaches the voter only `hold` seconds after it won. A
-    candidate of a later term (the first election split) takes the hold over.
+    Once a candidate's vote request is seen to have reached the other node
+    (it moved to the candidate's term), the candidate's link to it is slowed to
+    `hold`: its first entry as leader then reaches the voter only `hold`
+    seconds after it won. Not before: the node sends its vote requests only once
+    its new term is on disk, so slowing the link at the first sight of a
+    candidate held its requests back too and the two split their votes until
+    the fault gave up. A candidate of a later term (a split vote) takes the hold
+    over.
     """
     held: tuple[str, int] | None = None
+    seen: tuple[str, int] | None = None
     while time.monotonic() < deadline:
-        for n in nodes:
-            s = _status(ctx, n)
+        sts = {n: _status(ctx, n) for n in nodes}
+        for n, s in sts.items():
             if not s or s.get("term", 0) <= term:
                 continue
             if s.get("role") == "leader":
                 return n
-            if s.get("role") == "candidate" and (held is None or s["term"] > held[1]):
-                if held is not None and held[0] != n:
-                    for other in nodes:
-                        if other != held[0]:
-                            ctx.backend.set_delay(held[0], other, delays.get((held[0], other), 0.0))
-                held = (n, s["term"])
-                for other in nodes:
-                    if other != n:
-                        ctx.backend.set_delay(n, other, hold)
+            if s.get("role") == "candidate" and (seen is None or s["term"] > seen[1]):
+                seen = (n, s["term"])
+        if seen is not None and (held is None or seen[1] > held[1]):
+            other = next(x for x in nodes if x != seen[0])
+            if (sts.get(other) or {}).get("term", 0) >= seen[1]:
+                if held is not None and held[0] != seen[0]:  # the other one campaigns now: release its link
+                    ctx.backend.set_delay(held[0], seen[0], delays.get((held[0], seen[0]), 0.0))
+                held = seen
+                ctx.backend.set_delay(seen[0], other, hold)
         time.sleep(0.002)
     return None
 
 
-def kill_voter(delay: float = 0.03, hold: float = 1.0, late: float = 0.15, wait: float = 4.0) -> FaultPackage:
+def kill_voter(delay: float = 0.04, hold: float = 1.0, late: float = 0.15, wait: float = 4.0) -> FaultPackage:
     def start(ctx: Context):
         lead = steady_leader(ctx)
         nodes = sorted(ctx.nodes)
@@ -75,12 +81,13 @@ def kill_voter(delay: float = 0.03, hold: float = 1.0, late: float = 0.15, wait:
         grudge = isolate(lead, nodes)
         apply_grudge(ctx.backend, grudge)
         ctx.links_touched = True
-        # One way only: whichever campaigns, its vote round trip takes `delay`, long enough to see it,
-        # and the two rarely campaign at the same moment (a split vote).
+        # Both ways: whichever campaigns, the voter's answer takes `delay` to come back and the winner's
+        # first entry `delay` to arrive, long enough to see the vote and hold that entry back.
         p, q = others
-        delays = {(q, p): delay}
+        delays = {(q, p): delay, (p, q): delay}
         delayed = [[p, q], [q, p]]
-        ctx.backend.set_delay(q, p, delay)
+        for a, b in delays:
+            ctx.backend.set_delay(a, b, delay)
         winner = _await_winner(ctx, others, st["term"], delays, hold, time.monotonic() + wait)
         if winner is None:
             return {"leader": lead, "voter": None, "delayed": delayed, "grudge": grudge_value(grudge)}
