@@ -34,9 +34,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--read-mode", default=S, dest="read_mode",
                    help="reference KV read mode: readindex | lease | log | follower | local-unsafe (UNSAFE)")
     p.add_argument("--seed", type=int, default=S, help="seed of workload and schedule (default 0)")
-    p.add_argument("--keys", type=int, default=S, help="keys in play at a time (default 8)")
+    p.add_argument("--keys", type=int, default=S,
+                   help="keys in play at a time (default 8; 1000 for kv with --region-split-size)")
     p.add_argument("--value-size", type=int, default=S, dest="value_size", metavar="N",
-                   help="kv workload: bytes per value (default 16)")
+                   help="kv workload: bytes per value (default 16; with --region-split-size about "
+                        "8 split sizes over all keys, at most 4096)")
     p.add_argument("--nemesis-interval", type=float, default=S, dest="nemesis_interval", metavar="S")
     p.add_argument("--fault-duration", type=float, default=S, dest="fault_duration", metavar="S")
     p.add_argument("--quiet", type=float, default=S, metavar="S", help="calm seconds after the final heal")
@@ -68,6 +70,8 @@ def config_from_args(args, base=None):
         cfg.endpoints = tuple(e.strip() for e in args.endpoints.split(",") if e.strip())
         if not hasattr(args, "nemesis"):
             cfg.nemesis = ()  # the default faults cannot reach an external cluster
+    if hasattr(args, "region_split_size") and cfg.workload == "kv":
+        _size_kv_for_regions(cfg, args)
     if not hasattr(args, "nodes") and not getattr(args, "config", None):
         from splitbrain import systems
 
@@ -75,6 +79,21 @@ def config_from_args(args, base=None):
         if fixed:
             cfg.nodes = fixed
     return cfg.validate()
+
+
+def _size_kv_for_regions(cfg, args) -> None:
+    """Unless told otherwise, a kv run on Regions writes about 8 split sizes of data, so that it splits.
+
+    The suite's defaults (8 keys, 16-byte values) write a few hundred KiB in a
+    minute: a 256KiB Region would barely split once.
+    """
+    from splitbrain.systems.reference_kv import region_split_bytes
+
+    split = region_split_bytes(cfg.region_split_size)
+    if not hasattr(args, "keys") and not getattr(args, "config", None):
+        cfg.keys = 1000
+    if not hasattr(args, "value_size") and cfg.value_size is None:
+        cfg.value_size = max(16, min(4096, -(-8 * split // cfg.keys)))
 
 
 def _key_value(item: str):

@@ -2,13 +2,21 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 
 from nemesis.types import Addr, NodeAddresses, NodeSpec
 from splitbrain.systems.base import Defaults, http_json
 
 READ_MODES = ("readindex", "lease", "log", "follower", "local-unsafe")
-_SIZE = re.compile(r"^[1-9][0-9]*\s*(B|KIB|KB|K|MIB|MB|M|GIB|GB|G)?$", re.IGNORECASE)
+
+
+def region_split_bytes(size: str) -> int:
+    from reference_kv.regions.region import parse_size
+    from splitbrain.errors import UsageError
+
+    try:
+        return parse_size(size)
+    except ValueError:
+        raise UsageError(f"--region-split-size {size!r}: expected e.g. 256KiB, 1MiB, 64MiB") from None
 
 
 @dataclasses.dataclass
@@ -28,9 +36,8 @@ class ReferenceKV(Defaults):
     options = ("read_mode", "snapshot_every", "unsafe_bug", "region_split_size")
 
     def __post_init__(self):
-        if self.region_split_size is not None and not _SIZE.match(str(self.region_split_size).strip()):
-            from splitbrain.errors import UsageError
-            raise UsageError(f"--region-split-size {self.region_split_size!r}: expected e.g. 256KiB, 1MiB, 64MiB")
+        if self.region_split_size is not None:
+            region_split_bytes(self.region_split_size)
 
     def _argv(self, a: NodeAddresses) -> list[str]:
         # a.python: the interpreter where the node runs (a container's is not ours)

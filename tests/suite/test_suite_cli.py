@@ -47,3 +47,23 @@ def test_config_file_with_unknown_key_is_named(tmp_path):
 def test_report_on_a_directory_without_history(tmp_path):
     r = splitbrain("report", str(tmp_path))
     assert r.returncode == 2 and "no history.jsonl" in r.stderr
+
+
+def _run_config(*argv):
+    import argparse
+
+    from splitbrain.commands import run
+
+    p = argparse.ArgumentParser()
+    run.add_arguments(p)
+    return run.config_from_args(p.parse_args(list(argv)))
+
+
+def test_a_kv_run_on_regions_writes_enough_to_split_unless_told_otherwise():
+    cfg = _run_config("--workload", "kv", "--region-split-size", "256KiB")
+    assert cfg.keys == 1000 and cfg.keys * cfg.value_size >= 8 * 256 * 1024
+    cfg = _run_config("--workload", "kv", "--region-split-size", "256KiB", "--keys", "50", "--value-size", "100")
+    assert (cfg.keys, cfg.value_size) == (50, 100)
+    cfg = _run_config("--workload", "kv", "--region-split-size", "64MiB")
+    assert cfg.value_size == 4096  # capped: a history of 64 KiB values helps no one
+    assert _run_config("--workload", "register", "--region-split-size", "256KiB").keys == 8
