@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 BUILD_INPUTS := pyproject.toml setup.py $(wildcard checker/csrc/*.c checker/csrc/*.h checker/_cbuild.py) \
                 $(wildcard reference_kv/storage/shim/*.go reference_kv/storage/shim/go.mod)
 
-.PHONY: venv build test test-unit demo bench bench-checker bench-storage bench-kv bench-workloads bench-kv-quick bench-bugs clean
+.PHONY: venv build test test-unit demo bench bench-checker bench-storage bench-kv bench-workloads bench-kv-quick bench-bugs bench-regions clean
 
 $(STAMP): $(BUILD_INPUTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ test-unit: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/splitbrain demo
 
-bench: bench-checker bench-storage bench-kv bench-workloads
+bench: bench-checker bench-storage bench-kv bench-workloads bench-regions
 
 bench-checker: $(STAMP)
 	$(PY) -m bench.checker
@@ -47,6 +47,9 @@ bench-workloads: $(STAMP)
 
 bench-bugs: $(STAMP)
 	$(PY) -m bench.bugs
+
+bench-regions: $(STAMP)
+	$(PY) -m bench.regions
 
 
 clean:
