@@ -3,8 +3,12 @@
 Everything lives in one Storage (Pebble by default) under one-byte key prefixes, so
 a single synced batch can append log entries, record the hard state and apply
 committed commands atomically; a Pebble checkpoint of the whole store is the
-snapshot. Methods here do blocking storage I/O: `node.py` calls them from one
-dedicated storage thread, never from the event loop, and never concurrently.
+snapshot. Methods here do blocking storage I/O. The single-group node calls
+`persist_and_apply` from two places at once, each touching only its own keys:
+its log thread appends entries and the hard state (nothing committed), while
+committed entries are applied (data, sessions, applied index) with no entries;
+so the in-memory `last_index` and `applied` each have one writer. The Region
+store does both for all its groups in one batch on one thread.
 
 Commands are msgpack arrays `[op, proposal_id, request_id, key, a, b]`:
 `p` put(a), `d` delete, `c` cas(a -> b), `a` append(a), `r` read (read through the
