@@ -1,7 +1,8 @@
 """`python -m reference_kv.regions`: one store of the multi-Raft (Region) KV.
 
 Same flags as `python -m reference_kv`, plus `--region-split-size` (256KiB,
-1MiB, 64MiB, ...; default 64MiB). `--heartbeat-ticks` defaults to 3 here
+1MiB, 64MiB, ...; default 64MiB) and `--region-merge-size` (default 1/8 of
+the split size, 0 = off). `--heartbeat-ticks` defaults to 3 here
 (many groups heartbeat at once). `--join` and membership changes are not
 supported. `--snapshot-every N`: a Region's log is compacted once N entries
 were applied past its last compaction, up to what every voter holds.
@@ -27,12 +28,18 @@ def _size(s: str) -> int:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _merge_size(s: str) -> int:
+    return 0 if s.strip() == "0" else _size(s)
+
+
 def parser() -> argparse.ArgumentParser:
     p = build_parser()
     p.prog = "python -m reference_kv.regions"
     p.description = "Run one store of the multi-Raft (Region) reference KV."
     p.add_argument("--region-split-size", type=_size, default=64 << 20, metavar="SIZE",
                    help="split a Region above this size (256KiB, 1MiB, 64MiB; default 64MiB)")
+    p.add_argument("--region-merge-size", type=_merge_size, default=None, metavar="SIZE",
+                   help="merge adjacent Regions both below this size (default: 1/8 of the split size; 0 = off)")
     p.add_argument("--region-hot-qps", type=float, default=0.0, metavar="N",
                    help="a Region serving N requests/s or more splits at a quarter of the split size (0 = off)")
     p.add_argument("--no-leader-balance", action="store_true", help="do not spread Region leaders over nodes")
@@ -56,7 +63,7 @@ async def _serve(args) -> int:
         election_ticks=args.election_ticks,
         heartbeat_ticks=args.heartbeat_ticks, unsafe_bug=args.unsafe_bug,
         request_timeout=args.request_timeout, seed=args.seed, split_size=args.region_split_size,
-        hot_qps=args.region_hot_qps, balance_s=0.0 if args.no_leader_balance else 1.0,
+        hot_qps=args.region_hot_qps, merge_size=args.region_merge_size, balance_s=0.0 if args.no_leader_balance else 1.0,
     )
     store = Store(cfg, opener, Transport(args.peer_listen, {i: a for i, a in args.peers.items() if i != args.id}))
     host, port = split_hostport(args.listen)

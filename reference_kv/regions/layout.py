@@ -3,6 +3,7 @@
     0x10 + region id (8 bytes BE) + <single-group suffix>   a Region's log, hard state, sessions
     0x11 + region id (8 bytes BE) -> Region.pack()          the Regions this store hosts
     0x12 + text                                             the meta group's data (directory)
+    0x13 + region id (8 bytes BE) -> [side, index]          a prepared merge (see merge.py)
     0x04 + user key                                         user data (global, as in one group)
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ META_REGION = 0  # the meta group's Region id; data Regions start at 1
 FIRST_REGION = 1
 LOCAL_REGION = b"\x11"
 META_DATA = b"\x12"
+MERGING = b"\x13"
 _GROUP = b"\x10"
 
 
@@ -24,6 +26,10 @@ def group_prefix(region_id: int) -> bytes:
 
 def local_region_key(region_id: int) -> bytes:
     return LOCAL_REGION + struct.pack(">Q", region_id)
+
+
+def merging_key(region_id: int) -> bytes:
+    return MERGING + struct.pack(">Q", region_id)
 
 
 def session_key(region_id: int, client_id: str) -> bytes:

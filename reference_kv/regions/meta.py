@@ -6,14 +6,15 @@ layout.META_DATA, apart from user data):
 - `I` alloc: returns the next free Region id and bumps it;
 - `R` publish: a = [[descriptor JSON, leader id], ...]; each is kept unless the
   directory already holds a newer epoch of that Region (equal epochs replace,
-  which is how a new leader's hint gets in).
+  which is how a new leader's hint gets in); entries of other Regions it
+  overlaps with an older epoch go (a merged source).
 """
 from __future__ import annotations
 
 import json
 
 from reference_kv.regions.layout import FIRST_REGION, META_DATA
-from reference_kv.regions.region import Region
+from reference_kv.regions.region import Region, overlaps
 
 NEXT_ID = "next_id"
 _REGION = "region/"
@@ -42,8 +43,21 @@ def _publish(sm, batch, key, a, b, overlay):
         old = _get(sm, overlay, k)
         if old is not None and Region.from_json(old["region"]).epoch.key() > region.epoch.key():
             continue
+        others = _entries(sm, overlay)
+        if any(o.id != region.id and overlaps(o, region) and o.epoch.key() > region.epoch.key() for o in others):
+            continue  # a late word from a merged source's replica
         overlay[sm.data_key(k)] = json.dumps({"region": region.to_json(), "leader": leader or None}).encode()
+        for other in others:
+            if other.id != region.id and overlaps(other, region) and other.epoch.key() < region.epoch.key():
+                overlay[sm.data_key(region_entry_key(other.id))] = None
     return True
+
+
+def _entries(sm, overlay: dict) -> list[Region]:
+    lo = sm.data_key(_REGION)
+    raw = {k: v for k, v in sm.db.iterate(lo, lo + b"\xff")}
+    raw.update((k, v) for k, v in overlay.items() if k.startswith(lo))
+    return [Region.from_json(json.loads(v)["region"]) for v in raw.values() if v is not None]
 
 
 META_OPS = {"I": _alloc, "R": _publish}

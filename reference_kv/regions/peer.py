@@ -38,6 +38,8 @@ class RegionPeer:
         self.compacted = 0  # the log holds entries after this index only
         self.compactions: list = []  # SnapshotMeta of log compactions applied, for the core (storage thread)
         self.new_regions: list = []  # filled on the storage thread by a split, taken by the store
+        self.merging: tuple[str, int] | None = None  # (side of the target, prepare index) once prepared
+        self.merged: list[int] = []  # source Regions absorbed on the storage thread, destroyed by the store
         self._pending: dict[int, asyncio.Future] = {}
         self._pid = itertools.count(1)
         self._reads: dict[bytes, tuple[float, asyncio.Future]] = {}
@@ -169,6 +171,15 @@ class RegionPeer:
                     self.raw.read_index(ctx)
                 except NotLeader:
                     pass
+
+    def destroy(self, err) -> None:
+        """Merged away: whoever still waits here is answered (nothing of theirs applies any more)."""
+        for fut in list(self._pending.values()) + [f for _, f in self._reads.values()] + \
+                [w[2] for w in self._waiters]:
+            if not fut.done():
+                fut.set_exception(err)
+        self._pending.clear()
+        self._waiters.clear()
 
     def status(self) -> dict:
         return {"role": ROLE_NAMES.get(self.role, "follower"), "term": self.term,

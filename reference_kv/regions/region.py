@@ -60,6 +60,26 @@ class Region:
         ep = Epoch(self.epoch.conf_ver, self.epoch.version + 1)
         return replace(self, end=key, epoch=ep), Region(new_id, key, self.end, ep, self.peers)
 
+    def side_of(self, other: "Region") -> str | None:
+        """"right" if other starts where self ends, "left" if other ends where self starts, else None."""
+        if self.end != "" and other.start == self.end:
+            return "right"
+        if other.end != "" and other.end == self.start:
+            return "left"
+        return None
+
+    def merge(self, source: "Region") -> "Region":
+        """self (the target, keeping its id) absorbs the adjacent source; version above both."""
+        side = self.side_of(source)
+        if side is None:
+            raise ValueError(f"regions {self.id} and {source.id} are not adjacent")
+        if self.peers != source.peers:
+            raise ValueError(f"regions {self.id} and {source.id} have different peers")
+        start, end = (self.start, source.end) if side == "right" else (source.start, self.end)
+        ep = Epoch(max(self.epoch.conf_ver, source.epoch.conf_ver),
+                   max(self.epoch.version, source.epoch.version) + 1)
+        return replace(self, start=start, end=end, epoch=ep)
+
     def to_json(self) -> dict:
         return {"id": self.id, "start": self.start, "end": self.end,
                 "epoch": {"conf_ver": self.epoch.conf_ver, "version": self.epoch.version},
@@ -126,10 +146,10 @@ class RegionMap:
         if old is not None and old.epoch.key() > region.epoch.key():
             return False
         for r in list(self._regions):
-            if r.id == region.id or _overlaps(r, region):
+            if r.id == region.id or overlaps(r, region):
                 if r.id != region.id and r.epoch.key() > region.epoch.key():
                     return False  # a newer region already owns part of this range
-        keep = [r for r in self._regions if r.id != region.id and not _overlaps(r, region)]
+        keep = [r for r in self._regions if r.id != region.id and not overlaps(r, region)]
         keep.append(region)
         keep.sort(key=lambda r: r.start)
         self._regions = keep
@@ -141,7 +161,7 @@ class RegionMap:
         self._regions, self._starts = keep, [r.start for r in keep]
 
 
-def _overlaps(a: Region, b: Region) -> bool:
+def overlaps(a: Region, b: Region) -> bool:
     a_below_b_end = b.end == "" or a.start < b.end
     b_below_a_end = a.end == "" or b.start < a.end
     return a_below_b_end and b_below_a_end

@@ -18,8 +18,12 @@ themselves as leader) to the meta group after a split or a leader change.
 Logs are compacted through the log (`g`, see _apply_log_gc) only up to what
 every voter holds, so a replica that was down catches up from the log and no
 Region ever sends a snapshot. Not done: per-Region snapshots (a voter that is
-gone for good holds its Regions' logs back), membership changes of Regions,
-merge.
+gone for good holds its Regions' logs back), membership changes of Regions.
+
+Two small adjacent Regions merge through both logs (merge.py has the
+protocol): a prepare in the source's log, then a commit in the target's log
+that each replica applies only after its own source replica applied the
+prepare; the source replica is then destroyed.
 """
 from __future__ import annotations
 
@@ -28,21 +32,24 @@ import contextvars
 import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import msgpack
 
 from reference_kv.node import STALL_TICKS, AsyncioClock, NodeConfig, not_leader, timeout
-from reference_kv.raft.types import NONE, ConfState, MsgType, Role, SnapshotMeta, conf_to_wire, from_wire, to_wire
+from reference_kv.raft.types import (
+    NONE, ConfState, EntryType, MsgType, Role, SnapshotMeta, conf_to_wire, entry_from_wire, from_wire, to_wire,
+)
 from reference_kv.regions import layout, meta
 from reference_kv.regions.client_http import post_json
 from reference_kv.regions.peer import RegionPeer
 from reference_kv.regions.region import Epoch, Region, RegionMap
 from reference_kv.regions.balance import pick_transfer
+from reference_kv.regions.merge import live_size, merge_candidate
 from reference_kv.regions.split import find_split_key, split_limit
 from reference_kv.server import HTTPError
-from reference_kv.statemachine import EPOCH_NOT_MATCH, META_CONF, Applied, StateMachine
+from reference_kv.statemachine import EPOCH_NOT_MATCH, META_CONF, Applied, StateMachine, log_key
 
 log = logging.getLogger("reference_kv.regions")
 
@@ -59,6 +66,11 @@ class StoreConfig(NodeConfig):
     publish_s: float = 0.5
     hot_qps: float = 0.0  # requests/s above which a Region splits at a quarter of split_size (0 = off)
     balance_s: float = 1.0  # leader balancing round (0 = off)
+    merge_size: int | None = None  # adjacent Regions both below this merge (None = split_size // 8, 0 = off)
+    merge_check_s: float = 1.0
+
+    def merge_limit(self) -> int:
+        return self.split_size // 8 if self.merge_size is None else self.merge_size
 
 
 class Store:
@@ -72,6 +84,7 @@ class Store:
         self._exec = ThreadPoolExecutor(1, thread_name_prefix="storage")
         self.peers: dict[int, RegionPeer] = {}
         self.splits = 0
+        self.merges = 0
         self.compactions = 0
         self.elections = 0
         self.leader_changes = 0
@@ -101,7 +114,7 @@ class Store:
         loop = asyncio.get_running_loop()
         self._last_tick = self.clock.now()
         self._tasks = [loop.create_task(f()) for f in (self._ticker, self._ready_loop, self._split_loop,
-                                                       self._publish_loop, self._balance_loop)]
+                                                       self._publish_loop, self._balance_loop, self._merge_loop)]
         log.info("store %d started: %d regions", self.id, len(hosted))
 
     async def stop(self) -> None:
@@ -143,9 +156,14 @@ class Store:
             peer.sm = StateMachine(self.db, self.cfg.unsafe_bug, layout.group_prefix(rid),
                                    data_prefix=layout.META_DATA, extra_ops={**meta.META_OPS, **gc})
         else:
+            # A prepared merge source owns nothing: every later command in its log is refused.
             peer.sm = StateMachine(self.db, self.cfg.unsafe_bug, layout.group_prefix(rid),
-                                   owns=lambda key: peer.region.contains(key),
-                                   extra_ops={"s": functools.partial(self._apply_split, peer), **gc})
+                                   owns=lambda key: peer.merging is None and peer.region.contains(key),
+                                   extra_ops={"s": functools.partial(self._apply_split, peer),
+                                              "v": functools.partial(self._apply_prepare_merge, peer),
+                                              "M": functools.partial(self._apply_commit_merge, peer), **gc})
+            marker = await self._io(self.db.get, layout.merging_key(rid))
+            peer.merging = tuple(msgpack.unpackb(marker, raw=False)) if marker else None
         loaded = await self._io(peer.sm.load)
         peer.boot(loaded, self.cfg)
         peer.compacted = loaded.snapshot.index if loaded.snapshot else 0
@@ -235,6 +253,10 @@ class Store:
                 self._on_soft_state(p, rd.soft_state)
             if rd.snapshot is not None:
                 raise RuntimeError(f"region {p.id}: snapshots are not supported by the region store")
+            for source_id, index in _merge_commits(rd.committed_entries):
+                src = self.peers.get(source_id)
+                if src is not None and src.sm.applied < index:
+                    src.on_applied(await self._io(self._catch_up, src, index))
 
         def persist():
             b = self.db.batch()
@@ -277,6 +299,9 @@ class Store:
             if p.new_regions:
                 created += [(p, r) for r in p.new_regions]
                 p.new_regions = []
+            for source_id in p.merged:
+                await self._destroy(source_id, p)
+            p.merged = []
         for parent, region in created:
             if region.id in self.peers:
                 continue
@@ -318,6 +343,159 @@ class Store:
         peer.new_regions.append(right)
         return True
 
+    # --- merge (see merge.py) ------------------------------------------------------------
+    def _apply_prepare_merge(self, peer: RegionPeer, sm, b, key, side, version, overlay):
+        """Storage thread, source's log: from this index on the source owns nothing."""
+        region = peer.region
+        if peer.merging is not None or version != region.epoch.version or side not in ("left", "right"):
+            return False
+        region = replace(region, epoch=Epoch(region.epoch.conf_ver, region.epoch.version + 1))
+        b.set(layout.local_region_key(region.id), region.pack())
+        b.set(layout.merging_key(region.id), msgpack.packb([side, sm.applied], use_bin_type=True))
+        peer.region, peer.merging = region, (side, sm.applied)
+        return sm.applied
+
+    def _catch_up(self, src: RegionPeer, index: int) -> Applied:
+        """Storage thread: apply the source replica's own log up to its prepare (committed: the
+        commit was proposed only once every source replica had it), before the target takes over."""
+        sm = src.sm
+        lo, hi = layout.group_prefix(src.id) + log_key(sm.applied + 1), layout.group_prefix(src.id) + log_key(index + 1)
+        entries = [entry_from_wire(msgpack.unpackb(v, raw=False)) for _, v in self.db.iterate(lo, hi)]
+        b = self.db.batch()
+        out = sm._apply(b, entries)
+        b.commit(sync=False)  # the commit's own batch, synced, follows it in the WAL
+        return out
+
+    def _apply_commit_merge(self, peer: RegionPeer, sm, b, key, source_desc, arg, overlay):
+        """Storage thread, target's log: absorb the prepared source next to us."""
+        version, index = arg
+        region, source = peer.region, Region.from_json(source_desc)
+        src = self.peers.get(source.id)
+        if version != region.epoch.version or src is None or src.merging is None:
+            return False  # the target changed since (or the source is gone): the driver asks again
+        if source.side_of(region) != src.merging[0] or region.peers != source.peers:
+            return False
+        if src.merging[1] != index or src.region != source or src.sm.applied < index:
+            # Every replica must decide alike; a source replica behind its own prepare would diverge.
+            raise RuntimeError(f"region {peer.id}: merge of {source.id} at {index} but the local source is "
+                               f"at {src.sm.applied} ({src.region}, {src.merging})")
+        merged = region.merge(source)
+        b.set(layout.local_region_key(merged.id), merged.pack())
+        b.delete(layout.local_region_key(source.id))
+        b.delete(layout.merging_key(source.id))
+        # A client's retry of a write the source applied lands here now: it must find the result.
+        for cid, results in src.sm.sessions().items():
+            mine = sm._session(cid)
+            for seq, result in results.items():
+                mine.setdefault(seq, result)
+            b.set(layout.session_key(merged.id, cid), msgpack.packb(mine, use_bin_type=True))
+        peer.region = merged
+        peer.merged.append(source.id)
+        return True
+
+    async def _destroy(self, source_id: int, target: RegionPeer) -> None:
+        src = self.peers.pop(source_id, None)
+        if src is None:
+            return
+        src.destroy(self.epoch_not_match())
+        self._published.pop(source_id, None)
+        self.merges += 1
+        prefix = layout.group_prefix(source_id)
+        await self._io(self.db.delete_range, prefix, prefix + b"\xff")
+        log.info("store %d: region %d merged into %d: now [%r, %r)", self.id, source_id, target.id,
+                 target.region.start, target.region.end)
+        self._publish_now.set()
+
+    async def _merge_loop(self) -> None:
+        if not self.cfg.merge_limit():
+            return
+        while True:
+            await self.clock.sleep(self.cfg.merge_check_s)
+            try:
+                await self._merge_round()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("merge round")
+
+    async def _merge_round(self) -> None:
+        data = self.data_peers()
+        for p in data:
+            if p.merging is not None and p.role == Role.LEADER and not p.splitting:
+                self._drive_prepared(p)
+        if any(p.merging is not None for p in data):
+            return  # one merge at a time per store
+        mine = [p for p in data if p.role == Role.LEADER and not p.splitting]
+        if not mine:
+            return
+        regions = [p.region for p in data]
+        limit = self.cfg.merge_limit()
+        sizes = {}
+        for p in data:  # live bytes (deleted data is what makes a Region small), the scan capped at the limit
+            sizes[p.id] = await asyncio.get_running_loop().run_in_executor(None, live_size, self.db, p.region, limit)
+        leaders = {p.id: (self.id if p.role == Role.LEADER else p.leader) for p in data}
+        pick = merge_candidate(self.id, regions, leaders, sizes, self.cfg.merge_limit(), self.cfg.split_size,
+                               busy={p.id for p in data if p.splitting or p.merging is not None})
+        if pick is None:
+            return
+        action, rid, other = pick
+        src = self.peers[rid]
+        if action == "transfer":
+            log.info("store %d: region %d is small; its leader moves to node %d to merge it", self.id, rid, other)
+            src.raw.transfer_leader(other)
+            self._wake.set()
+            return
+        self._spawn_merge(src, self.peers[other], prepare=True)
+
+    def _drive_prepared(self, src: RegionPeer) -> None:
+        """A prepared source (ours, maybe from a restart or a lost leader) goes to its neighbour."""
+        side = src.merging[0]
+        dst = next((p for p in self.data_peers() if p is not src and p.merging is None
+                    and src.region.side_of(p.region) == side), None)
+        if dst is None:
+            return
+        if dst.role == Role.LEADER:
+            if not dst.splitting:
+                self._spawn_merge(src, dst, prepare=False)
+        elif dst.leader not in (NONE, self.id):
+            src.raw.transfer_leader(dst.leader)  # its leader drives the commit
+            self._wake.set()
+
+    def _spawn_merge(self, src: RegionPeer, dst: RegionPeer, prepare: bool) -> None:
+        src.splitting = dst.splitting = True  # no split, balancing or second merge meanwhile
+        task = asyncio.get_running_loop().create_task(self._merge(src, dst, prepare))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    async def _merge(self, src: RegionPeer, dst: RegionPeer, prepare: bool) -> None:
+        try:
+            if prepare:
+                side = src.region.side_of(dst.region)
+                index = await src.propose("v", src.region.start, side, src.region.epoch.version, None)
+                if isinstance(index, bool) or not isinstance(index, int):
+                    return
+                log.info("store %d: region %d prepared to merge into %d at %d", self.id, src.id, dst.id, index)
+            index = src.merging[1]
+            # Each target replica applies its source replica's log up to the prepare from its own
+            # disk: wait until every source replica has it there.
+            deadline = self.clock.now() + self.cfg.request_timeout
+            while True:
+                if src.role != Role.LEADER or self.peers.get(src.id) is not src:
+                    return
+                progress = src.raw.status().get("progress") or {}
+                if progress and all(pr["match"] >= index for pr in progress.values() if not pr.get("learner")):
+                    break
+                if self.clock.now() > deadline:
+                    return
+                await self.clock.sleep(self.cfg.tick_ms / 1000)
+            ok = await dst.propose("M", dst.region.start, src.region.to_json(), [dst.region.epoch.version, index],
+                                   None)
+            if ok is not True:
+                log.info("store %d: merge of region %d into %d refused; asked again later", self.id, src.id, dst.id)
+        except HTTPError as e:
+            log.info("store %d: merge of region %d into %d not done: %s", self.id, src.id, dst.id, e.body)
+        finally:
+            src.splitting = dst.splitting = False
+
     def _flush_count(self) -> int:
         try:
             return int(self.db.metrics().get("flush_count", 0))
@@ -343,7 +521,7 @@ class Store:
         return True
 
     def _maybe_compact(self, p: RegionPeer) -> None:
-        if p.role != Role.LEADER or p.applied - p.compacted < self.cfg.snapshot_every:
+        if p.merging is not None or p.role != Role.LEADER or p.applied - p.compacted < self.cfg.snapshot_every:
             return
         progress = p.raw.status().get("progress") or {}
         matches = [pr["match"] for pr in progress.values() if not pr.get("learner")]
@@ -367,6 +545,8 @@ class Store:
             for p in list(self.peers.values()):
                 self._maybe_compact(p)
             for p in self.data_peers():
+                if p.merging is not None:
+                    continue
                 limit = split_limit(p.requests / self.cfg.split_check_s, self.cfg.hot_qps, self.cfg.split_size)
                 p.requests = 0
                 if p.role == Role.LEADER and not p.splitting and p.written >= max(1, limit // 8):
@@ -443,7 +623,8 @@ class Store:
             rounds += 1
             if rounds % 20 == 0:
                 self._published.clear()  # a late hint from a deposed leader may have overwritten ours
-            items = {p.id: (p.region, self.id) for p in self.data_peers() if p.role == Role.LEADER}
+            items = {p.id: (p.region, self.id) for p in self.data_peers()
+                     if p.role == Role.LEADER and p.merging is None}
             todo = {rid: st for rid, st in items.items() if self._published.get(rid) != st}
             if not todo:
                 continue
@@ -478,7 +659,8 @@ class Store:
         return HTTPError(409, {"error": "epoch_not_match", "regions": self.regions()})
 
     def _owner(self, key: str) -> RegionPeer:
-        for p in self.data_peers():
+        # While a merge applies, a key is in the target and the prepared source alike: the target owns it.
+        for p in sorted(self.data_peers(), key=lambda p: p.merging is not None):
             if p.region.contains(key):
                 return p
         raise RuntimeError(f"no local region holds {key!r}: the hosted regions must cover the key space")
@@ -508,8 +690,18 @@ class Store:
         while p.leader == NONE and self.clock.now() < deadline:
             await self.clock.sleep(self.cfg.tick_ms / 1000)
 
+    async def _not_merging(self, p: RegionPeer) -> None:
+        """A prepared source serves nothing: wait a moment for the merge, then send the client to the new layout."""
+        if p.merging is None:
+            return
+        deadline = self.clock.now() + 2 * self.cfg.election_ticks * self.cfg.tick_ms / 1000
+        while self.peers.get(p.id) is p and self.clock.now() < deadline:
+            await self.clock.sleep(self.cfg.tick_ms / 1000)
+        raise self.epoch_not_match()
+
     async def write(self, op: str, key: str, a, b, request_id: str | None):
         p = self.route(key)
+        await self._not_merging(p)
         await self._leader_known(p)
         result = await p.propose(op, key, a, b, request_id)
         if result is EPOCH_NOT_MATCH:
@@ -522,9 +714,11 @@ class Store:
         if mode == "log":
             return await self.write("r", key, None, None, None)
         p = self.route(key)
+        await self._not_merging(p)
         await self._leader_known(p)
         await p.read_index(mode)
-        if not p.region.contains(key):  # split applied while the read waited
+        # A split applied while the read waited, or a merge prepared: the target may take writes now.
+        if p.merging is not None or not p.region.contains(key):
             raise self.epoch_not_match()
         return p.sm.read(key)
 
@@ -568,6 +762,7 @@ class Store:
         rows = [("regions_hosted", "gauge", "Region replicas on this node.", len(data)),
                 ("regions_leading", "gauge", "Regions this node leads.", sum(p.role == Role.LEADER for p in data)),
                 ("region_splits_total", "counter", "Splits applied on this node.", self.splits),
+                ("region_merges_total", "counter", "Merges applied on this node.", self.merges),
                 ("elections_total", "counter", "Elections started here (all groups, pre-vote included).",
                  self.elections),
                 ("leader_changes_total", "counter", "Times a group's known leader changed (all groups).",
@@ -582,3 +777,14 @@ class Store:
             lines += [f"# HELP reference_kv_{name} {help_}", f"# TYPE reference_kv_{name} {kind}",
                       f"reference_kv_{name} {value}"]
         return "\n".join(lines) + "\n"
+
+
+_COMMIT_MERGE = b"\x96\xa1M"  # msgpack of a command array starting with op "M"
+
+
+def _merge_commits(entries):
+    """(source id, prepare index) of every merge commit among committed entries."""
+    for e in entries:
+        if e.type == EntryType.NORMAL and e.data[:3] == _COMMIT_MERGE:
+            _op, _pid, _rid, _key, desc, arg = msgpack.unpackb(e.data, raw=False)
+            yield int(desc["id"]), int(arg[1])

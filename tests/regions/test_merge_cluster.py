@@ -1,0 +1,103 @@
+"""Three real Region stores: Regions split under writes, most data is deleted, the small Regions merge
+back while clients keep reading and writing registers; every acknowledged write survives."""
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import pytest
+
+import checker
+from reference_kv.client import Client, DefiniteError, IndeterminateError
+
+from .test_regions_cluster import SPLIT, VALUE, _fill, _metric, _regions
+
+pytestmark = pytest.mark.integration
+
+
+def _registers(addresses, keys, stop, history, lock):
+    proc_ids = iter(range(10**6))
+
+    def record(**ev):
+        ev["time"] = time.monotonic_ns()
+        with lock:
+            history.append(ev)
+
+    def worker(seed):
+        rng = random.Random(seed)
+        proc = next(proc_ids)
+        cl = Client(addresses, timeout=2, attempt_timeout=0.5)
+        while time.monotonic() < stop[0]:
+            key = rng.choice(keys)
+            f = rng.choice(("read", "write", "cas"))
+            v = rng.randrange(5) if f == "write" else [rng.randrange(5), rng.randrange(5)] if f == "cas" else None
+            record(process=proc, type="invoke", f=f, key=key, value=v)
+            try:
+                if f == "read":
+                    record(process=proc, type="ok", f=f, key=key, value=cl.get(key))
+                elif f == "write":
+                    cl.put(key, v)
+                    record(process=proc, type="ok", f=f, key=key, value=v)
+                else:
+                    record(process=proc, type="ok" if cl.cas(key, *v) else "fail", f=f, key=key, value=v)
+            except DefiniteError:
+                record(process=proc, type="fail", f=f, key=key, value=v)
+            except IndeterminateError:
+                record(process=proc, type="info", f=f, key=key, value=v)
+                proc = next(proc_ids)
+                cl.close()
+                cl = Client(addresses, timeout=2, attempt_timeout=0.5)
+            time.sleep(0.01)
+        cl.close()
+
+    return [threading.Thread(target=worker, args=(s,)) for s in range(3)]
+
+
+def test_small_regions_merge_and_keep_every_acknowledged_write(region_cluster):
+    c = region_cluster(3, "--region-split-size", SPLIT)
+    addresses = c.addresses()
+    acked = _fill(addresses, "m", 700, time.monotonic() + 45)
+    assert len(acked) >= 650
+    split = c.wait(lambda: (r := _regions(c)) and len(r) >= 4 and r, timeout=10, what=">= 4 regions")
+    keep = set(acked[::60])
+    # Registers spread over the key space, so the Regions holding them merge under traffic.
+    registers = [f"m{i:05d}x" for i in range(0, 700, 100)]
+    history, lock, stop = [], threading.Lock(), [time.monotonic() + 60]
+    threads = _registers(addresses, registers, stop, history, lock)
+    for t in threads:
+        t.start()
+    try:
+        deleted = []
+        with Client(addresses, timeout=5) as cl:
+            for k in acked:
+                if k not in keep:
+                    try:
+                        cl.delete(k)
+                        deleted.append(k)
+                    except (DefiniteError, IndeterminateError):
+                        pass
+        assert len(deleted) >= len(acked) - len(keep) - 20
+        merged = c.wait(lambda: (r := _regions(c)) and len(r) <= len(split) // 2 and r, timeout=40,
+                        what=f"fewer Regions than the {len(split)} after the splits")
+        time.sleep(2)  # traffic over the merged layout too
+    finally:
+        stop[0] = 0
+        for t in threads:
+            t.join(30)
+    assert not any(t.is_alive() for t in threads)
+    merged.sort(key=lambda r: r["start"])
+    assert merged[0]["start"] == "" and merged[-1]["end"] == ""
+    assert all(a["end"] == b["start"] for a, b in zip(merged, merged[1:]))
+    assert max(r["epoch"]["version"] for r in merged) > max(r["epoch"]["version"] for r in split)
+    assert sum(_metric(c, i, "region_merges_total") for i in c.ids) >= 3  # every replica applies each merge
+    with Client(addresses, timeout=5) as cl:
+        assert [k for k in keep if cl.get(k) != VALUE] == []
+        assert [k for k in deleted[:50] if cl.get(k) is not None] == []
+    # Every store dropped its replicas of the merged sources.
+    c.wait(lambda: all(c.status(i)["local_regions"] == len(_regions(c)) for i in c.ids), timeout=10,
+           what="every store to host exactly the merged Regions")
+    oks = sum(1 for e in history if e["type"] == "ok")
+    assert oks > 50, f"only {oks} register operations succeeded; logs:\n{c.logs()}"
+    result = checker.check(history, model="cas-register", timeout=60)
+    assert result.valid is True, (result.valid, c.logs())
