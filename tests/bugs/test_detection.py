@@ -18,7 +18,8 @@ from splitbrain import bugs
 # - snapshot-lost-entries (12 of 15 seeds, about half the attempts): the race needs the crashed follower
 #   back and the leader unchanged before the leader's next snapshot; a loaded machine restarts a node in
 #   up to 3.5 s and elects anew;
-# - vote-not-persisted (1/3 since the node's pipelined write path, e17a860): see kill-voter.
+# - vote-not-persisted: 1 of 5 seeds after the node's pipelined write path (e17a860); 5 of 5 since
+#   kill-voter holds the candidate's link only once its vote request arrived, but after 2-4 attempts each.
 DETECTED = ("stale-read", "lease-no-drift-guard", "lease-ignores-pause", "no-checkquorum",
             "readindex-before-term-commit", "no-fsync", "retry-duplicate")
 CONTROLLED = ("lease-no-drift-guard", "snapshot-lost-entries")
