@@ -90,6 +90,7 @@ class Store:
         self.leader_changes = 0
         self._published: dict[int, tuple] = {}
         self._early: dict[int, list] = {}
+        self._gone: set[int] = set()  # Regions merged away here: their late messages are dropped
         self._tasks: list[asyncio.Task] = []
         self._wake: asyncio.Event | None = None
         self._publish_now: asyncio.Event | None = None
@@ -180,7 +181,8 @@ class Store:
         rid, wire = payload
         peer = self.peers.get(rid)
         if peer is None:
-            self._hold_early(rid, wire)
+            if rid not in self._gone:
+                self._hold_early(rid, wire)
             return
         self._step(peer, wire)
 
@@ -399,6 +401,7 @@ class Store:
             return
         src.destroy(self.epoch_not_match())
         self._published.pop(source_id, None)
+        self._gone.add(source_id)
         self.merges += 1
         prefix = layout.group_prefix(source_id)
         await self._io(self.db.delete_range, prefix, prefix + b"\xff")
@@ -469,6 +472,10 @@ class Store:
     async def _merge(self, src: RegionPeer, dst: RegionPeer, prepare: bool) -> None:
         try:
             if prepare:
+                # A prepared source serves nothing until every replica has its prepare: only start
+                # with every replica of both caught up, so a node that is down cannot hold it there.
+                if not (_replicas_have(src, src.applied) and _replicas_have(dst, dst.applied)):
+                    return
                 side = src.region.side_of(dst.region)
                 index = await src.propose("v", src.region.start, side, src.region.epoch.version, None)
                 if isinstance(index, bool) or not isinstance(index, int):
@@ -481,8 +488,7 @@ class Store:
             while True:
                 if src.role != Role.LEADER or self.peers.get(src.id) is not src:
                     return
-                progress = src.raw.status().get("progress") or {}
-                if progress and all(pr["match"] >= index for pr in progress.values() if not pr.get("learner")):
+                if _replicas_have(src, index):
                     break
                 if self.clock.now() > deadline:
                     return
@@ -788,3 +794,10 @@ def _merge_commits(entries):
         if e.type == EntryType.NORMAL and e.data[:3] == _COMMIT_MERGE:
             _op, _pid, _rid, _key, desc, arg = msgpack.unpackb(e.data, raw=False)
             yield int(desc["id"]), int(arg[1])
+
+
+def _replicas_have(p: RegionPeer, index: int) -> bool:
+    """Every voter of the group (as its leader sees them) has the log up to index on its disk."""
+    progress = p.raw.status().get("progress") or {}
+    return bool(progress) and all(pr["match"] >= index and pr["state"] == "replicate"
+                                  for pr in progress.values() if not pr.get("learner"))
