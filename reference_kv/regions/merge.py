@@ -34,7 +34,8 @@ def live_size(db, region: Region, cap: int) -> int:
 
 def merge_candidate(me: int, regions: list[Region], leaders: dict[int, int], sizes: dict[int, int],
                     merge_size: int, split_size: int, busy=frozenset()):
-    """-> ("merge", source_id, target_id) when this store leads both of a small adjacent pair,
+    """-> ("merge", source_id, target_id) when this store leads a small Region and its small left
+    neighbour,
     ("transfer", source_id, node) to hand the source to the node leading its small neighbour
     (only toward a lower node id, so two stores never swap their halves back and forth), or None."""
     if not merge_size:
@@ -43,8 +44,9 @@ def merge_candidate(me: int, regions: list[Region], leaders: dict[int, int], siz
     for i, src in enumerate(by_start):
         if leaders.get(src.id) != me or src.id in busy or sizes.get(src.id, merge_size) >= merge_size:
             continue
-        neighbours = [by_start[j] for j in (i + 1, i - 1) if 0 <= j < len(by_start)]
-        for dst in neighbours:
+        # The left neighbour absorbs: Region 1 (from "") is never a source, so the Region a store
+        # with a wiped data dir bootstraps with still exists and is filled by a snapshot.
+        for dst in by_start[i - 1:i] if i else ():
             if dst.id in busy or src.side_of(dst) is None or dst.peers != src.peers:
                 continue
             size = sizes.get(dst.id, merge_size)

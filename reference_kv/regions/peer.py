@@ -38,6 +38,8 @@ class RegionPeer:
         self.compacted = 0  # the log holds entries after this index only
         self.compactions: list = []  # SnapshotMeta of log compactions applied, for the core (storage thread)
         self.new_regions: list = []  # filled on the storage thread by a split, taken by the store
+        self.wanted_at = float("-inf")  # last time this replica asked its leader for a snapshot
+        self.uninit = False  # an empty replica of a Region not known here yet: owns nothing until a snapshot
         self.merging: tuple[str, int] | None = None  # (side of the target, prepare index) once prepared
         self.merged: list[int] = []  # source Regions absorbed on the storage thread, destroyed by the store
         self._pending: dict[int, asyncio.Future] = {}

@@ -15,10 +15,15 @@ epoch.version + 1 with the parent's peers and a copy of its sessions (a
 client's retry may land on either half). Leaders publish their Regions (and
 themselves as leader) to the meta group after a split or a leader change.
 
-Logs are compacted through the log (`g`, see _apply_log_gc) only up to what
-every voter holds, so a replica that was down catches up from the log and no
-Region ever sends a snapshot. Not done: per-Region snapshots (a voter that is
-gone for good holds its Regions' logs back), membership changes of Regions.
+Logs are compacted through the log (`g`, see _apply_log_gc) every
+`snapshot_every` entries, up to what every voter holds or, when a voter lags
+further than that, up to the leader's applied index: a replica that needs
+what is gone gets a Region snapshot (snapshot.py), streamed in chunks. A
+store that hears from a Region it does not host (its data dir was wiped, or
+it missed the split that made it) creates an empty replica for it that owns
+nothing and takes no entries from the start of the log: it is filled by a
+snapshot, or replaced when the split applies here. Not done: membership
+changes of Regions.
 
 Two small adjacent Regions merge through both logs (merge.py has the
 protocol): a prepare in the source's log, then a commit in the target's log
@@ -31,6 +36,7 @@ import asyncio
 import contextvars
 import functools
 import logging
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,7 +45,7 @@ import msgpack
 
 from reference_kv.node import STALL_TICKS, AsyncioClock, NodeConfig, not_leader, timeout
 from reference_kv.raft.types import (
-    NONE, ConfState, EntryType, MsgType, Role, SnapshotMeta, conf_to_wire, entry_from_wire, from_wire, to_wire,
+    NONE, ConfState, EntryType, Message, MsgType, Role, SnapshotMeta, conf_to_wire, entry_from_wire, from_wire, to_wire,
 )
 from reference_kv.regions import layout, meta
 from reference_kv.regions.client_http import post_json
@@ -48,13 +54,19 @@ from reference_kv.regions.region import Epoch, Region, RegionMap
 from reference_kv.regions.balance import pick_transfer
 from reference_kv.regions.merge import live_size, merge_candidate
 from reference_kv.regions.split import find_split_key, split_limit
+from reference_kv.regions import snapshot
 from reference_kv.server import HTTPError
+from reference_kv.snapshot_transfer import SnapshotTransfer
 from reference_kv.statemachine import EPOCH_NOT_MATCH, META_CONF, Applied, StateMachine, log_key
 
 log = logging.getLogger("reference_kv.regions")
 
 REGION_RAFT = 16
+REGION_SNAP = 17  # [region_id, snapshot_transfer kind, payload]
+WANT_SNAP = 18  # [region_id, node]: an empty replica asks the leader for a snapshot
+WANT_EVERY_S = 1.0
 EARLY_REGIONS, EARLY_MESSAGES, EARLY_TTL_S = 16, 64, 2.0  # messages held for Regions not created yet
+UNKNOWN_REGION_S = 1.0  # held this long with no split creating it: an empty replica takes them
 # (region_id, Epoch) a request named, set per request by the HTTP layer.
 ROUTE: contextvars.ContextVar = contextvars.ContextVar("route", default=(None, None))
 
@@ -91,6 +103,10 @@ class Store:
         self._published: dict[int, tuple] = {}
         self._early: dict[int, list] = {}
         self._gone: set[int] = set()  # Regions merged away here: their late messages are dropped
+        self._transfers: dict[int, SnapshotTransfer] = {}
+        self._sending: set[tuple[int, int]] = set()
+        self.snapshots_sent = 0
+        self.snapshots_installed = 0
         self._tasks: list[asyncio.Task] = []
         self._wake: asyncio.Event | None = None
         self._publish_now: asyncio.Event | None = None
@@ -150,8 +166,9 @@ class Store:
         b.commit(sync=True)
         return [first]
 
-    async def _open_peer(self, rid: int, region: Region | None) -> RegionPeer:
+    async def _open_peer(self, rid: int, region: Region | None, uninit: bool = False) -> RegionPeer:
         peer = RegionPeer(self, rid, None, region)
+        peer.uninit = uninit
         gc = {"g": functools.partial(self._apply_log_gc, peer)}
         if region is None:
             peer.sm = StateMachine(self.db, self.cfg.unsafe_bug, layout.group_prefix(rid),
@@ -159,7 +176,8 @@ class Store:
         else:
             # A prepared merge source owns nothing: every later command in its log is refused.
             peer.sm = StateMachine(self.db, self.cfg.unsafe_bug, layout.group_prefix(rid),
-                                   owns=lambda key: peer.merging is None and peer.region.contains(key),
+                                   owns=lambda key: not peer.uninit and peer.merging is None
+                                   and peer.region.contains(key),
                                    extra_ops={"s": functools.partial(self._apply_split, peer),
                                               "v": functools.partial(self._apply_prepare_merge, peer),
                                               "M": functools.partial(self._apply_commit_merge, peer), **gc})
@@ -172,10 +190,18 @@ class Store:
         return peer
 
     def data_peers(self) -> list[RegionPeer]:
-        return [p for p in self.peers.values() if p.region is not None]
+        return [p for p in self.peers.values() if p.region is not None and not p.uninit]
 
     # --- inputs ----------------------------------------------------------------------
     def _on_frame(self, kind: int, payload) -> None:
+        if kind == WANT_SNAP:
+            self._on_want_snapshot(*payload)
+            return
+        if kind == REGION_SNAP:
+            rid, k, inner = payload
+            if rid not in self._gone:
+                self._transfer(rid).on_frame(k, inner)
+            return
         if kind != REGION_RAFT:
             return
         rid, wire = payload
@@ -188,10 +214,38 @@ class Store:
 
     def _step(self, peer: RegionPeer, wire) -> None:
         try:
-            peer.raw.step(from_wire(wire))
+            m = from_wire(wire)
+            if self._wants_snapshot(peer, m):
+                now = self.clock.now()
+                if now - peer.wanted_at >= WANT_EVERY_S:
+                    peer.wanted_at = now
+                    self.transport.send(m.frm, WANT_SNAP, [peer.id, self.id])
+                if peer.uninit and m.type == MsgType.APP and m.index == 0:
+                    return  # the log from its start would apply with no range known: wait for the snapshot
+            peer.raw.step(m)
         except Exception as e:  # a message the core rejects must not kill the store
             log.debug("region %d step: %s", peer.id, e)
         self._wake.set()
+
+    @staticmethod
+    def _wants_snapshot(peer: RegionPeer, m) -> bool:
+        """An empty replica (stand-in, or a wiped store's fresh one) hearing from a leader whose
+        progress for it may be stale (it remembers what we held before the wipe, and ignores our
+        rejects below that): only a snapshot pushed by its store gets us going."""
+        if m.type not in (MsgType.APP, MsgType.HEARTBEAT):
+            return False
+        if peer.uninit:
+            return True
+        return peer.sm.last_index == 0 and (m.index > 0 if m.type == MsgType.APP else m.commit > 0)
+
+    def _on_want_snapshot(self, rid: int, node: int) -> None:
+        p = self.peers.get(rid)
+        if p is None or p.uninit or p.role != Role.LEADER:
+            return
+        pr = (p.raw.status().get("progress") or {}).get(node)
+        # Not below what the leader thinks it holds: entries up to there would never be resent.
+        if pr is not None and p.sm.applied >= pr["match"]:
+            self._start_snapshot_send(p, Message(MsgType.SNAP, node, self.id, p.term))
 
     def _hold_early(self, rid: int, wire) -> None:
         """A message for a Region whose split this store has not applied yet (the new half's
@@ -227,8 +281,15 @@ class Store:
                     p.raw.tick()
             for p in peers:
                 p.expire_reads(now)
-            for rid in [r for r, held in self._early.items() if now - held[0][0] > EARLY_TTL_S]:
-                del self._early[rid]  # its split never reached us (or it is not ours): Raft resends anyway
+            for rid in [r for r, held in self._early.items() if now - held[0][0] > UNKNOWN_REGION_S]:
+                held = self._early.pop(rid)
+                if rid in self.peers or rid in self._gone:
+                    continue
+                # No split made it here in time: a Region we lost track of (wiped or behind a compaction).
+                log.info("store %d: region %d unknown here; an empty replica waits for its snapshot", self.id, rid)
+                p = await self._open_peer(rid, Region(rid), uninit=True)
+                for _, wire in held:
+                    self._step(p, wire)
             self._wake.set()
 
     # --- the ready loop: all groups, one batch ---------------------------------------
@@ -254,7 +315,7 @@ class Store:
             if rd.soft_state is not None:
                 self._on_soft_state(p, rd.soft_state)
             if rd.snapshot is not None:
-                raise RuntimeError(f"region {p.id}: snapshots are not supported by the region store")
+                await self._install_snapshot(p, rd.snapshot, rd.hard_state or p.hard)
             for source_id, index in _merge_commits(rd.committed_entries):
                 src = self.peers.get(source_id)
                 if src is not None and src.sm.applied < index:
@@ -284,10 +345,7 @@ class Store:
                 p.term = rd.hard_state.term
             for m in rd.messages:
                 if m.type == MsgType.SNAP:
-                    # Compaction keeps what every voter holds, so this means a replica lost its log;
-                    # Regions have no snapshot to send it (see the module doc).
-                    log.warning("region %d: node %d needs a snapshot; not supported", p.id, m.to)
-                    p.raw.report_snapshot(m.to, False)
+                    self._start_snapshot_send(p, m)
                     continue
                 self.transport.send(m.to, REGION_RAFT, [p.id, to_wire(m)])
             p.on_applied(applied)
@@ -306,7 +364,9 @@ class Store:
             p.merged = []
         for parent, region in created:
             if region.id in self.peers:
-                continue
+                if not self.peers[region.id].uninit:
+                    continue
+                del self.peers[region.id]  # the empty stand-in: the split's replica replaces it
             child = await self._open_peer(region.id, region)
             for _, wire in self._early.pop(region.id, []):
                 self._step(child, wire)
@@ -502,6 +562,70 @@ class Store:
         finally:
             src.splitting = dst.splitting = False
 
+    # --- Region snapshots (see snapshot.py) ------------------------------------------------
+    def _transfer(self, rid: int) -> SnapshotTransfer:
+        t = self._transfers.get(rid)
+        if t is None:
+            t = self._transfers[rid] = SnapshotTransfer(
+                self.id, Path(self.cfg.data_dir) / "incoming" / str(rid),
+                lambda to, kind, payload: self.transport.send(to, REGION_SNAP, [rid, kind, payload]))
+        return t
+
+    def _start_snapshot_send(self, p: RegionPeer, m) -> None:
+        if (p.id, m.to) in self._sending:
+            return
+        self._sending.add((p.id, m.to))
+        asyncio.get_running_loop().create_task(self._send_snapshot(p, m))
+
+    async def _send_snapshot(self, p: RegionPeer, m) -> None:
+        ok = False
+        directory = Path(self.cfg.data_dir) / "snapshots" / str(p.id) / str(m.to)
+        try:
+            def build():
+                meta = SnapshotMeta(p.sm.applied, p.sm.applied_term, p.sm.conf)
+                snapshot.dump(self.db, p.id, p.region, p.merging, meta, directory)
+                return meta
+            meta = await self._io(build)
+            ok = await self._transfer(p.id).stream(m.to, meta.index, directory)
+            if ok and self.peers.get(p.id) is p:
+                # The SNAP names the index of what was sent, not the compaction point the core knew.
+                ok = self.transport.send(m.to, REGION_RAFT, [p.id, to_wire(replace(m, snapshot=meta))])
+                self.snapshots_sent += ok
+                log.info("store %d: region %d snapshot at %d sent to node %d", self.id, p.id, meta.index, m.to)
+        except Exception:
+            log.exception("region %d: snapshot to node %d", p.id, m.to)
+        finally:
+            self._sending.discard((p.id, m.to))
+            await asyncio.to_thread(shutil.rmtree, directory, True)
+            if self.peers.get(p.id) is p:
+                p.raw.report_snapshot(m.to, ok)
+                self._wake.set()
+
+    async def _install_snapshot(self, p: RegionPeer, meta: SnapshotMeta, hard) -> None:
+        transfer = self._transfer(p.id)
+        directory = transfer.ready_dir(meta.index)
+        if directory is None:
+            raise RuntimeError(f"region {p.id}: snapshot {meta.index} was not received before its SNAP message")
+
+        def install():
+            body = snapshot.load(directory / snapshot.FILE)
+            region = snapshot.install(self.db, p.id, body, meta, hard)
+            transfer.clear()
+            return region, body.get("merging")
+
+        region, merging = await self._io(install)
+        sm = p.sm
+        sm._sessions.clear()
+        sm.last_index = sm.applied = meta.index
+        sm.applied_term, sm.conf = meta.term, meta.conf
+        p.compacted = meta.index
+        if region is not None:
+            p.region, p.merging, p.uninit = region, tuple(merging) if merging else None, False
+        p.on_applied(Applied(index=meta.index, term=meta.term))
+        self.snapshots_installed += 1
+        log.info("store %d: region %d installed snapshot %d %s", self.id, p.id, meta.index, region or "(meta)")
+        self._publish_now.set()
+
     def _flush_count(self) -> int:
         try:
             return int(self.db.metrics().get("flush_count", 0))
@@ -512,10 +636,9 @@ class Store:
     def _apply_log_gc(self, peer: RegionPeer, sm, b, key, index, _unused, overlay):
         """Storage thread: drop this replica's log up to `index`.
 
-        The leader proposes it only up to the lowest index every voter has
-        (its match), so no replica ever needs an entry that is gone: Regions
-        never need a snapshot. A voter that stays down holds compaction back
-        at its last match until it returns. Local: the result changes no state.
+        The leader proposes it up to the lowest index every voter has (its
+        match), or past a voter that lags by `snapshot_every` or holds nothing
+        (it gets a snapshot). Local: the result changes no state.
         """
         term = sm.entry_term(index) if peer.compacted < index <= sm.applied else None
         if term is None:
@@ -527,13 +650,17 @@ class Store:
         return True
 
     def _maybe_compact(self, p: RegionPeer) -> None:
-        if p.merging is not None or p.role != Role.LEADER or p.applied - p.compacted < self.cfg.snapshot_every:
+        if p.merging is not None or p.role != Role.LEADER or p.applied <= p.compacted:
             return
         progress = p.raw.status().get("progress") or {}
         matches = [pr["match"] for pr in progress.values() if not pr.get("learner")]
         if not matches:
             return
+        if p.applied - p.compacted < self.cfg.snapshot_every:
+            return
         upto = min(min(matches), p.applied)
+        if p.applied - upto >= self.cfg.snapshot_every:
+            upto = p.applied  # a voter that far behind (or down) gets a snapshot instead of holding the log
         if upto - p.compacted >= max(1, self.cfg.snapshot_every // 2):
             key = p.region.start if p.region is not None else ""  # a key the Region owns, so it applies
             task = asyncio.get_running_loop().create_task(p.propose("g", key, upto, None, None))
@@ -774,6 +901,9 @@ class Store:
                 ("leader_changes_total", "counter", "Times a group's known leader changed (all groups).",
                  self.leader_changes),
                 ("log_compactions_total", "counter", "Raft log compactions (all groups).", self.compactions),
+                ("snapshots_sent_total", "counter", "Region snapshots streamed to followers.", self.snapshots_sent),
+                ("snapshots_installed_total", "counter", "Region snapshots installed here.",
+                 self.snapshots_installed),
                 ("log_entries", "gauge", "Raft log entries held (all groups).",
                  sum(p.sm.last_index - p.compacted for p in self.peers.values())),
                 ("term", "gauge", "Meta group term.", self.meta.term),

@@ -49,18 +49,19 @@ def _layout():
 def test_merge_decision():
     regions = _layout()
     small = {1: 10, 2: 10, 3: 10}
-    # This store leads a small Region and its small right neighbour: merge.
-    assert merge_candidate(1, regions, {1: 1, 2: 1, 3: 2}, small, 100, 800) == ("merge", 1, 2)
+    # This store leads a small Region and its small left neighbour: the left one absorbs it.
+    assert merge_candidate(1, regions, {1: 1, 2: 1, 3: 2}, small, 100, 800) == ("merge", 2, 1)
+    # Region 1 (from "") is never the source.
+    assert merge_candidate(1, regions, {1: 1, 2: 2, 3: 2}, small, 100, 800) is None
     # Off, or one of them too big, or the pair would split again at once: nothing.
     assert merge_candidate(1, regions, {1: 1, 2: 1, 3: 2}, small, 0, 800) is None
-    assert merge_candidate(1, regions, {1: 1, 2: 1, 3: 1}, {1: 10, 2: 100, 3: 100}, 100, 800) is None
+    assert merge_candidate(1, regions, {1: 1, 2: 1, 3: 1}, {1: 100, 2: 10, 3: 100}, 100, 800) is None
     assert merge_candidate(1, regions, {1: 1, 2: 1, 3: 1}, {1: 60, 2: 60, 3: 60}, 100, 100) is None
-    # Busy neighbour: try the other side.
-    assert merge_candidate(2, regions, {1: 1, 2: 2, 3: 2}, small, 100, 800, busy={3}) == ("transfer", 2, 1)
-    assert merge_candidate(1, regions, {1: 1, 2: 1, 3: 1}, small, 100, 800, busy={1}) == ("merge", 2, 3)
+    # A busy neighbour (splitting, merging) is left alone; the next pair goes.
+    assert merge_candidate(1, regions, {1: 1, 2: 1, 3: 1}, small, 100, 800, busy={1}) == ("merge", 3, 2)
     # The neighbour is led elsewhere: hand ours over, but only toward a lower node id (no swapping).
     assert merge_candidate(3, regions, {1: 1, 2: 3, 3: 9}, small, 100, 800) == ("transfer", 2, 1)
-    assert merge_candidate(1, regions, {1: 1, 2: 3, 3: 3}, small, 100, 800) is None
+    assert merge_candidate(1, regions, {1: 3, 2: 1, 3: 3}, small, 100, 800) is None
     # Different peers never merge.
     odd = [Region(1, "", "f", Epoch(1, 3), P), Region(2, "f", "", Epoch(1, 3), (1, 2))]
     assert merge_candidate(1, odd, {1: 1, 2: 1}, {1: 1, 2: 1}, 100, 800) is None
