@@ -463,8 +463,16 @@ class Store:
         self._published.pop(source_id, None)
         self._gone.add(source_id)
         self.merges += 1
-        prefix = layout.group_prefix(source_id)
-        await self._io(self.db.delete_range, prefix, prefix + b"\xff")
+
+        def drop():
+            prefix = layout.group_prefix(source_id)
+            b = self.db.batch()
+            b.delete(layout.local_region_key(source_id))  # first in the batch: gone on restart
+            b.delete(layout.merging_key(source_id))
+            b.delete_range(prefix, prefix + b"\xff")
+            b.commit(sync=True)
+
+        await self._io(drop)
         log.info("store %d: region %d merged into %d: now [%r, %r)", self.id, source_id, target.id,
                  target.region.start, target.region.end)
         self._publish_now.set()
@@ -623,6 +631,15 @@ class Store:
             p.region, p.merging, p.uninit = region, tuple(merging) if merging else None, False
         p.on_applied(Applied(index=meta.index, term=meta.term))
         self.snapshots_installed += 1
+        if region is not None:
+            # A replica here whose whole range the snapshot covers at a newer version was merged
+            # into this Region while we were away (a live Region keeps its start key, which would
+            # lie inside ours): its group is gone, so is our replica.
+            for q in self.data_peers():
+                if q is not p and region.start <= q.region.start and (region.end == "" or (
+                        q.region.end != "" and q.region.end <= region.end)) \
+                        and q.region.epoch.key() < region.epoch.key():
+                    await self._destroy(q.id, p)
         log.info("store %d: region %d installed snapshot %d %s", self.id, p.id, meta.index, region or "(meta)")
         self._publish_now.set()
 
