@@ -1,8 +1,10 @@
 """Three real Region stores: Regions split under writes, most data is deleted, the small Regions merge
-back while clients keep reading and writing registers; every acknowledged write survives."""
+back while clients keep reading and writing registers and a store is killed; every acknowledged
+write survives and the register history is linearizable."""
 from __future__ import annotations
 
 import random
+import signal
 import threading
 import time
 
@@ -78,6 +80,12 @@ def test_small_regions_merge_and_keep_every_acknowledged_write(region_cluster):
                     except (DefiniteError, IndeterminateError):
                         pass
         assert len(deleted) >= len(acked) - len(keep) - 20
+        # kill -9 a store once merging has begun (maybe between a prepare and its commit): a prepared
+        # source is on disk and is driven to its neighbour after the restart.
+        c.wait(lambda: _metric(c, 1, "region_merges_total") >= 1, timeout=30, what="a first merge")
+        c.kill(2, signal.SIGKILL)
+        time.sleep(1.5)
+        c.start(2)
         merged = c.wait(lambda: (r := _regions(c)) and len(r) <= len(split) // 2 and r, timeout=40,
                         what=f"fewer Regions than the {len(split)} after the splits")
         time.sleep(2)  # traffic over the merged layout too
@@ -90,7 +98,7 @@ def test_small_regions_merge_and_keep_every_acknowledged_write(region_cluster):
     assert merged[0]["start"] == "" and merged[-1]["end"] == ""
     assert all(a["end"] == b["start"] for a, b in zip(merged, merged[1:]))
     assert max(r["epoch"]["version"] for r in merged) > max(r["epoch"]["version"] for r in split)
-    assert sum(_metric(c, i, "region_merges_total") for i in c.ids) >= 3  # every replica applies each merge
+    assert _metric(c, 1, "region_merges_total") >= 2
     with Client(addresses, timeout=5) as cl:
         assert [k for k in keep if cl.get(k) != VALUE] == []
         assert [k for k in deleted[:50] if cl.get(k) is not None] == []
