@@ -79,8 +79,8 @@ CATALOGUE: tuple[Bug, ...] = (
         # The next leader is elected behind on commits and cannot commit at once (nemesis/faults/slow_leader.py),
         # which holds its delays until the nodes report that leader's commit index caught up; follower reads
         # wait at every node, so some are queued at it when it is elected.
-        _campaign(read_mode="follower", nemesis=("kill-leader-commit-lag",), nemesis_interval=1.6,
-                  fault_duration=0.6, keys=3, concurrency=20),
+        _campaign(read_mode="follower", nemesis=("kill-leader-commit-lag",), nemesis_interval=1.2,
+                  fault_duration=0.6, keys=3, concurrency=30),
         "etcd-io/raft ReadIndex before the first commit of the term (Raft thesis 6.4 step 1)"),
     Bug("no-fsync",
         "log entries and votes are acknowledged before they are fsynced",

@@ -25,7 +25,7 @@ from .base import Context, FaultPackage
 from .observe import field, leader_after, require, settled, wait_for
 
 
-def kill_leader_commit_lag(lag: float = 0.08, reply_delay: float = 0.06, hold: float = 0.5,
+def kill_leader_commit_lag(lag: float = 0.12, reply_delay: float = 0.06, hold: float = 0.5,
                            wait: float = 3.0, settle: float = 10.0) -> FaultPackage:
     def start(ctx: Context):
         nodes = sorted(ctx.nodes)
