@@ -5,7 +5,8 @@ Same flags as `python -m reference_kv`, plus `--region-split-size` (256KiB,
 the split size, 0 = off). `--heartbeat-ticks` defaults to 3 here
 (many groups heartbeat at once). `--join` and membership changes are not
 supported. `--snapshot-every N`: a Region's log is compacted once N entries
-were applied past its last compaction, up to what every voter holds.
+were applied past its last compaction, up to what every voter holds, or past
+a voter lagging by N or more (it gets a Region snapshot).
 """
 from __future__ import annotations
 
