@@ -28,6 +28,7 @@ import collections
 import heapq
 import itertools
 import logging
+import os
 import shutil
 import threading
 import time
@@ -215,6 +216,8 @@ class Node:
         self._tasks: list[asyncio.Task] = []
         self._wake: asyncio.Event | None = None
         self._stopped = False
+        # Tells a restart from a missed status sample: the suite's commit-monotonicity check needs both.
+        self.incarnation = os.urandom(6).hex()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._log_lane = _Lane(ThreadPoolExecutor(1, thread_name_prefix="log"), self._log_round)
         self._apply_lane = _Lane(self._exec, self._apply_round)
@@ -868,7 +871,7 @@ class Node:
             "leader": self.leader or None, "leader_address": self.leader_address(),
             "commit": st.get("commit", 0), "applied": self.applied,
             "snapshot_index": self.snapshot_index, "log_size": self.sm.last_index - self.snapshot_index,
-            "read_mode": self.read_mode,
+            "read_mode": self.read_mode, "incarnation": self.incarnation,
         }
 
     def metrics_text(self) -> str:

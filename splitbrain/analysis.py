@@ -317,21 +317,28 @@ def commit_regressions(samples: list[dict]) -> list[dict]:
     """Nodes whose commit index went back between two answers with no gap between them.
 
     Raft never uncommits: a running node's commit index only grows. A node that
-    restarts misses at least one round (a restart outlasts the sampling period),
-    so its count starts over there; systems that report no commit index are skipped.
+    reports an `incarnation` (a token new at each process start) starts its count
+    over when the token changes, so a status answer lost under load does not hide
+    a regression; for one that does not, a missed round stands for a restart (a
+    restart outlasts the sampling period). Systems that report no commit index
+    are skipped.
     """
-    last: dict[str, tuple[int, int]] = {}
+    last: dict[str, tuple[int, int, object]] = {}
     out = []
     for r in samples:
         for nid, s in r["nodes"].items():
             commit = s.get("commit") if s else None
             if not isinstance(commit, int):
-                last.pop(nid, None)
+                if not (nid in last and last[nid][2] is not None):
+                    last.pop(nid, None)
                 continue
+            incarnation = s.get("incarnation")
             before = last.get(nid)
+            if before is not None and before[2] != incarnation:
+                before = None
             if before is not None and commit < before[1]:
                 out.append({"node": nid, "time": r["time"], "from": before[1], "to": commit})
-            last[nid] = (r["time"], commit)
+            last[nid] = (r["time"], commit, incarnation)
     return out
 
 

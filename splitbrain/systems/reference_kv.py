@@ -64,7 +64,8 @@ class ReferenceKV(Defaults):
         return {"role": body.get("role"), "term": body.get("term"),
                 "leader": None if leader in (None, 0) else str(leader),
                 "commit": body.get("commit"), "applied": body.get("applied"),
-                "snapshot_index": body.get("snapshot_index"), "log_size": body.get("log_size")}
+                "snapshot_index": body.get("snapshot_index"), "log_size": body.get("log_size"),
+                "incarnation": body.get("incarnation")}
 
     def transfer_leader(self, clients: dict[str, Addr], leader: str | None, to: str) -> None:
         if leader is None:

@@ -114,3 +114,16 @@ def test_campaign_workloads_are_registered_everywhere_a_workload_name_is_checked
 
     for name in ("append", "failover"):
         assert name in SUITE and name in LOAD
+
+
+@pytest.mark.unit
+def test_with_an_incarnation_a_lost_sample_does_not_hide_a_regression_and_a_restart_is_no_regression():
+    def rounds(*seq):
+        return [{"time": t, "nodes": {"a": None if x is None else {"role": "follower", "term": 1, "commit": x[0],
+                                                                   "incarnation": x[1]}}}
+                for t, x in enumerate(seq)]
+
+    lost = rounds((9, "p1"), None, (4, "p1"))
+    assert analysis.commit_regressions(lost) == [{"node": "a", "time": 2, "from": 9, "to": 4}]
+    restarted = rounds((9, "p1"), None, (4, "p2"), (5, "p2"))
+    assert analysis.commit_regressions(restarted) == []
