@@ -6,15 +6,13 @@ cannot be opened is one line and exit status 1; SIGTERM stops cleanly, exit 0.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
-import signal
 import sys
 from pathlib import Path
 
 from reference_kv.discovery import expand_argv
 from reference_kv.node import UNSAFE_BUGS
-from reference_kv.server import READ_MODES, event_loop_factory
+from reference_kv import process
+from reference_kv.server import READ_MODES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -112,25 +110,8 @@ async def _serve(args) -> int:
     node = Node(cfg, opener, Transport(args.peer_listen, peers))
     host, port = split_hostport(args.listen)
     server = Server(node, host, port, max_value_bytes=args.max_value_bytes)
-    try:
-        await node.start()
-        await server.start()
-    except OSError as e:
-        print(f"reference_kv: error: cannot start node {args.id}: {e}", file=sys.stderr)
-        return 1
-    except ValueError as e:
-        print(f"reference_kv: error: {e}", file=sys.stderr)
-        return 2
-    logging.getLogger("reference_kv").info("node %d serving clients on %s (%s storage, reads %s)",
-                                           args.id, args.listen, kind, args.read_mode)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await server.close()
-    await node.stop()
-    return 0
+    return await process.serve("reference_kv", f"node {args.id}", node, server,
+                               f"node {args.id} serving clients on {args.listen} ({kind} storage, reads {args.read_mode})")
 
 
 def main(argv=None) -> int:
@@ -143,21 +124,7 @@ def main(argv=None) -> int:
     if not args.peers and not args.join:
         print("reference_kv: error: give --peers (initial voters) or --join", file=sys.stderr)
         return 2
-    data_dir = Path(args.data_dir)
-    if data_dir.exists() and not data_dir.is_dir():
-        print(f"reference_kv: error: --data-dir {data_dir} is not a directory", file=sys.stderr)
-        return 2
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
-                        format=f"%(asctime)s node{args.id} %(levelname)s %(name)s: %(message)s")
-    try:
-        with asyncio.Runner(loop_factory=event_loop_factory(args.event_loop)) as runner:
-            return runner.run(_serve(args))
-    except KeyboardInterrupt:
-        return 0
-    except Exception as e:  # corrupt data dir and the like: one line, no traceback
-        logging.getLogger("reference_kv").debug("fatal", exc_info=True)
-        print(f"reference_kv: error: {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
+    return process.run("reference_kv", "node", args, _serve)
 
 
 if __name__ == "__main__":

@@ -11,12 +11,10 @@ a voter lagging by N or more (it gets a Region snapshot).
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
-import signal
 import sys
 from pathlib import Path
 
+from reference_kv import process
 from reference_kv.__main__ import build_parser, storage_opener
 from reference_kv.discovery import expand_argv
 
@@ -69,25 +67,9 @@ async def _serve(args) -> int:
     store = Store(cfg, opener, Transport(args.peer_listen, {i: a for i, a in args.peers.items() if i != args.id}))
     host, port = split_hostport(args.listen)
     server = RegionServer(store, host, port, max_value_bytes=args.max_value_bytes)
-    try:
-        await store.start()
-        await server.start()
-    except OSError as e:
-        print(f"reference_kv.regions: error: cannot start store {args.id}: {e}", file=sys.stderr)
-        return 1
-    except ValueError as e:
-        print(f"reference_kv.regions: error: {e}", file=sys.stderr)
-        return 2
-    logging.getLogger("reference_kv").info("store %d serving clients on %s (%s storage, split at %d bytes)",
-                                           args.id, args.listen, kind, args.region_split_size)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await server.close()
-    await store.stop()
-    return 0
+    return await process.serve(
+        "reference_kv.regions", f"store {args.id}", store, server,
+        f"store {args.id} serving clients on {args.listen} ({kind} storage, split at {args.region_split_size} bytes)")
 
 
 def main(argv=None) -> int:
@@ -99,22 +81,7 @@ def main(argv=None) -> int:
     if args.id not in args.peers:
         print(f"reference_kv.regions: error: --peers must include this node ({args.id})", file=sys.stderr)
         return 2
-    data_dir = Path(args.data_dir)
-    if data_dir.exists() and not data_dir.is_dir():
-        print(f"reference_kv.regions: error: --data-dir {data_dir} is not a directory", file=sys.stderr)
-        return 2
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
-                        format=f"%(asctime)s store{args.id} %(levelname)s %(name)s: %(message)s")
-    try:
-        from reference_kv.server import event_loop_factory
-        with asyncio.Runner(loop_factory=event_loop_factory(args.event_loop)) as runner:
-            return runner.run(_serve(args))
-    except KeyboardInterrupt:
-        return 0
-    except Exception as e:  # corrupt data dir and the like: one line, no traceback
-        logging.getLogger("reference_kv").debug("fatal", exc_info=True)
-        print(f"reference_kv.regions: error: {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
+    return process.run("reference_kv.regions", "store", args, _serve)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,59 @@
+"""The life of one KV server process, shared by `python -m reference_kv` and
+`python -m reference_kv.regions`: start, serve until SIGTERM/SIGINT, stop;
+bad input or an unopenable data dir is one line on stderr, never a traceback."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+log = logging.getLogger("reference_kv")
+
+
+async def wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def serve(prog: str, what: str, backend, server, started: str) -> int:
+    """Start backend (a node or a store) and its HTTP server; run until signalled; stop both."""
+    try:
+        await backend.start()
+        await server.start()
+    except OSError as e:
+        print(f"{prog}: error: cannot start {what}: {e}", file=sys.stderr)
+        return 1
+    except ValueError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+    log.info("%s", started)
+    await wait_for_signal()
+    await server.close()
+    await backend.stop()
+    return 0
+
+
+def run(prog: str, label: str, args, serve_args) -> int:
+    """Check the data dir, set up logging and the event loop, run serve_args(args) to its exit status."""
+    from reference_kv.server import event_loop_factory
+
+    data_dir = Path(args.data_dir)
+    if data_dir.exists() and not data_dir.is_dir():
+        print(f"{prog}: error: --data-dir {data_dir} is not a directory", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format=f"%(asctime)s {label}{args.id} %(levelname)s %(name)s: %(message)s")
+    try:
+        with asyncio.Runner(loop_factory=event_loop_factory(args.event_loop)) as runner:
+            return runner.run(serve_args(args))
+    except KeyboardInterrupt:
+        return 0
+    except Exception as e:  # corrupt data dir and the like: one line, no traceback
+        log.debug("fatal", exc_info=True)
+        print(f"{prog}: error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
