@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import collections
-import heapq
 import itertools
 import logging
 import os
@@ -47,6 +46,7 @@ from reference_kv.server import HTTPError
 from reference_kv.snapshot_transfer import ACK, CHUNK, OFFER, SnapshotTransfer
 from reference_kv.statemachine import StaleRequest, StateMachine, encode_command
 from reference_kv.transport import RAFT
+from reference_kv.waiting import AppliedWaiters, fail_all, settle
 
 log = logging.getLogger("reference_kv.node")
 
@@ -205,8 +205,7 @@ class Node:
         self._members: dict[int, tuple[str, str]] = {}
         self._pending: dict[int, asyncio.Future] = {}
         self._pid = itertools.count(1)
-        self._apply_waiters: list[tuple[int, int, asyncio.Future]] = []
-        self._waiter_seq = itertools.count()
+        self._apply_waiters = AppliedWaiters()
         self._conf_waiters: dict[tuple[int, int], list[asyncio.Future]] = {}
         self._read_queue: list[asyncio.Future] = []
         self._read_rounds: dict[bytes, tuple[float, list[asyncio.Future]]] = {}
@@ -552,11 +551,8 @@ class Node:
             self.raw.apply_conf_change(cc)
             self._on_conf_applied(cc)
         self.applied = applied.index
-        for pid, result in applied.results.items():
-            fut = self._pending.pop(pid, None)
-            if fut is not None and not fut.done():
-                fut.set_result(result)
-        self._release_apply_waiters()
+        settle(self._pending, applied.results)
+        self._apply_waiters.release(self.applied)
 
     def _on_soft_state(self, ss) -> None:
         was_leader = self.role == Role.LEADER
@@ -574,9 +570,7 @@ class Node:
         if was_leader and ss.role != Role.LEADER:
             # Our proposals may still commit under the next leader: the outcome is unknown.
             # Answer at once so clients retry (same request id) instead of waiting out a timeout.
-            for fut in self._pending.values():
-                if not fut.done():
-                    fut.set_exception(timeout("leadership lost"))
+            fail_all(self._pending.values(), timeout("leadership lost"))
             self._pending.clear()
             self._fail_reads(not_leader(self.leader, self.leader_address()))
 
@@ -699,7 +693,7 @@ class Node:
             self._issue_read_round()
         try:
             index = await asyncio.wait_for(fut, self.cfg.request_timeout)
-            await asyncio.wait_for(self._wait_applied(index), self.cfg.request_timeout)
+            await asyncio.wait_for(self._apply_waiters.wait(self.applied, index), self.cfg.request_timeout)
         except asyncio.TimeoutError:
             raise timeout("read index not confirmed in time") from None
         return self.sm.read(key)
@@ -751,20 +745,6 @@ class Node:
                 f.set_exception(err)
         self._read_rounds.clear()
         self._read_queue = []
-
-    async def _wait_applied(self, index: int) -> None:
-        if self.applied >= index:
-            return
-        fut = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._apply_waiters, (index, next(self._waiter_seq), fut))
-        await fut
-
-    def _release_apply_waiters(self) -> None:
-        w = self._apply_waiters
-        while w and w[0][0] <= self.applied:
-            fut = heapq.heappop(w)[2]
-            if not fut.done():
-                fut.set_result(None)
 
     # --- snapshots -------------------------------------------------------------------
     def _checkpoint_now(self):

@@ -7,7 +7,6 @@ resolves their futures when the store hands it what its Ready produced.
 from __future__ import annotations
 
 import asyncio
-import heapq
 import itertools
 import random
 
@@ -15,6 +14,7 @@ from reference_kv.node import not_leader, timeout
 from reference_kv.raft import Config, InitialState, NotLeader, ProposalDropped, RawNode
 from reference_kv.raft.types import NONE, HardState, Role
 from reference_kv.statemachine import StaleRequest, StateMachine, encode_command
+from reference_kv.waiting import AppliedWaiters, fail_all, settle
 
 ROLE_NAMES = {Role.FOLLOWER: "follower", Role.CANDIDATE: "candidate", Role.PRE_CANDIDATE: "candidate",
               Role.LEADER: "leader", Role.LEARNER: "learner"}
@@ -46,8 +46,7 @@ class RegionPeer:
         self._pid = itertools.count(1)
         self._reads: dict[bytes, tuple[float, asyncio.Future]] = {}
         self._read_ctx = itertools.count(1)
-        self._waiters: list = []
-        self._wseq = itertools.count()
+        self._waiters = AppliedWaiters()
 
     def boot(self, loaded, cfg) -> None:
         config = Config(id=cfg.id, peers=tuple(loaded.conf_state.voters), election_tick=cfg.election_ticks,
@@ -114,18 +113,11 @@ class RegionPeer:
         self.store.wake()
         try:
             index = await asyncio.wait_for(fut, self.store.cfg.request_timeout)
-            await asyncio.wait_for(self._wait_applied(index), self.store.cfg.request_timeout)
+            await asyncio.wait_for(self._waiters.wait(self.applied, index), self.store.cfg.request_timeout)
         except asyncio.TimeoutError:
             raise timeout("read index not confirmed in time") from None
         finally:
             self._reads.pop(ctx, None)
-
-    async def _wait_applied(self, index: int) -> None:
-        if self.applied >= index:
-            return
-        fut = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiters, (index, next(self._wseq), fut))
-        await fut
 
     # --- what a Ready produced ----------------------------------------------------
     def on_soft_state(self, ss) -> None:
@@ -133,14 +125,9 @@ class RegionPeer:
         self.role, self.leader = ss.role, ss.leader
         if was_leader and ss.role != Role.LEADER:
             # Our proposals may still commit under the next leader: outcome unknown, answer now.
-            for fut in self._pending.values():
-                if not fut.done():
-                    fut.set_exception(timeout("leadership lost"))
+            fail_all(self._pending.values(), timeout("leadership lost"))
             self._pending.clear()
-            err = not_leader(self.leader, self.store.client_address(self.leader))
-            for _, fut in self._reads.values():
-                if not fut.done():
-                    fut.set_exception(err)
+            fail_all((f for _, f in self._reads.values()), not_leader(self.leader, self.store.client_address(self.leader)))
         if ss.role == Role.LEADER and not was_leader:
             self.written = self.store.cfg.split_size  # measure soon: the old leader may have been near the limit
 
@@ -148,15 +135,8 @@ class RegionPeer:
         for _entry, cc in applied.conf_changes:
             self.raw.apply_conf_change(cc)
         self.applied = applied.index
-        for pid, result in applied.results.items():
-            fut = self._pending.pop(pid, None)
-            if fut is not None and not fut.done():
-                fut.set_result(result)
-        w = self._waiters
-        while w and w[0][0] <= self.applied:
-            fut = heapq.heappop(w)[2]
-            if not fut.done():
-                fut.set_result(None)
+        settle(self._pending, applied.results)
+        self._waiters.release(self.applied)
 
     def on_read_state(self, index: int, ctx: bytes) -> None:
         entry = self._reads.get(ctx)
@@ -176,12 +156,9 @@ class RegionPeer:
 
     def destroy(self, err) -> None:
         """Merged away: whoever still waits here is answered (nothing of theirs applies any more)."""
-        for fut in list(self._pending.values()) + [f for _, f in self._reads.values()] + \
-                [w[2] for w in self._waiters]:
-            if not fut.done():
-                fut.set_exception(err)
+        fail_all(list(self._pending.values()) + [f for _, f in self._reads.values()], err)
         self._pending.clear()
-        self._waiters.clear()
+        self._waiters.fail(err)
 
     def status(self) -> dict:
         return {"role": ROLE_NAMES.get(self.role, "follower"), "term": self.term,
