@@ -3,9 +3,7 @@ back while clients keep reading and writing registers and a store is killed; eve
 write survives and the register history is linearizable."""
 from __future__ import annotations
 
-import random
 import signal
-import threading
 import time
 
 import pytest
@@ -13,47 +11,10 @@ import pytest
 import checker
 from reference_kv.client import Client, DefiniteError, IndeterminateError
 
+from .registers import register_workers
 from .test_regions_cluster import SPLIT, VALUE, _fill, _metric, _regions
 
 pytestmark = pytest.mark.integration
-
-
-def _registers(addresses, keys, stop, history, lock):
-    proc_ids = iter(range(10**6))
-
-    def record(**ev):
-        ev["time"] = time.monotonic_ns()
-        with lock:
-            history.append(ev)
-
-    def worker(seed):
-        rng = random.Random(seed)
-        proc = next(proc_ids)
-        cl = Client(addresses, timeout=2, attempt_timeout=0.5)
-        while time.monotonic() < stop[0]:
-            key = rng.choice(keys)
-            f = rng.choice(("read", "write", "cas"))
-            v = rng.randrange(5) if f == "write" else [rng.randrange(5), rng.randrange(5)] if f == "cas" else None
-            record(process=proc, type="invoke", f=f, key=key, value=v)
-            try:
-                if f == "read":
-                    record(process=proc, type="ok", f=f, key=key, value=cl.get(key))
-                elif f == "write":
-                    cl.put(key, v)
-                    record(process=proc, type="ok", f=f, key=key, value=v)
-                else:
-                    record(process=proc, type="ok" if cl.cas(key, *v) else "fail", f=f, key=key, value=v)
-            except DefiniteError:
-                record(process=proc, type="fail", f=f, key=key, value=v)
-            except IndeterminateError:
-                record(process=proc, type="info", f=f, key=key, value=v)
-                proc = next(proc_ids)
-                cl.close()
-                cl = Client(addresses, timeout=2, attempt_timeout=0.5)
-            time.sleep(0.01)
-        cl.close()
-
-    return [threading.Thread(target=worker, args=(s,)) for s in range(3)]
 
 
 def test_small_regions_merge_and_keep_every_acknowledged_write(region_cluster):
@@ -65,8 +26,8 @@ def test_small_regions_merge_and_keep_every_acknowledged_write(region_cluster):
     keep = set(acked[::60])
     # Registers spread over the key space, so the Regions holding them merge under traffic.
     registers = [f"m{i:05d}x" for i in range(0, 700, 100)]
-    history, lock, stop = [], threading.Lock(), [time.monotonic() + 60]
-    threads = _registers(addresses, registers, stop, history, lock)
+    history, stop = [], [time.monotonic() + 60]
+    threads = register_workers(addresses, registers, stop, history, n=3, pace=0.01)
     for t in threads:
         t.start()
     try:

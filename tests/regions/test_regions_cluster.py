@@ -1,7 +1,6 @@
 """Three real Region stores on loopback: splits under writes, routing, and a kill -9 during splits."""
 from __future__ import annotations
 
-import random
 import signal
 import threading
 import time
@@ -12,6 +11,8 @@ import checker
 from kv.conftest import make_cluster  # noqa: F401 - the single-group node's fixture
 from kv.harness import http
 from reference_kv.client import Client, DefiniteError, IndeterminateError
+
+from .registers import register_workers
 
 pytestmark = pytest.mark.integration
 
@@ -104,48 +105,13 @@ def test_kill_minus_nine_during_splits_keeps_the_history_linearizable(region_clu
     c = region_cluster(3, "--region-split-size", SPLIT, "--snapshot-every", "100")
     addresses = [c.client[i] for i in c.ids]
     keys = [f"reg{i}" for i in range(0, 1000, 125)]  # spread: they end up in different Regions
-    history, lock = [], threading.Lock()
-    proc_ids = iter(range(10**6))
-    stop = time.monotonic() + 14
-
-    def record(**ev):
-        ev["time"] = time.monotonic_ns()
-        with lock:
-            history.append(ev)
-
-    def worker(seed):
-        rng = random.Random(seed)
-        proc = next(proc_ids)
-        cl = Client(addresses, timeout=2, attempt_timeout=0.5)
-        while time.monotonic() < stop:
-            key = rng.choice(keys)
-            f = rng.choice(("read", "write", "cas"))
-            v = rng.randrange(5) if f == "write" else [rng.randrange(5), rng.randrange(5)] if f == "cas" else None
-            record(process=proc, type="invoke", f=f, key=key, value=v)
-            try:
-                if f == "read":
-                    out = cl.get(key)
-                    record(process=proc, type="ok", f=f, key=key, value=out)
-                elif f == "write":
-                    cl.put(key, v)
-                    record(process=proc, type="ok", f=f, key=key, value=v)
-                else:
-                    ok = cl.cas(key, v[0], v[1])
-                    record(process=proc, type="ok" if ok else "fail", f=f, key=key, value=v)
-            except DefiniteError as e:
-                record(process=proc, type="fail", f=f, key=key, value=v, error=str(e)[:80])
-            except IndeterminateError as e:
-                record(process=proc, type="info", f=f, key=key, value=v, error=str(e)[:80])
-                proc = next(proc_ids)
-                cl.close()
-                cl = Client(addresses, timeout=2, attempt_timeout=0.5)
-        cl.close()
+    history, stop = [], [time.monotonic() + 14]
 
     def filler():
         # Keys between the register keys make their Regions grow and split.
-        _fill(addresses, "reg", 900, stop)
+        _fill(addresses, "reg", 900, stop[0])
 
-    threads = [threading.Thread(target=worker, args=(s,)) for s in range(4)] + [threading.Thread(target=filler)]
+    threads = register_workers(addresses, keys, stop, history) + [threading.Thread(target=filler)]
     for t in threads:
         t.start()
     time.sleep(4)
