@@ -8,8 +8,6 @@ answers from the stale commit index, an older value.
 """
 from __future__ import annotations
 
-import http.client
-import json
 import random
 import sys
 import threading
@@ -17,6 +15,7 @@ import time
 
 import pytest
 
+from kv.harness import http_or_none
 from nemesis.backends.local import LocalBackend
 from nemesis.faults import Context, slow_leader
 from nemesis.types import NodeSpec
@@ -34,21 +33,9 @@ def _argv(bug):
     return argv
 
 
-def _request(addr, method, path, body=None, timeout=1.0):
-    conn = http.client.HTTPConnection(addr.host, addr.port, timeout=timeout)
-    try:
-        conn.request(method, path, body=None if body is None else json.dumps(body))
-        r = conn.getresponse()
-        return r.status, json.loads(r.read() or b"null")
-    except OSError:
-        return None, None
-    finally:
-        conn.close()
-
-
 def _leader(b):
     for n in b.nodes():
-        code, st = _request(b.addresses(n).client, "GET", "/status", timeout=0.3)
+        code, st = http_or_none(b.addresses(n).client, "GET", "/status", timeout=0.3)
         if code == 200 and st.get("role") == "leader":
             return n
     return None
@@ -67,7 +54,7 @@ def _first_reads_at_next_leader(b, seed) -> tuple[int, list]:
         for i in range(1, 100_000):  # bounded: stops at the first failure (the kill) or on stop
             if stop.is_set():
                 return
-            code, _ = _request(b.addresses(lead).client, "PUT", "/kv/k", {"value": i, "request_id": f"w:{i}"})
+            code, _ = http_or_none(b.addresses(lead).client, "PUT", "/kv/k", {"value": i, "request_id": f"w:{i}"}, timeout=1.0)
             if code != 200:
                 return
             acked[0] = i
@@ -85,7 +72,7 @@ def _first_reads_at_next_leader(b, seed) -> tuple[int, list]:
     served = []
     end = time.monotonic() + 3
     while time.monotonic() < end and len(served) < 3:  # bounded in time and count
-        code, body = _request(b.addresses(value["ahead"]).client, "GET", "/kv/k?read=readindex")
+        code, body = http_or_none(b.addresses(value["ahead"]).client, "GET", "/kv/k?read=readindex", timeout=1.0)
         if code == 200:
             served.append(body["value"])
         time.sleep(0.005)

@@ -35,6 +35,14 @@ def http(address: str, method: str, path: str, body=None, timeout: float = 3.0, 
         return status, payload.decode()
 
 
+def http_or_none(address, method: str, path: str, body=None, timeout: float = 3.0):
+    """As http(), but (None, None) when the node cannot be reached or does not answer in time."""
+    try:
+        return http(str(address), method, path, body, timeout)
+    except OSError:
+        return None, None
+
+
 class Cluster:
     def __init__(self, root: Path, n: int, *extra: str):
         self.root = root
@@ -80,10 +88,7 @@ class Cluster:
         return [self.client[i] for i in (ids or self.procs)]
 
     def status(self, nid: int) -> dict | None:
-        try:
-            code, body = http(self.client[nid], "GET", "/status", timeout=0.5)
-        except OSError:
-            return None
+        code, body = http_or_none(self.client[nid], "GET", "/status", timeout=0.5)
         return body if code == 200 else None
 
     def wait_leader(self, timeout: float = 10.0, exclude=()) -> int:

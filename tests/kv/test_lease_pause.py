@@ -14,6 +14,8 @@ import pytest
 from nemesis.backends.local import LocalBackend
 from nemesis.types import NodeSpec
 
+from .harness import http_or_none
+
 pytestmark = pytest.mark.integration
 
 
@@ -24,21 +26,9 @@ def argv(a):
             "--data-dir", a.data_dir, "--storage", "memory", "--read-mode", "lease"]
 
 
-def request(addr, method, path, body=None, timeout=3.0):
-    conn = http.client.HTTPConnection(addr.host, addr.port, timeout=timeout)
-    try:
-        conn.request(method, path, body=None if body is None else json.dumps(body))
-        r = conn.getresponse()
-        return r.status, json.loads(r.read() or b"null")
-    except OSError:
-        return None, None
-    finally:
-        conn.close()
-
-
 def leader_among(b, nodes):
     for n in nodes:
-        code, st = request(b.addresses(n).client, "GET", "/status", timeout=0.5)
+        code, st = http_or_none(b.addresses(n).client, "GET", "/status", timeout=0.5)
         if code == 200 and st.get("role") == "leader":
             return n
     return None
@@ -69,7 +59,7 @@ def backend(tmp_path):
 def test_a_paused_and_partitioned_lease_leader_serves_no_stale_read_on_resume(backend):
     b = backend
     old = wait(lambda: leader_among(b, b.nodes()), 20, "a leader")
-    assert request(b.addresses(old).client, "PUT", "/kv/k", {"value": "before", "request_id": "t:1"})[0] == 200
+    assert http_or_none(b.addresses(old).client, "PUT", "/kv/k", {"value": "before", "request_id": "t:1"})[0] == 200
     rest = [n for n in b.nodes() if n != old]
     for n in rest:
         b.cut(n, old)
@@ -78,7 +68,7 @@ def test_a_paused_and_partitioned_lease_leader_serves_no_stale_read_on_resume(ba
     conn = None
     try:
         new = wait(lambda: leader_among(b, rest), 20, "a new leader among the others")
-        assert request(b.addresses(new).client, "PUT", "/kv/k", {"value": "after", "request_id": "t:2"})[0] == 200
+        assert http_or_none(b.addresses(new).client, "PUT", "/kv/k", {"value": "after", "request_id": "t:2"})[0] == 200
         addr = b.addresses(old).client
         conn = http.client.HTTPConnection(addr.host, addr.port, timeout=10)
         conn.request("GET", "/kv/k?read=lease")  # waits in the stopped leader's socket
