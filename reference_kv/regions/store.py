@@ -99,6 +99,9 @@ class Store:
         self.incarnation = os.urandom(6).hex()  # a restart, as the suite's monitor tells it (see node.py)
         self.splits = 0
         self.merges = 0
+        # Regions below the merge size at the last merge round: the balancer leaves their leaders
+        # where a merge wants them (it moved them back each second, and no merge ever started).
+        self._small: set[int] = set()
         self.compactions = 0
         self.elections = 0
         self.leader_changes = 0
@@ -506,6 +509,7 @@ class Store:
         sizes = {}
         for p in data:  # live bytes (deleted data is what makes a Region small), the scan capped at the limit
             sizes[p.id] = await asyncio.get_running_loop().run_in_executor(None, live_size, self.db, p.region, limit)
+        self._small = {rid for rid, size in sizes.items() if size < limit}
         leaders = {p.id: (self.id if p.role == Role.LEADER else p.leader) for p in data}
         pick = merge_candidate(self.id, regions, leaders, sizes, self.cfg.merge_limit(), self.cfg.split_size,
                                busy={p.id for p in data if p.splitting or p.merging is not None})
@@ -713,7 +717,7 @@ class Store:
             await self.clock.sleep(self.cfg.balance_s)
             data = self.data_peers()
             move = pick_transfer(self.id, {p.id: p.leader for p in data}, sorted(self.cfg.peers),
-                                 busy={p.id for p in data if p.splitting})
+                                 busy={p.id for p in data if p.splitting} | self._small)
             if move is not None and self.peers[move[0]].role == Role.LEADER:
                 rid, to = move
                 log.info("store %d: moving leadership of region %d to node %d (balance)", self.id, rid, to)
