@@ -37,6 +37,7 @@ from pathlib import Path
 
 import msgpack
 
+from reference_kv import process
 from reference_kv.raft import Config, InitialState, NotLeader, ProposalDropped, RawNode
 from reference_kv.raft.errors import InvalidConfChange
 from reference_kv.raft.types import (
@@ -364,14 +365,7 @@ class Node:
             await self._wake.wait()
             self._wake.clear()
             while self.raw.has_ready():
-                try:
-                    await self._handle(self.raw.ready())
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("fatal error handling Ready; exiting")
-                    import os
-                    os._exit(70)
+                await process.or_exit(self._handle(self.raw.ready()))
 
     async def _handle(self, rd) -> None:
         if rd.soft_state is not None:

@@ -5,11 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
 
 log = logging.getLogger("reference_kv")
+
+
+async def or_exit(awaitable):
+    """Await a Ready's handling; if it fails the replica no longer matches its log, so the
+    process exits (status 70) and a restart replays from what is on disk."""
+    try:
+        return await awaitable
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("fatal error handling Ready; exiting")
+        os._exit(70)
 
 
 async def wait_for_signal() -> None:

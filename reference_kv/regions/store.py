@@ -44,6 +44,7 @@ from pathlib import Path
 
 import msgpack
 
+from reference_kv import process
 from reference_kv.node import STALL_TICKS, AsyncioClock, NodeConfig, not_leader, timeout
 from reference_kv.raft.types import (
     NONE, ConfState, EntryType, Message, MsgType, Role, SnapshotMeta, conf_to_wire, entry_from_wire, from_wire, to_wire,
@@ -306,14 +307,7 @@ class Store:
                 work = [(p, p.raw.ready()) for p in list(self.peers.values()) if p.raw.has_ready()]
                 if not work:
                     break
-                try:
-                    await self._handle(work)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("fatal error handling Ready; exiting")
-                    import os
-                    os._exit(70)
+                await process.or_exit(self._handle(work))
 
     async def _handle(self, work) -> None:
         for p, rd in work:
