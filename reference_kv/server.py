@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from urllib.parse import parse_qs, unquote, urlsplit
 
 log = logging.getLogger("reference_kv.server")
@@ -23,25 +22,6 @@ READ_MODES = ("readindex", "lease", "log", "follower", "local-unsafe")
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
             413: "Payload Too Large", 500: "Internal Server Error", 503: "Service Unavailable",
             504: "Gateway Timeout"}
-
-
-def event_loop_factory(kind: str = "auto"):
-    """-> loop_factory for asyncio.Runner: uvloop ("auto" when installed), or None for asyncio's own.
-
-    The node spends most of its CPU in the event loop and its socket writes,
-    which uvloop does in C. "auto" keeps asyncio under libfaketime (the clock
-    nemesis): its scaling of sleeps and epoll timeouts is proven with
-    asyncio's loop only.
-    """
-    if kind == "asyncio" or (kind == "auto" and "FAKETIME_TIMESTAMP_FILE" in os.environ):
-        return None
-    try:
-        import uvloop
-    except ImportError:
-        if kind == "uvloop":
-            raise
-        return None
-    return uvloop.new_event_loop
 
 
 class HTTPError(Exception):
