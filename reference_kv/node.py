@@ -46,6 +46,7 @@ from reference_kv.raft.types import (
 from reference_kv.server import HTTPError
 from reference_kv.snapshot_transfer import ACK, CHUNK, OFFER, SnapshotTransfer
 from reference_kv.statemachine import StaleRequest, StateMachine, encode_command
+from reference_kv.storage.base import is_checkpoint_file
 from reference_kv.transport import RAFT
 from reference_kv.waiting import AppliedWaiters, fail_all, settle
 
@@ -265,7 +266,8 @@ class Node:
         self._last_synced = loaded.hard_state
         self.term = loaded.hard_state.term
         self._members = dict(loaded.members)
-        self.snapshots = SnapshotTransfer(self.id, Path(self.cfg.data_dir) / "incoming", self._send_frame)
+        self.snapshots = SnapshotTransfer(self.id, Path(self.cfg.data_dir) / "incoming", self._send_frame,
+                                          is_checkpoint_file)
         self.transport.on_frame = self._on_frame
         self.transport.on_unreachable = self._on_unreachable
         for nid, (peer, _client) in self._members.items():

@@ -14,10 +14,17 @@ answered with the offset it already has, and the sender resumes there. When
 the stream is complete the receiver splits it into `incoming/<index>/`, syncs
 it and acks with done=True; only then does the sender deliver the Raft SNAP
 message, whose Ready makes the node install that directory.
+
+Every field of a frame comes from the network, so the receiver checks each
+before it touches the disk: an index is a non-negative integer, a manifest is
+a bounded list of plain file names that the sender's checkpoint can contain
+(`names`), and every path it builds resolves inside `incoming`. A frame that
+fails is refused (logged, not acknowledged); paths are never built from it.
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import shutil
@@ -28,6 +35,47 @@ log = logging.getLogger("reference_kv.snapshot")
 OFFER, CHUNK, ACK = 1, 2, 3
 CHUNK_SIZE = 1 << 20
 ACK_TIMEOUT = 3.0
+MAX_FILES = 100_000
+MAX_INDEX = (1 << 63) - 1
+MAX_SNAPSHOT_BYTES = 1 << 40
+
+
+class RefusedFrame(ValueError):
+    """A snapshot frame whose fields are not what a peer's checkpoint can send."""
+
+
+def _count(v, what: str, limit: int = MAX_INDEX) -> int:
+    if type(v) is not int or not 0 <= v <= limit:
+        raise RefusedFrame(f"{what} {v!r:.60} is not an integer in [0, {limit}]")
+    return v
+
+
+def check_manifest(manifest, names) -> list[list]:
+    """-> the manifest as [[name, size], ...]; RefusedFrame unless every name is a plain file name `names` accepts."""
+    if not isinstance(manifest, list) or len(manifest) > MAX_FILES:
+        raise RefusedFrame(f"manifest is not a list of at most {MAX_FILES} files")
+    out, seen, total = [], set(), 0
+    for item in manifest:
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            raise RefusedFrame("manifest entry is not [name, size]")
+        name, size = item
+        if (not isinstance(name, str) or name in seen or "/" in name or "\\" in name or "\0" in name
+                or name in (".", "..") or os.path.isabs(name) or not names(name)):
+            raise RefusedFrame(f"file name {name!r:.80} is not one a checkpoint holds")
+        total += _count(size, f"size of {name}", MAX_SNAPSHOT_BYTES)
+        seen.add(name)
+        out.append([name, size])
+    if total > MAX_SNAPSHOT_BYTES:
+        raise RefusedFrame(f"snapshot of {total} bytes is over {MAX_SNAPSHOT_BYTES}")
+    return out
+
+
+def inside(root: Path, path: Path) -> Path:
+    """`path`, if it resolves inside `root`; RefusedFrame otherwise."""
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root.resolve()):
+        raise RefusedFrame(f"{path} resolves outside {root}")
+    return path
 
 
 def manifest_of(directory: Path) -> list[list]:
@@ -59,13 +107,12 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _split(part: Path, manifest, target: Path) -> None:
-    tmp = target.with_name(target.name + ".tmp")
+    tmp = inside(target.parent, target.with_name(target.name + ".tmp"))
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     with open(part, "rb") as src:
         for name, length in manifest:
-            dst = tmp / name
-            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst = inside(tmp, tmp / name)
             with open(dst, "wb") as out:
                 remaining = length
                 while remaining:
@@ -82,12 +129,17 @@ def _split(part: Path, manifest, target: Path) -> None:
 
 
 class SnapshotTransfer:
-    """send(kind, payload, to) is the transport; the node routes kinds OFFER/CHUNK/ACK here."""
+    """send(to, kind, payload) is the transport; the node routes kinds OFFER/CHUNK/ACK here.
 
-    def __init__(self, node_id: int, incoming: Path, send):
+    names(file_name) -> bool says which files the sender's checkpoint can hold.
+    """
+
+    def __init__(self, node_id: int, incoming: Path, send, names):
         self.id = node_id
         self.incoming = incoming
         self._send = send
+        self._names = names
+        self.frames_refused = 0
         self._acks: dict[int, asyncio.Queue] = {}  # peer -> acks from it
         self._recv_lock = asyncio.Lock()
         self.bytes_sent = 0
@@ -127,13 +179,35 @@ class SnapshotTransfer:
 
     # --- receiver ----------------------------------------------------------------
     def on_frame(self, kind: int, payload) -> None:
+        try:
+            frame = self._check(kind, payload)
+        except RefusedFrame as e:
+            self.frames_refused += 1
+            log.warning("snapshot frame of kind %r refused: %s", kind, e)
+            return
         if kind == ACK:
-            frm, index, offset, done = payload
+            frm, index, offset, done = frame
             q = self._acks.get(frm)
             if q is not None:
                 q.put_nowait((index, offset, done))
             return
-        asyncio.get_running_loop().create_task(self._receive(kind, payload))
+        asyncio.get_running_loop().create_task(self._receive(kind, frame))
+
+    def _check(self, kind, payload) -> list:
+        """The frame's fields, each of the type and range it must have; RefusedFrame otherwise."""
+        shape = {OFFER: 3, CHUNK: 4, ACK: 4}.get(kind) if type(kind) is int else None
+        if shape is None or not isinstance(payload, (list, tuple)) or len(payload) != shape:
+            raise RefusedFrame(f"not a snapshot frame of {shape} fields")
+        frm, index = _count(payload[0], "sender"), _count(payload[1], "index")
+        if kind == OFFER:
+            return [frm, index, check_manifest(payload[2], self._names)]
+        offset = _count(payload[2], "offset", MAX_SNAPSHOT_BYTES)
+        if kind == CHUNK:
+            if not isinstance(payload[3], bytes) or len(payload[3]) > 2 * CHUNK_SIZE:
+                raise RefusedFrame("chunk data is not bytes of at most two chunk sizes")
+        elif type(payload[3]) is not bool:
+            raise RefusedFrame("ack's done flag is not a boolean")
+        return [frm, index, offset, payload[3]]
 
     async def _receive(self, kind: int, payload) -> None:
         async with self._recv_lock:  # chunks of one stream are written in order
@@ -145,17 +219,21 @@ class SnapshotTransfer:
                     frm, index, offset, data = payload
                     offset, done = await asyncio.to_thread(self._chunk, index, offset, data)
                     self.bytes_received += len(data)
-            except OSError as e:
+            except RefusedFrame as e:
+                self.frames_refused += 1
+                log.warning("snapshot frame refused: %s", e)
+                return
+            except (OSError, ValueError) as e:
                 log.error("receiving snapshot: %s", e)
                 return
             self._send(frm, ACK, [self.id, index, offset, done])
 
     def _paths(self, index: int):
-        return (self.incoming / f"{index}.part", self.incoming / f"{index}.manifest",
-                self.incoming / str(index))
+        index = _count(index, "index")
+        return tuple(inside(self.incoming, self.incoming / name)
+                     for name in (f"{index}.part", f"{index}.manifest", str(index)))
 
     def _offer(self, index: int, manifest) -> tuple[int, bool]:
-        import json
         self.incoming.mkdir(parents=True, exist_ok=True)
         part, mpath, final = self._paths(index)
         if final.is_dir() and mpath.exists() and json.loads(mpath.read_text()) == manifest:
@@ -172,11 +250,10 @@ class SnapshotTransfer:
         return part.stat().st_size if part.exists() else 0, False
 
     def _chunk(self, index: int, offset: int, data: bytes) -> tuple[int, bool]:
-        import json
         part, mpath, final = self._paths(index)
         if not mpath.exists():
             return 0, False
-        manifest = json.loads(mpath.read_text())
+        manifest = check_manifest(json.loads(mpath.read_text()), self._names)
         total = sum(n for _, n in manifest)
         have = part.stat().st_size if part.exists() else 0
         if offset == have:
@@ -190,7 +267,7 @@ class SnapshotTransfer:
         return have, False
 
     def ready_dir(self, index: int) -> Path | None:
-        final = self.incoming / str(index)
+        final = self._paths(index)[2]
         return final if final.is_dir() else None
 
     def clear(self) -> None:

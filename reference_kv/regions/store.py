@@ -204,6 +204,11 @@ class Store:
             self._on_want_snapshot(*payload)
             return
         if kind == REGION_SNAP:
+            # The Region id names a directory: only a real id, never a string from the wire.
+            if not (isinstance(payload, list) and len(payload) == 3 and type(payload[0]) is int
+                    and 0 <= payload[0] < 1 << 63):
+                log.warning("store %d: region snapshot frame with a bad region id refused", self.id)
+                return
             rid, k, inner = payload
             if rid not in self._gone:
                 self._transfer(rid).on_frame(k, inner)
@@ -576,7 +581,8 @@ class Store:
         if t is None:
             t = self._transfers[rid] = SnapshotTransfer(
                 self.id, Path(self.cfg.data_dir) / "incoming" / str(rid),
-                lambda to, kind, payload: self.transport.send(to, REGION_SNAP, [rid, kind, payload]))
+                lambda to, kind, payload: self.transport.send(to, REGION_SNAP, [rid, kind, payload]),
+                lambda name: name == snapshot.FILE)
         return t
 
     def _start_snapshot_send(self, p: RegionPeer, m) -> None:

@@ -7,6 +7,7 @@ and therefore its validation and semantics.
 """
 from __future__ import annotations
 
+import re
 import struct
 from typing import Iterable, Iterator, Protocol, runtime_checkable
 
@@ -19,6 +20,20 @@ METRIC_KEYS = (
     "disk_space_usage", "memtable_size", "wal_bytes_written", "wal_size",
     "flush_count", "compaction_count", "sstable_count", "sstable_size", "read_amp",
 )
+
+
+# What a checkpoint directory can hold: flat files named as Pebble names them
+# (tables, WAL segments, blob files, MANIFEST, OPTIONS, markers) or the one
+# file MemoryStorage writes. A peer that sends a snapshot may only name these.
+MEMORY_CHECKPOINT_FILE = "MEMORY-CHECKPOINT"
+_CHECKPOINT_NAME = re.compile(
+    r"(?:\d{6,}\.(?:sst|log|blob)|MANIFEST-\d{6,}|OPTIONS-\d{6,}"
+    r"|marker\.[a-z-]{1,32}\.\d{6,}\.[A-Za-z0-9-]{1,64}(?:\.[A-Za-z0-9-]{1,64})?|"
+    + re.escape(MEMORY_CHECKPOINT_FILE) + r")")
+
+
+def is_checkpoint_file(name: str) -> bool:
+    return isinstance(name, str) and _CHECKPOINT_NAME.fullmatch(name) is not None
 
 
 class StorageError(Exception):

@@ -12,10 +12,10 @@ import threading
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .base import (METRIC_KEYS, OP_DELETE, OP_DELETE_RANGE, OP_SET, StorageError, StoreMixin, _as_bytes,
+from .base import (MEMORY_CHECKPOINT_FILE, METRIC_KEYS, OP_DELETE, OP_DELETE_RANGE, OP_SET, StorageError, StoreMixin, _as_bytes,
                    pack_sets, resolve_bounds, unpack_ops)
 
-CHECKPOINT_FILE = "MEMORY-CHECKPOINT"
+CHECKPOINT_FILE = MEMORY_CHECKPOINT_FILE
 
 
 class MemoryStorage(StoreMixin):
