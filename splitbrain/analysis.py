@@ -12,12 +12,19 @@ Definitions (the report prints them):
   append, delete);
 - unavailable: gaps between consecutive `ok` completions longer than
   `max(gap_floor, 10 x the median gap)`, summed;
+- no quorum possible: the time when the faults in force (links cut, from each
+  partition's grudge; nodes killed, paused or powered off) left no node that
+  is up and talks both ways with enough up nodes to make a majority with
+  itself, so no leader could be elected (`splitbrain/quorum.py`); reported
+  apart, with the faults in force;
 - election: from when the cluster stops agreeing on a leader (a majority of
   all nodes, the leader included, report the same leader in the same term)
   to when it agrees again on a leader of a higher term; when a nemesis fault
   started up to `detect_window` before the agreement ended, the election is
   measured from the fault, so the failure detection time counts, as it does
-  for a client.
+  for a client; when no quorum was possible for part of that time, it is
+  measured from the moment a quorum became possible again (the heal, or the
+  stop of the fault that prevented it).
 """
 from __future__ import annotations
 
@@ -26,6 +33,8 @@ import math
 import pathlib
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
+
+from splitbrain import quorum
 
 WRITE_FS = frozenset({"write", "cas", "put", "append", "delete"})
 NS = 1_000_000_000
@@ -258,8 +267,13 @@ def agreed_leader(round_: dict, cluster_size: int) -> tuple[object, int] | None:
 
 
 def elections(samples: list[dict], cluster_size: int, nemesis: list[NemesisEvent] = (),
-              detect_window_ms: float = 1000.0) -> list[dict]:
-    """Leaderless periods that ended with a new agreed leader, with their durations."""
+              detect_window_ms: float = 1000.0, no_quorum: list[dict] = ()) -> list[dict]:
+    """Leaderless periods that ended with a new agreed leader, with their durations.
+
+    `from` says where each is measured from: `lost` (the agreement ended),
+    `fault` (a fault started just before) or `quorum` (a no-quorum interval,
+    see `no_quorum`, ended within it).
+    """
     starts = sorted(e.time for e in nemesis if e.starts_fault)
     out = []
     current = None  # (leader, term) agreed so far
@@ -269,11 +283,14 @@ def elections(samples: list[dict], cluster_size: int, nemesis: list[NemesisEvent
         t = int(r["time"])
         if agreed is not None and (current is None or agreed[1] > current[1] or agreed == current):
             if lost_at is not None and current is not None and agreed[1] > current[1]:
-                t0 = lost_at
+                t0, since = lost_at, "lost"
                 recent = [s for s in starts if lost_at - detect_window_ms * 1e6 <= s <= lost_at]
                 if recent:
-                    t0 = recent[-1]
-                out.append({"lost": t0, "elected": t, "ms": (t - t0) / 1e6,
+                    t0, since = recent[-1], "fault"
+                healed = [iv["end"] for iv in no_quorum if t0 < iv["end"] <= t]
+                if healed:
+                    t0, since = max(healed), "quorum"
+                out.append({"lost": t0, "elected": t, "ms": (t - t0) / 1e6, "from": since,
                             "old": current[0], "new": agreed[0], "term": agreed[1]})
             current = agreed
             lost_at = None
@@ -350,9 +367,24 @@ def _ms_summary(values: list[float]) -> dict:
     return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in q.items()}
 
 
+def cluster_nodes(samples: list[dict], cluster_size: int) -> list[str]:
+    """Node ids from the status samples, padded to the cluster size with stand-ins
+    (a stand-in is never named by a fault, so it is up and reaches everyone)."""
+    ids = sorted({str(n) for r in samples for n in r["nodes"]})
+    return ids + [f"?{i}" for i in range(cluster_size - len(ids))]
+
+
+def no_quorum(h: History, samples: list[dict], cluster_size: int) -> list[dict]:
+    """The intervals when no quorum was possible, with their seconds."""
+    end = max([o.end or o.start for o in h.ops] + [e.time for e in h.nemesis] + [0])
+    out = quorum.no_quorum_intervals(h.nemesis, cluster_nodes(samples, cluster_size), end)
+    return [{**iv, "s": round((iv["end"] - iv["start"]) / NS, 3)} for iv in out]
+
+
 def summarize(h: History, samples: list[dict], cluster_size: int, linearizable: dict | None) -> dict:
     lat = quantiles(latencies_ms(h))
-    el = elections(samples, cluster_size, h.nemesis)
+    nq = no_quorum(h, samples, cluster_size)
+    el = elections(samples, cluster_size, h.nemesis, no_quorum=nq)
     unavailable = unavailable_windows(h)
     lin_valid = linearizable.get("valid") if linearizable else "unknown"
     return {
@@ -367,6 +399,8 @@ def summarize(h: History, samples: list[dict], cluster_size: int, linearizable: 
                             for f in sorted({o.f for o in h.ops})},
         "election_ms": _ms_summary([e["ms"] for e in el]),
         "elections": el,
+        "no_quorum_s": round(sum(iv["end"] - iv["start"] for iv in nq) / NS, 3),
+        "no_quorum": nq,
         "recovery_ms": _ms_summary(recovery_ms(h)),
         "unavailable_s": round(sum(b - a for a, b in unavailable) / NS, 3),
         "unavailable_windows": [[a, b] for a, b in unavailable],

@@ -11,7 +11,7 @@ import io
 import json
 import pathlib
 
-from splitbrain import analysis, rundir
+from splitbrain import analysis, rundir, summary_text
 
 FAULT_COLOURS = {
     "partition": "#f4a261", "kill": "#e76f51", "pause": "#a8dadc", "clock": "#cdb4db",
@@ -138,6 +138,7 @@ def render(run: pathlib.Path, h: analysis.History, summary: dict, config: dict) 
         ("throughput (ok ops/s)", _fmt(summary["throughput_ops_s"])),
         ("latency p50 / p95 / p99 / max (ms)", " / ".join(_fmt(summary["latency_ms"].get(k)) for k in ("p50", "p95", "p99", "max"))),
         ("elections: count, p50 / p99 / max (ms)", f"{summary['election_ms']['count']}, " + " / ".join(_fmt(summary["election_ms"].get(k)) for k in ("p50", "p99", "max"))),
+        ("no quorum possible", html.escape(summary_text.no_quorum(summary))),
         ("recovery after faults: count, p50 / p99 / max (ms)", f"{summary['recovery_ms']['count']}, " + " / ".join(_fmt(summary["recovery_ms"].get(k)) for k in ("p50", "p99", "max"))),
         ("unavailable (s)", _fmt(summary["unavailable_s"])),
         ("linearizability check", f"{_fmt(lin.get('partitions'))} partitions, {_fmt(lin.get('ops'))} ops, {_fmt(lin.get('seconds'))} s"),

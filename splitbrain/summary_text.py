@@ -9,6 +9,12 @@ def _q(d: dict, unit: str = "ms") -> str:
     return f"n={d['count']}, " + ", ".join(parts)
 
 
+def no_quorum(s: dict) -> str:
+    """"3.9 s, partition-majorities-ring": the time no majority could talk, and the faults that did it."""
+    faults = sorted({f for iv in s.get("no_quorum") or [] for f in iv.get("faults", [])})
+    return f"{s.get('no_quorum_s') or 0:.1f} s" + (", " + ", ".join(faults) if faults else "")
+
+
 def short(run_dir, s: dict) -> str:
     v = s.get("valid")
     word = {True: "linearizable", False: "NOT LINEARIZABLE"}.get(v, "unknown")
@@ -20,6 +26,7 @@ def short(run_dir, s: dict) -> str:
         f"{s['throughput_ops_s']:.0f} ok ops/s",
         "latency: " + ", ".join(f"{k} {lat[k]:.1f}ms" for k in ("p50", "p95", "p99", "max") if lat.get(k) is not None),
         f"elections: {_q(s.get('election_ms'))}",
+        f"no quorum possible: {no_quorum(s)}",
         f"recovery after faults: {_q(s.get('recovery_ms'))}",
         f"unavailable: {s.get('unavailable_s', 0):.2f}s",
     ]

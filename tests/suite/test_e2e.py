@@ -88,3 +88,24 @@ def test_interrupted_run_keeps_its_history_and_can_be_reported(tmp_path):
     assert r.returncode in (0, 3) and json.loads(r.stdout)["ops"] == s["ops"]
     leftovers = subprocess.run(["pgrep", "-f", f"reference_kv.*{run.name}"], capture_output=True, text=True)
     assert leftovers.stdout.strip() == "", "node processes survived the interrupted run"
+
+
+def test_majorities_ring_reports_no_quorum_time_and_elections_from_the_heal(out):
+    """On 3 nodes the majorities ring is a one-way ring: no leader can be elected until the
+    heal. The summary says so apart, and no election is measured from before the heal."""
+    r, run = run_splitbrain(["run", "--nemesis", "partition-majorities-ring", "--time", "14",
+                             "--nemesis-interval", "3", "--fault-duration", "4", "--quiet", "2",
+                             "--seed", "1"], out)
+    s = summary_of(run)
+    assert r.returncode == 0, (s.get("linearizable"), r.stderr[-2000:])
+    starts = [e for e in s["nemesis"] if e["phase"] == "start"]
+    stops = [e for e in s["nemesis"] if e["phase"] == "stop"]
+    assert len(starts) == len(stops) == 1 and starts[0]["fault"] == "partition-majorities-ring", s["nemesis"]
+    assert [(iv["start"], iv["end"], iv["faults"]) for iv in s["no_quorum"]] == [
+        (starts[0]["time"], stops[0]["time"], ["partition-majorities-ring"])]
+    assert s["no_quorum_s"] > 1.5
+    assert f"no quorum possible: {s['no_quorum_s']:.1f} s, partition-majorities-ring" in r.stdout
+    for e in s["elections"]:
+        if e["elected"] > starts[0]["time"]:
+            assert e["from"] == "quorum" and e["lost"] == stops[0]["time"], s["elections"]
+            assert e["ms"] < s["no_quorum_s"] * 1000, s["elections"]
