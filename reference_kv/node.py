@@ -45,9 +45,10 @@ from reference_kv.raft.types import (
 )
 from reference_kv.server import HTTPError
 from reference_kv.snapshot_transfer import ACK, CHUNK, OFFER, SnapshotTransfer
+from reference_kv.snapshot_transfer import FRAME_LIMITS as SNAPSHOT_FRAME_LIMITS
 from reference_kv.statemachine import StaleRequest, StateMachine, encode_command
 from reference_kv.storage.base import is_checkpoint_file
-from reference_kv.transport import RAFT
+from reference_kv.transport import RAFT, RAFT_FRAME_LIMIT
 from reference_kv.waiting import AppliedWaiters, fail_all, settle
 
 log = logging.getLogger("reference_kv.node")
@@ -270,6 +271,7 @@ class Node:
                                           is_checkpoint_file)
         self.transport.on_frame = self._on_frame
         self.transport.on_unreachable = self._on_unreachable
+        self.transport.limits = {RAFT: RAFT_FRAME_LIMIT, **SNAPSHOT_FRAME_LIMITS}
         for nid, (peer, _client) in self._members.items():
             if nid not in self.cfg.peers and nid != self.id and peer:
                 self.transport.addresses.setdefault(nid, peer)

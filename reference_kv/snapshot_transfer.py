@@ -38,6 +38,8 @@ ACK_TIMEOUT = 3.0
 MAX_FILES = 100_000
 MAX_INDEX = (1 << 63) - 1
 MAX_SNAPSHOT_BYTES = 1 << 40
+# The largest frame of each kind: a chunk and its header, a manifest of MAX_FILES names.
+FRAME_LIMITS = {OFFER: 16 << 20, CHUNK: CHUNK_SIZE + (64 << 10), ACK: 1 << 10}
 
 
 class RefusedFrame(ValueError):
@@ -203,8 +205,8 @@ class SnapshotTransfer:
             return [frm, index, check_manifest(payload[2], self._names)]
         offset = _count(payload[2], "offset", MAX_SNAPSHOT_BYTES)
         if kind == CHUNK:
-            if not isinstance(payload[3], bytes) or len(payload[3]) > 2 * CHUNK_SIZE:
-                raise RefusedFrame("chunk data is not bytes of at most two chunk sizes")
+            if not isinstance(payload[3], bytes) or len(payload[3]) > CHUNK_SIZE:
+                raise RefusedFrame("chunk data is not bytes of at most one chunk size")
         elif type(payload[3]) is not bool:
             raise RefusedFrame("ack's done flag is not a boolean")
         return [frm, index, offset, payload[3]]

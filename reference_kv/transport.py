@@ -11,6 +11,13 @@ queued for a peer during one event-loop iteration leave in one write (one
 syscall for a whole Ready); when a peer's unsent bytes pass a bound or the peer
 is unreachable the frame is dropped and `on_unreachable(peer)` tells the node
 (Raft retries by itself).
+
+Whoever can reach the peer port can send anything, so what a connection may
+make the node hold is bounded before it is buffered: each frame kind has a
+size limit (`limits`, set by whoever owns the kind; unknown kinds close the
+connection), the bytes announced by all incomplete inbound frames together
+stay under INBOUND_BUDGET, at most MAX_INBOUND connections are open, and a
+connection that has not delivered a whole frame within HANDSHAKE_S is closed.
 """
 from __future__ import annotations
 
@@ -26,6 +33,12 @@ log = logging.getLogger("reference_kv.transport")
 RAFT = 0
 _HEADER = struct.Struct(">I")
 MAX_FRAME = 64 << 20
+# A Raft message holds at most max_size_per_msg (1 MiB) of entries, or one entry
+# if that is larger; client values are far smaller than this.
+RAFT_FRAME_LIMIT = 16 << 20
+INBOUND_BUDGET = 48 << 20
+MAX_INBOUND = 64
+HANDSHAKE_S = 5.0
 QUEUE_LIMIT = 8192
 QUEUE_BYTES = MAX_FRAME  # unsent bytes per peer before frames are dropped
 BACKOFF_MIN, BACKOFF_MAX = 0.01, 0.2
@@ -116,6 +129,14 @@ class _Peer:
         return max(0, QUEUE_LIMIT - len(self._frames)) if self.connected else 0
 
 
+def _frame_kind(buf, off: int) -> int | None:
+    """The kind of the frame whose body starts at buf[off]: msgpack [kind, payload] with a small int kind."""
+    if buf[off] != 0x92:  # a two-element array
+        return -1
+    k = buf[off + 1]
+    return k if k < 0x80 else -1  # positive fixint
+
+
 class _Inbound(asyncio.Protocol):
     """One accepted connection: frames are cut from the byte stream as they arrive, no task per frame."""
 
@@ -123,51 +144,100 @@ class _Inbound(asyncio.Protocol):
         self.t = t
         self.buf = bytearray()
         self.transport = None
+        self.announced = 0  # size of the incomplete frame, counted in the transport's budget
+        self._handshake = None
 
     def connection_made(self, transport):
         self.transport = transport
+        if len(self.t._conns) >= self.t.max_inbound:
+            log.warning("refusing peer connection from %s: %d already open",
+                        transport.get_extra_info("peername"), len(self.t._conns))
+            transport.abort()
+            return
         self.t._conns.add(transport)
+        self._handshake = asyncio.get_running_loop().call_later(self.t.handshake_s, self._too_slow)
+
+    def _too_slow(self):
+        log.warning("closing peer connection from %s: no whole frame within %.0f s",
+                    self.transport.get_extra_info("peername"), self.t.handshake_s)
+        self._drop()
+
+    def _drop(self):
+        self.transport.abort()
+        self.buf.clear()
+        self._announce(0)
+
+    def _announce(self, n: int):
+        self.t._inbound_bytes += n - self.announced
+        self.announced = n
 
     def connection_lost(self, exc):
         self.t._conns.discard(self.transport)
+        if self._handshake is not None:
+            self._handshake.cancel()
+        self._announce(0)
 
     def data_received(self, data: bytes):
         buf = self.buf
         buf += data
         off = 0
         n_buf = len(buf)
+        limits = self.t.limits
         try:
-            while n_buf - off >= 4:
+            while n_buf - off >= 6:
                 (n,) = _HEADER.unpack_from(buf, off)
-                if n > MAX_FRAME:
-                    log.warning("dropping connection: %d-byte frame", n)
-                    self.transport.close()
-                    buf.clear()
+                if n < 2:
+                    raise ValueError("empty frame")
+                kind = _frame_kind(buf, off + 4)
+                limit = limits.get(kind)
+                if limit is None or n > limit:
+                    log.warning("dropping peer connection: %d-byte frame of kind %s (limit %s)", n, kind, limit)
+                    self._drop()
                     return
                 if n_buf - off - 4 < n:
+                    if self.announced != n:
+                        if self.t._inbound_bytes - self.announced + n > self.t.inbound_budget:
+                            log.warning("dropping peer connection: %d-byte frame over the inbound budget", n)
+                            self._drop()
+                            return
+                        self._announce(n)
                     break
                 kind, payload = msgpack.unpackb(memoryview(buf)[off + 4:off + 4 + n], raw=False)
                 off += 4 + n
+                self._announce(0)
+                if self._handshake is not None:
+                    self._handshake.cancel()
+                    self._handshake = None
                 try:
                     self.t.on_frame(kind, payload)
                 except Exception:
                     log.exception("handling frame of kind %s", kind)
         except (ValueError, TypeError, msgpack.UnpackException):
-            self.transport.close()
-            buf.clear()
+            self._drop()
             return
         if off:
             del buf[:off]
 
 
 class Transport:
-    """on_frame(kind, payload) receives every inbound frame; on_unreachable(peer_id) every drop."""
+    """on_frame(kind, payload) receives every inbound frame; on_unreachable(peer_id) every drop.
 
-    def __init__(self, listen: str, peers: dict[int, str], on_frame=None, on_unreachable=None):
+    limits maps each frame kind the owner handles to its largest size in bytes;
+    frames of other kinds close their connection.
+    """
+
+    def __init__(self, listen: str, peers: dict[int, str], on_frame=None, on_unreachable=None, *,
+                 limits: dict[int, int] | None = None, max_inbound: int = MAX_INBOUND,
+                 inbound_budget: int = INBOUND_BUDGET, handshake_s: float = HANDSHAKE_S):
         self.listen = listen
         self.addresses = dict(peers)
         self.on_frame = on_frame or (lambda kind, payload: None)
         self.on_unreachable = on_unreachable or (lambda peer: None)
+        self.limits = dict(limits or {RAFT: RAFT_FRAME_LIMIT})
+        self.max_inbound = max_inbound
+        self.inbound_budget = inbound_budget
+        self.handshake_s = handshake_s
+        self._inbound_bytes = 0
         self._peers: dict[int, _Peer] = {}
         self._server: asyncio.AbstractServer | None = None
         self._conns: set[asyncio.Transport] = set()

@@ -58,8 +58,9 @@ from reference_kv.regions.merge import live_size, merge_candidate
 from reference_kv.regions.split import find_split_key, split_limit
 from reference_kv.regions import snapshot
 from reference_kv.server import HTTPError
-from reference_kv.snapshot_transfer import SnapshotTransfer
+from reference_kv.snapshot_transfer import FRAME_LIMITS as SNAPSHOT_FRAME_LIMITS, SnapshotTransfer
 from reference_kv.statemachine import EPOCH_NOT_MATCH, META_CONF, Applied, StateMachine, log_key
+from reference_kv.transport import RAFT_FRAME_LIMIT
 
 log = logging.getLogger("reference_kv.regions")
 
@@ -132,6 +133,9 @@ class Store:
             await self._open_peer(region.id, region)
         self.transport.on_frame = self._on_frame
         self.transport.on_unreachable = self._on_unreachable
+        # A Region frame wraps its group's message in [region_id, ...]: a little over the inner limit.
+        self.transport.limits = {REGION_RAFT: RAFT_FRAME_LIMIT + 64, WANT_SNAP: 64,
+                                 REGION_SNAP: max(SNAPSHOT_FRAME_LIMITS.values()) + 64}
         self.transport.addresses.pop(self.id, None)
         await self.transport.start()
         loop = asyncio.get_running_loop()

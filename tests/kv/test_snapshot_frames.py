@@ -147,6 +147,7 @@ def _attack_frames(wrap) -> list[bytes]:
 @pytest.mark.integration
 def test_node_peer_port_refuses_traversal(make_cluster):
     c = make_cluster(3)
+    c.wait(lambda: c.status(1), what="node 1 serving")  # a leader elsewhere does not mean node 1 listens yet
     victim = c.root / "victim"
     (victim / "inner").mkdir(parents=True)
     (victim / "keep.txt").write_bytes(b"keep")

@@ -15,6 +15,7 @@ REGION_SNAP = 17  # the Region store's frame kind, [region_id, snapshot kind, pa
 @pytest.mark.integration
 def test_region_store_peer_port_refuses_traversal(region_cluster):
     c = region_cluster(3)
+    c.wait(lambda: c.status(1), what="store 1 serving")  # a leader elsewhere does not mean store 1 listens yet
     victim = c.root / "victim"
     (victim / "inner").mkdir(parents=True)
     (victim / "keep.txt").write_bytes(b"keep")
