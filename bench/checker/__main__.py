@@ -27,7 +27,7 @@ from bench.checker import harness
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-CORPUS = pathlib.Path(os.environ.get("SPLITBRAIN_CORPUS", REPO.parent / "shared" / "corpus"))
+CORPUS = REPO / "tests" / "data" / "corpus"
 SETS = [("jepsen-etcd", "jepsen-log", "cas-register"), ("porcupine-kv", "porcupine-kv", "kv")]
 
 
