@@ -39,6 +39,22 @@ def _id_map(s: str) -> dict[int, str]:
     return out
 
 
+def _peer_tls(s: str):
+    from reference_kv.tls import PeerTLS
+    try:
+        tls = PeerTLS.from_dir(s)
+        tls.server_context()
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return tls
+
+
+def peer_transport(args, peers: dict[int, str]):
+    """The peer transport a node or store process runs on: mutual TLS when --peer-tls names a directory."""
+    from reference_kv.transport import Transport
+    return Transport(args.peer_listen, {i: a for i, a in peers.items() if i != args.id}, tls=args.peer_tls)
+
+
 def _positive(s: str) -> int:
     try:
         v = int(s)
@@ -54,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id", type=_positive, required=True, help="this node's id (>= 1)")
     p.add_argument("--listen", type=_hostport, required=True, help="client HTTP API address HOST:PORT")
     p.add_argument("--peer-listen", type=_hostport, required=True, help="Raft peer address HOST:PORT")
+    p.add_argument("--peer-tls", type=_peer_tls, default=None, metavar="DIR",
+                   help="mutual TLS between peers: DIR holds ca.crt (the cluster CA), tls.crt and tls.key "
+                        "(this node's, signed by that CA); without it peer traffic is plaintext")
     p.add_argument("--peers", type=_id_map, default={},
                    help="ID=HOST:PORT,... every initial voter (itself included) as this node dials it")
     p.add_argument("--peer-clients", type=_id_map, default={},
@@ -97,7 +116,7 @@ def storage_opener(kind: str | None):
 async def _serve(args) -> int:
     from reference_kv.node import Node, NodeConfig
     from reference_kv.server import Server
-    from reference_kv.transport import Transport, split_hostport
+    from reference_kv.transport import split_hostport
 
     kind, opener = storage_opener(args.storage)
     cfg = NodeConfig(
@@ -106,8 +125,7 @@ async def _serve(args) -> int:
         election_ticks=args.election_ticks, heartbeat_ticks=args.heartbeat_ticks, join=args.join,
         unsafe_bug=args.unsafe_bug, request_timeout=args.request_timeout,
     )
-    peers = {i: a for i, a in args.peers.items() if i != args.id}
-    node = Node(cfg, opener, Transport(args.peer_listen, peers))
+    node = Node(cfg, opener, peer_transport(args, args.peers))
     host, port = split_hostport(args.listen)
     server = Server(node, host, port, max_value_bytes=args.max_value_bytes)
     return await process.serve("reference_kv", f"node {args.id}", node, server,

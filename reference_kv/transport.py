@@ -18,6 +18,9 @@ size limit (`limits`, set by whoever owns the kind; unknown kinds close the
 connection), the bytes announced by all incomplete inbound frames together
 stay under INBOUND_BUDGET, at most MAX_INBOUND connections are open, and a
 connection that has not delivered a whole frame within HANDSHAKE_S is closed.
+With `tls` (reference_kv.tls.PeerTLS) both ends of every connection prove
+membership with a certificate of the cluster CA before any frame is read, and
+the TLS handshake itself must finish within HANDSHAKE_S.
 """
 from __future__ import annotations
 
@@ -77,7 +80,8 @@ class _Peer:
             writer = None
             try:
                 host, port = split_hostport(self.address)
-                reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1.0)
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(host, port, **self.t.dial_tls), 1.0 + (self.t.tls is not None))
                 sock = writer.get_extra_info("socket")
                 if sock is not None:
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -88,7 +92,7 @@ class _Peer:
                 await reader.read(1)
             except asyncio.CancelledError:
                 raise
-            except (OSError, asyncio.TimeoutError, ValueError) as e:
+            except (OSError, asyncio.TimeoutError, ValueError) as e:  # ssl.SSLError is an OSError
                 log.debug("peer %d at %s: %s", self.id, self.address, e)
             finally:
                 self.connected = False
@@ -228,7 +232,7 @@ class Transport:
 
     def __init__(self, listen: str, peers: dict[int, str], on_frame=None, on_unreachable=None, *,
                  limits: dict[int, int] | None = None, max_inbound: int = MAX_INBOUND,
-                 inbound_budget: int = INBOUND_BUDGET, handshake_s: float = HANDSHAKE_S):
+                 inbound_budget: int = INBOUND_BUDGET, handshake_s: float = HANDSHAKE_S, tls=None):
         self.listen = listen
         self.addresses = dict(peers)
         self.on_frame = on_frame or (lambda kind, payload: None)
@@ -237,6 +241,8 @@ class Transport:
         self.max_inbound = max_inbound
         self.inbound_budget = inbound_budget
         self.handshake_s = handshake_s
+        self.tls = tls
+        self.dial_tls = {} if tls is None else {"ssl": tls.client_context(), "ssl_handshake_timeout": handshake_s}
         self._inbound_bytes = 0
         self._peers: dict[int, _Peer] = {}
         self._server: asyncio.AbstractServer | None = None
@@ -245,7 +251,9 @@ class Transport:
     async def start(self):
         host, port = split_hostport(self.listen)
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _Inbound(self), host, port, reuse_address=True)
+        listen_tls = {} if self.tls is None else {"ssl": self.tls.server_context(),
+                                                  "ssl_handshake_timeout": self.handshake_s}
+        self._server = await loop.create_server(lambda: _Inbound(self), host, port, reuse_address=True, **listen_tls)
         for pid, addr in self.addresses.items():
             self._peers[pid] = _Peer(self, pid, addr)
 

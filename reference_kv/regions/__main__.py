@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from reference_kv import process
-from reference_kv.__main__ import build_parser, storage_opener
+from reference_kv.__main__ import build_parser, peer_transport, storage_opener
 from reference_kv.discovery import expand_argv
 
 
@@ -53,7 +53,7 @@ def parser() -> argparse.ArgumentParser:
 async def _serve(args) -> int:
     from reference_kv.regions.http import RegionServer
     from reference_kv.regions.store import Store, StoreConfig
-    from reference_kv.transport import Transport, split_hostport
+    from reference_kv.transport import split_hostport
 
     kind, opener = storage_opener(args.storage)
     cfg = StoreConfig(
@@ -64,7 +64,7 @@ async def _serve(args) -> int:
         request_timeout=args.request_timeout, seed=args.seed, split_size=args.region_split_size,
         hot_qps=args.region_hot_qps, merge_size=args.region_merge_size, balance_s=0.0 if args.no_leader_balance else 1.0,
     )
-    store = Store(cfg, opener, Transport(args.peer_listen, {i: a for i, a in args.peers.items() if i != args.id}))
+    store = Store(cfg, opener, peer_transport(args, args.peers))
     host, port = split_hostport(args.listen)
     server = RegionServer(store, host, port, max_value_bytes=args.max_value_bytes)
     return await process.serve(
