@@ -19,7 +19,9 @@ $(STAMP): $(BUILD_INPUTS)
 
 venv build: $(STAMP)
 
+# scripts/system-deps installs (as root) or names (otherwise) the Debian parts the tests use, and starts dockerd.
 test: $(STAMP)
+	scripts/system-deps
 	$(PY) -m pytest --durations=25 tests
 
 test-unit: $(STAMP)

@@ -9,6 +9,7 @@ splitbrain run (cluster, load, faults, check) of 15-25 s of load.
 from __future__ import annotations
 
 import pytest
+from system_parts import missing_for_faults
 
 from splitbrain import bugs
 
@@ -30,11 +31,18 @@ SEED = 0
 ATTEMPTS = {"lease-no-drift-guard": 3, "readindex-before-term-commit": 3}
 
 
+def skip_without_parts(bug: bugs.Bug) -> None:
+    why = missing_for_faults(bug.campaign.overrides.get("nemesis", ()))
+    if why:
+        pytest.skip(f"{bug.name}'s campaign: {why}")
+
+
 @pytest.mark.integration
 @pytest.mark.e2e
 @pytest.mark.parametrize("name", DETECTED)
 def test_campaign_finds_the_planted_bug(tmp_path, name):
     bug = bugs.get(name)
+    skip_without_parts(bug)
     result = bugs.hunt(bug, seed=SEED, out=str(tmp_path), attempts=ATTEMPTS.get(name, 2))
     assert result.found, f"{name} not found in {[(a.seed, a.valid, a.run_dir) for a in result.attempts]}"
     assert result.attempts[-1].valid is False
@@ -44,5 +52,6 @@ def test_campaign_finds_the_planted_bug(tmp_path, name):
 @pytest.mark.e2e
 @pytest.mark.parametrize("name", CONTROLLED)
 def test_same_campaign_on_the_safe_kv_is_valid(tmp_path, name):
+    skip_without_parts(bugs.get(name))
     result = bugs.hunt(bugs.get(name), seed=SEED, out=str(tmp_path), attempts=1, safe=True)
     assert not result.found and result.attempts[0].valid is True, result.attempts

@@ -7,14 +7,14 @@ import time
 
 import pytest
 
-from nemesis import clock, faults
+from nemesis import faults
 from nemesis.backends.local import LocalBackend
 from nemesis.faults.base import Context
 from nemesis_helpers import http_json, run_id, standin_specs, wait_until
+from system_parts import require
 
 pytestmark = pytest.mark.integration
-if clock.find_libfaketime() is None:
-    pytest.skip("libfaketime missing (Debian package 'faketime')", allow_module_level=True)
+require("faketime")
 
 # /proc/uptime is a file read, which libfaketime leaves alone: the real clock inside the process.
 SLEEPER = """

@@ -4,7 +4,6 @@ from __future__ import annotations
 import errno
 import os
 import random
-import shutil
 
 import pytest
 
@@ -13,10 +12,10 @@ from nemesis.backends.local import LocalBackend
 from nemesis.faults.base import Context
 from nemesis.fusefs import FuseMount
 from nemesis_helpers import http_json, run_id, standin_specs, wait_until
+from system_parts import require
 
 pytestmark = [pytest.mark.integration, pytest.mark.root]
-if os.geteuid() != 0 or not os.path.exists("/dev/fuse") or not shutil.which("fusermount3"):
-    pytest.skip("FUSE needs root, /dev/fuse and fusermount3 (Debian: fuse3)", allow_module_level=True)
+require("fuse")
 
 
 @pytest.fixture

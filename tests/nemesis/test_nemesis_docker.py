@@ -6,18 +6,16 @@ import random
 import pytest
 
 from nemesis import faults
-from nemesis.backends.host import BackendError
+from nemesis.backends.docker import DockerBackend, ensure_base_image
 from nemesis.faults.base import Context
 from nemesis.types import capabilities
 from nemesis_helpers import HERE, hears, http_json, run_id, standin_specs, wait_until
+from system_parts import require, require_docker_engine
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
-try:
-    from nemesis.backends.docker import DockerBackend, engine, ensure_base_image
-    engine().close()
-except BackendError as e:
-    pytest.skip(str(e), allow_module_level=True)
+require("debootstrap")
+require_docker_engine()
 
 
 @pytest.fixture(scope="module")

@@ -7,17 +7,15 @@ import time
 import pytest
 
 from kv_helpers import isolate_leader, kill_leader, kv_context, kv_specs, pause_leader, running_kv
-from nemesis.backends.host import BackendError
+from nemesis.backends.docker import DockerBackend
 from nemesis.types import capabilities
 from nemesis_helpers import run_id
+from system_parts import require, require_docker_engine
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
-try:
-    from nemesis.backends.docker import DockerBackend, engine
-    engine().close()
-except BackendError as e:
-    pytest.skip(str(e), allow_module_level=True)
+require("debootstrap")
+require_docker_engine()
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ so iptables there cuts its traffic. The namespaces themselves come from the netn
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 
@@ -18,13 +17,13 @@ from nemesis.backends.netns import NetnsBackend, missing_requirements
 from nemesis.backends.ssh import SshBackend
 from nemesis.types import NodeSpec, capabilities
 from nemesis_helpers import run_id, wait_until
+from system_parts import require
 
 pytestmark = [pytest.mark.integration, pytest.mark.root]
 SSHD = "/usr/sbin/sshd"
 if missing_requirements():
     pytest.skip(missing_requirements(), allow_module_level=True)
-if not os.path.exists(SSHD) or not shutil.which("ssh-keygen"):
-    pytest.skip("needs openssh-server (sshd) and ssh-keygen", allow_module_level=True)
+require("sshd")
 if reference_kv_missing():
     pytest.skip(reference_kv_missing(), allow_module_level=True)
 

@@ -8,21 +8,20 @@ its writes are gone (lost). The suite must find it by itself.
 """
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import time
 
 import pytest
+from system_parts import require
 
 from workloads.clients import make_client
 from workloads.errors import DefiniteError
 
 from .helpers import EXAMPLES, run_splitbrain, summary_of
 
-HAVE_REDIS = shutil.which("redis-server") is not None and shutil.which("redis-sentinel") is not None
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(not HAVE_REDIS, reason="needs redis-server and redis-sentinel (Debian)")]
+pytestmark = pytest.mark.integration
+require("redis")
 
 
 def _port() -> int:

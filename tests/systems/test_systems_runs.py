@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from system_parts import require
 
 from .helpers import EXAMPLES, REPO, run_splitbrain, summary_of
 
@@ -62,8 +63,8 @@ def test_an_external_cluster_is_loaded_and_checked_but_never_faulted(tmp_path, e
     assert '"process":"nemesis"' not in (run / "history.jsonl").read_text().replace(" ", "")
 
 
-@pytest.mark.skipif(shutil.which("etcd") is None, reason="needs etcd (Debian: etcd-server)")
 def test_etcd_described_by_a_file_is_linearizable_under_kills(tmp_path):
+    require("etcd")
     r, run = run_splitbrain(["--system", str(EXAMPLES / "etcd.toml"), "--nemesis", "kill",
                              "--time", "12", *SHORT], tmp_path)
     s = summary_of(run)

@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+from system_parts import require
 from workloads.localcluster import etcd_cluster, free_ports, reference_kv_cluster
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -24,6 +25,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 @pytest.fixture(scope="session")
 def etcd():
+    require("etcd")
     with etcd_cluster(3) as cluster:
         yield cluster
 
