@@ -4,4 +4,4 @@
 # usage: deploy/docker/build.sh [--rebuild]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-exec "${PYTHON:-.venv/bin/python}" -m nemesis.node_image "$@"
+exec "${PYTHON:-.venv/bin/python}" -m nemesis.images "$@"

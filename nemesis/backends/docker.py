@@ -10,10 +10,9 @@ The node's argv is the container's command; its data dir is /data inside it
 (a host dir under the work dir, so it survives restarts). Python nodes must use
 `NodeAddresses.python` (the image's interpreter); an argv that starts with the
 suite's own sys.executable gets it substituted, since that path does not exist in
-the image. Images are built locally (no registry needed): `ensure_base_image()`
-makes a Debian bookworm root with debootstrap and imports it, cached by tag;
-`image=None` (the default) builds or reuses the reference KV node image
-(`nemesis.node_image`, tagged by a content hash).
+the image. Images are built locally (no registry needed, `nemesis.images`): a
+Debian bookworm root made with debootstrap, cached by tag; `image=None` (the
+default) builds or reuses the reference KV node image (tagged by a content hash).
 
 Options: image (tag), volumes ({host_path: container_path[:ro]}), python (the
 interpreter in the image, default python3), clock_control (preload libfaketime:
@@ -27,65 +26,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 from typing import Sequence
 
-from .. import clock, iptables
+from .. import clock, images, iptables
 from ..types import Addr, ExecResult, NodeAddresses, NodeSpec
 from .host import BackendError, new_run_id
 
-BASE_TAG = "splitbrain-base:bookworm"
-BASE_PACKAGES = "python3,python3-venv,iptables,iproute2,faketime"
 CLIENT_PORT = 8000
 PEER_PORT = 9000
 CLOCK_DIR = "/nemesis"
 IMAGE_LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"  # Debian's path, in the image
-
-
-def engine():
-    """A connected docker client, or BackendError saying why not."""
-    try:
-        import docker
-        client = docker.from_env(timeout=60)
-        client.ping()
-        return client
-    except Exception as e:
-        raise BackendError(f"no Docker engine reachable ({type(e).__name__}: {e})") from None
-
-
-def ensure_base_image(tag: str = BASE_TAG, mirror: str | None = None) -> str:
-    """debootstrap a minimal bookworm with python3 and iptables and `docker import` it, once per tag."""
-    client = engine()
-    try:
-        client.images.get(tag)
-        return tag
-    except Exception:
-        pass
-    if shutil.which("debootstrap") is None:
-        raise BackendError("building the base image needs debootstrap (Debian package)")
-    root = tempfile.mkdtemp(prefix="sb-rootfs-")
-    try:
-        argv = ["debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}", "bookworm", root]
-        if mirror:
-            argv.append(mirror)
-        r = subprocess.run(argv, capture_output=True, text=True)
-        if r.returncode != 0:
-            raise BackendError(f"debootstrap failed: {r.stderr.strip()[-500:]}")
-        # apt caches and docs are dead weight on vfs, which copies every layer whole
-        for junk in ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man",
-                     "usr/share/locale"):
-            shutil.rmtree(os.path.join(root, junk), ignore_errors=True)
-        tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)
-        r = subprocess.run(["docker", "import", "-", tag], stdin=tar.stdout, capture_output=True, text=True)
-        tar.wait()
-        if r.returncode != 0:
-            raise BackendError(f"docker import failed: {r.stderr.strip()}")
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    return tag
 
 
 class DockerBackend:
@@ -93,7 +44,7 @@ class DockerBackend:
 
     def __init__(self, workdir, run_id=None, *, image: str | None = None, volumes: dict | None = None,
                  python: str = "python3", clock_control: bool = False):
-        self.client = engine()
+        self.client = images.engine()
         self.workdir = os.path.abspath(workdir)
         self.run_id = run_id or new_run_id()
         self.image = image
@@ -134,9 +85,8 @@ class DockerBackend:
         import docker
         os.makedirs(self.workdir, exist_ok=True)
         if self.image is None:
-            from ..node_image import PYTHON, ensure_node_image
-            self.image = ensure_node_image()
-            self.python = PYTHON
+            self.image = images.ensure_node_image()
+            self.python = images.PYTHON
         labels = {"splitbrain.run": self.run_id}
         ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(
             subnet=f"{self.subnet}.0/24", gateway=f"{self.subnet}.254")])

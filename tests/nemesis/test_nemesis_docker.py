@@ -6,7 +6,8 @@ import random
 import pytest
 
 from nemesis import faults
-from nemesis.backends.docker import DockerBackend, ensure_base_image
+from nemesis.backends.docker import DockerBackend
+from nemesis.images import ensure_base_image
 from nemesis.faults.base import Context
 from nemesis.types import capabilities
 from nemesis_helpers import HERE, hears, http_json, run_id, standin_specs, wait_until

@@ -20,7 +20,7 @@ require_docker_engine()
 
 @pytest.fixture(scope="module")
 def kv(tmp_path_factory):
-    from nemesis.node_image import PYTHON, ensure_node_image
+    from nemesis.images import PYTHON, ensure_node_image
     image = ensure_node_image()  # cached by content hash; ~1.5 min when the tree changed
     rid = run_id()
     work = tmp_path_factory.mktemp("dockerkv") / rid

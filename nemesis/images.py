@@ -1,7 +1,9 @@
-"""The reference KV node image, built locally and cached by a content-hash tag.
+"""Docker images for nodes, built locally (containers may reach no registry).
 
-`ensure_node_image()` returns `splitbrain-node:<hash>` where the hash covers what
-the node runs (reference_kv/ with the compiled Pebble shim, the packaging files and
+`ensure_base_image()` debootstraps a minimal Debian bookworm with python3 and
+iptables and imports it, once per tag. `ensure_node_image()` returns
+`splitbrain-node:<hash>` where the hash covers what the node runs
+(reference_kv/ with the compiled Pebble shim, the packaging files and
 deploy/Dockerfile), so an unchanged tree reuses the image and a changed one gets a
 new tag. The build never touches the working tree: the sources are copied to a
 temp dir, the wheel is built there (`pip wheel`, which compiles the checker's cffi
@@ -9,7 +11,7 @@ extension too), the node's runtime dependencies are fetched as wheels on the hos
 (containers may reach no index) and `deploy/Dockerfile` installs them on the
 debootstrapped base. The wheel is checked for its two shared objects before use.
 
-    python -m nemesis.node_image            # build if needed, print the tag
+    python -m nemesis.images                # build the node image if needed, print the tag
 """
 from __future__ import annotations
 
@@ -22,7 +24,6 @@ import sys
 import tempfile
 import zipfile
 
-from .backends.docker import ensure_base_image, engine
 from .backends.host import BackendError
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -35,6 +36,51 @@ SUFFIXES = (".py", ".c", ".h", ".go", ".mod", ".sum", ".so", ".html", ".js", ".c
 # a wheel without these would start a node that fails at its first import
 REQUIRED_IN_WHEEL = ("reference_kv/storage/_shim/libpebbleshim.so", "checker/_wgl")
 PYTHON = "/opt/splitbrain/bin/python"  # the image's interpreter (deploy/Dockerfile)
+BASE_TAG = "splitbrain-base:bookworm"
+BASE_PACKAGES = "python3,python3-venv,iptables,iproute2,faketime"
+
+
+def engine():
+    """A connected docker client, or BackendError saying why not."""
+    try:
+        import docker
+        client = docker.from_env(timeout=60)
+        client.ping()
+        return client
+    except Exception as e:
+        raise BackendError(f"no Docker engine reachable ({type(e).__name__}: {e})") from None
+
+
+def ensure_base_image(tag: str = BASE_TAG, mirror: str | None = None) -> str:
+    """debootstrap a minimal bookworm with python3 and iptables and `docker import` it, once per tag."""
+    client = engine()
+    try:
+        client.images.get(tag)
+        return tag
+    except Exception:
+        pass
+    if shutil.which("debootstrap") is None:
+        raise BackendError("building the base image needs debootstrap (Debian package)")
+    root = tempfile.mkdtemp(prefix="sb-rootfs-")
+    try:
+        argv = ["debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}", "bookworm", root]
+        if mirror:
+            argv.append(mirror)
+        r = subprocess.run(argv, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise BackendError(f"debootstrap failed: {r.stderr.strip()[-500:]}")
+        # apt caches and docs are dead weight on vfs, which copies every layer whole
+        for junk in ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man",
+                     "usr/share/locale"):
+            shutil.rmtree(os.path.join(root, junk), ignore_errors=True)
+        tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)
+        r = subprocess.run(["docker", "import", "-", tag], stdin=tar.stdout, capture_output=True, text=True)
+        tar.wait()
+        if r.returncode != 0:
+            raise BackendError(f"docker import failed: {r.stderr.strip()}")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return tag
 
 
 def _package_files(root: pathlib.Path) -> list[pathlib.Path]:
