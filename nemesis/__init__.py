@@ -18,11 +18,9 @@ allocated for that node:
                            is /opt/splitbrain/bin/python, not the suite's sys.executable)
     dial_list()            "id=host:port,..." from `dial`
 
-The reference KV:
+The reference KV takes `dial` (its launcher, `reference_kv.launch.placed_argv`):
 
-    def argv(a):
-        return [a.python, "-m", "reference_kv", "--id", a.id, "--listen", str(a.client),
-                "--peer-listen", str(a.peer), "--peers", a.dial_list(), "--data-dir", a.data_dir]
+    python -m reference_kv --id ID --listen CLIENT --peer-listen PEER --peers <dial_list()> --data-dir DIR
 
 etcd needs one global view (its cluster id hashes every member's peer URLs), so
 it takes `cluster`, not `dial`, and runs on netns/docker/ssh where links are cut
@@ -35,7 +33,7 @@ by iptables rather than proxies:
 Backend options (`nemesis.backends.create(name, workdir, **options)`; unknown
 names are a ValueError): local: cut_mode, clock_control, power_loss, disk_mb,
 python; netns: clock_control, power_loss, disk_mb, python; docker: image
-(default: the reference KV node image, built and cached by `nemesis.node_image`),
+(default: the reference KV node image, built and cached by `nemesis.images`),
 volumes, python, clock_control; ssh: hosts, key_file, known_hosts, remote_dir,
 python, client_port, peer_port, clock_control, connect_timeout (see
 `nemesis.backends.ssh`).

@@ -11,20 +11,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
+from reference_kv import admin, launch
+
 CONFIG = "cluster.json"
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def node_dir(root: Path, nid: int) -> Path:
@@ -32,7 +26,8 @@ def node_dir(root: Path, nid: int) -> Path:
 
 
 def create_config(root: Path, n: int, host: str = "127.0.0.1", **options) -> dict:
-    nodes = [{"id": i, "address": f"{host}:{_free_port(host)}", "peer_address": f"{host}:{_free_port(host)}"}
+    ports = iter(launch.free_ports(2 * n, host))
+    nodes = [{"id": i, "address": f"{host}:{next(ports)}", "peer_address": f"{host}:{next(ports)}"}
              for i in range(1, n + 1)]
     cfg = {"nodes": nodes, "options": {k: v for k, v in options.items() if v is not None}}
     root.mkdir(parents=True, exist_ok=True)
@@ -54,15 +49,10 @@ def load_config(root: Path) -> dict | None:
 
 def node_argv(cfg: dict, root: Path, nid: int, python: str = sys.executable) -> list[str]:
     nodes = {n["id"]: n for n in cfg["nodes"]}
-    me = nodes[nid]
-    argv = [python, "-m", "reference_kv", "--id", str(nid), "--listen", me["address"],
-            "--peer-listen", me["peer_address"],
-            "--peers", ",".join(f"{i}={n['peer_address']}" for i, n in nodes.items()),
-            "--peer-clients", ",".join(f"{i}={n['address']}" for i, n in nodes.items()),
-            "--data-dir", str(node_dir(root, nid) / "data")]
-    for key, value in sorted(cfg.get("options", {}).items()):
-        argv += [f"--{key.replace('_', '-')}", str(value)]
-    return argv
+    return launch.node_argv(nid, listen=nodes[nid]["address"], peer_listen=nodes[nid]["peer_address"],
+                            peers={i: n["peer_address"] for i, n in nodes.items()},
+                            peer_clients={i: n["address"] for i, n in nodes.items()},
+                            data_dir=node_dir(root, nid) / "data", python=python, **cfg.get("options", {}))
 
 
 def read_pid(root: Path, nid: int) -> int | None:
@@ -95,19 +85,11 @@ def start_node(cfg: dict, root: Path, nid: int) -> subprocess.Popen:
     return proc
 
 
-def fetch_status(address: str, timeout: float = 0.5) -> dict | None:
-    try:
-        with urllib.request.urlopen(f"http://{address}/status", timeout=timeout) as r:
-            return json.loads(r.read())
-    except (OSError, ValueError):
-        return None
-
-
 def status(root: Path, cfg: dict) -> list[dict]:
     out = []
     for n in cfg["nodes"]:
         pid = read_pid(root, n["id"])
-        st = fetch_status(n["address"]) if pid else None
+        st = admin.status(n["address"], timeout=0.5) if pid else None
         out.append({"id": n["id"], "pid": pid, "address": n["address"], "peer_address": n["peer_address"],
                     "role": (st or {}).get("role", "starting") if pid else "down",
                     "term": (st or {}).get("term"), "leader": (st or {}).get("leader"),

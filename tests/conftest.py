@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pathlib
-import socket
 
 import pytest
 
@@ -18,10 +17,3 @@ def repo_root() -> pathlib.Path:
 @pytest.fixture(scope="session")
 def corpus_dir() -> pathlib.Path:
     return CORPUS
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port the kernel just handed out on host; good enough for tests on loopback."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]

@@ -11,21 +11,15 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from bench.kv.httpc import Conn, HTTPConnectionError
+from reference_kv import launch
 
 PY = sys.executable
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Cluster:
@@ -36,8 +30,9 @@ class Cluster:
     def __init__(self, root: Path, n: int = 3):
         self.root = Path(root)
         self.ids = list(range(1, n + 1))
-        self.client = {i: f"127.0.0.1:{free_port()}" for i in self.ids}
-        self.peer = {i: f"127.0.0.1:{free_port()}" for i in self.ids}
+        ports = iter(launch.free_ports(2 * n))
+        self.client = {i: f"127.0.0.1:{next(ports)}" for i in self.ids}
+        self.peer = {i: f"127.0.0.1:{next(ports)}" for i in self.ids}
         self.procs: dict[int, subprocess.Popen] = {}
         self._status_conns: dict[int, Conn] = {}
 
@@ -149,12 +144,9 @@ class RefKV(Cluster):
             self.read_modes = ("lease",)
 
     def argv(self, nid):
-        return [PY, "-m", "reference_kv", "--id", str(nid), "--listen", self.client[nid],
-                "--peer-listen", self.peer[nid],
-                "--peers", ",".join(f"{i}={a}" for i, a in self.peer.items()),
-                "--peer-clients", ",".join(f"{i}={a}" for i, a in self.client.items()),
-                "--data-dir", str(self.root / f"n{nid}.data"), "--read-mode", self.default_mode,
-                "--log-level", "WARNING"] + self.extra
+        return launch.node_argv(nid, listen=self.client[nid], peer_listen=self.peer[nid], peers=self.peer,
+                                peer_clients=self.client, data_dir=self.root / f"n{nid}.data",
+                                read_mode=self.default_mode, log_level="WARNING", extra=self.extra)
 
     def write_request(self, key, value, rid):
         return "PUT", f"/kv/{key}", json.dumps({"value": value, "request_id": rid}).encode()

@@ -44,9 +44,9 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _throughput_round(a, module: str, split: str | None) -> tuple[float, int, int]:
-    extra = ["--region-split-size", split] if split else []
-    with BenchCluster(module, extra) as c:
+def _throughput_round(a, split: str | None) -> tuple[float, int, int]:
+    """split None: the single-group node."""
+    with BenchCluster(split is not None, region_split_size=split) as c:
         prefill(c.addresses(), "k", a.keys, a.value_size)
         time.sleep(1.0)  # let the last splits land and leaders settle
         # Warm-up, not measured: the last splits, leader moves and the clients' first route lookups.
@@ -57,7 +57,7 @@ def _throughput_round(a, module: str, split: str | None) -> tuple[float, int, in
 
 
 def _latency_round(a, split: str) -> tuple[float, float, int, float]:
-    with BenchCluster("reference_kv.regions", ["--region-split-size", split]) as c:
+    with BenchCluster(True, region_split_size=split) as c:
         ops, errors, lat = run_writers(c.addresses(), "f", a.writers, a.seconds, value_size=a.value_size, fresh=True)
         regions = c.regions()
     return percentile(lat, 0.99) * 1000, percentile(lat, 0.5) * 1000, regions, ops
@@ -72,10 +72,8 @@ def main(argv=None) -> int:
     p50 = {"splits": [], "none": []}
     grown = []
     for r in range(a.rounds):
-        for name, module, split in (("one", "reference_kv.regions", "1GiB"),
-                                    ("many", "reference_kv.regions", a.split_size),
-                                    ("single", "reference_kv", None)):
-            ops, errors, n = _throughput_round(a, module, split)
+        for name, split in (("one", "1GiB"), ("many", a.split_size), ("single", None)):
+            ops, errors, n = _throughput_round(a, split)
             thr[name].append(ops)
             if name in regions:
                 regions[name].append(n)

@@ -4,20 +4,14 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from reference_kv import admin, launch
 
 
 def _get(address: str, path: str):
@@ -26,25 +20,24 @@ def _get(address: str, path: str):
 
 
 class BenchCluster:
-    """module: "reference_kv.regions" or "reference_kv"; extra: further node flags."""
+    """The Region store (`regions`) or the single-group node; `flags`: further node flags (launch.node_argv)."""
 
-    def __init__(self, module: str, extra: list[str], n: int = 3):
+    def __init__(self, regions: bool, n: int = 3, **flags):
         self.root = Path(tempfile.mkdtemp(prefix="bench-regions-"))
-        self.module, self.extra, self.ids = module, extra, list(range(1, n + 1))
-        self.client = {i: f"127.0.0.1:{_port()}" for i in self.ids}
-        self.peer = {i: f"127.0.0.1:{_port()}" for i in self.ids}
+        self.regions_mode, self.flags, self.ids = regions, flags, list(range(1, n + 1))
+        ports = iter(launch.free_ports(2 * n))
+        self.client = {i: f"127.0.0.1:{next(ports)}" for i in self.ids}
+        self.peer = {i: f"127.0.0.1:{next(ports)}" for i in self.ids}
         self.procs: list[subprocess.Popen] = []
 
     def __enter__(self) -> "BenchCluster":
-        peers = ",".join(f"{i}={a}" for i, a in self.peer.items())
-        clients = ",".join(f"{i}={a}" for i, a in self.client.items())
         try:
             for i in self.ids:
                 log = open(self.root / f"n{i}.log", "wb")
                 self.procs.append(subprocess.Popen(
-                    [sys.executable, "-m", self.module, "--id", str(i), "--listen", self.client[i],
-                     "--peer-listen", self.peer[i], "--peers", peers, "--peer-clients", clients,
-                     "--data-dir", str(self.root / f"n{i}")] + self.extra,
+                    launch.node_argv(i, listen=self.client[i], peer_listen=self.peer[i], peers=self.peer,
+                                     peer_clients=self.client, data_dir=self.root / f"n{i}",
+                                     regions=self.regions_mode, **self.flags),
                     stdout=log, stderr=log, stdin=subprocess.DEVNULL))
                 log.close()
             self._wait_leader()
@@ -56,12 +49,8 @@ class BenchCluster:
     def _wait_leader(self, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for a in self.client.values():
-                try:
-                    if _get(a, "/status").get("role") == "leader":
-                        return
-                except OSError:
-                    pass
+            if any((admin.status(a) or {}).get("role") == "leader" for a in self.client.values()):
+                return
             time.sleep(0.05)
         raise RuntimeError(f"no leader within {timeout}s (logs in {self.root})")
 

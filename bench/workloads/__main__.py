@@ -4,7 +4,7 @@
 
 For each client (reference KV, etcd) one unpaced `python -m workloads.run`
 process (register workload, history written as in a checked run) drives:
-- `stand-in`: workloads.memserver, which answers both protocols from a dict, so
+- `stand-in`: bench.workloads.standin, which answers both protocols from a dict, so
   the rate it reaches is the ceiling of the load generator itself;
 - `cluster`: a real 3-node cluster (reference KV, or Debian's etcd) on loopback.
 Reported per cell: median ops/s and min-max over the repeats, and the load
@@ -26,7 +26,8 @@ import sys
 import tempfile
 
 from bench import machine as bench_machine
-from workloads.localcluster import etcd_cluster, free_ports, reference_kv_cluster
+from bench.workloads.clusters import etcd_cluster, reference_kv_cluster
+from reference_kv.launch import free_ports
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -48,7 +49,7 @@ def one_run(system: str, endpoints: list[str], seconds: float, users: int) -> tu
 class StandIn:
     def __enter__(self) -> list[str]:
         port = free_ports(1)[0]
-        self.proc = subprocess.Popen([sys.executable, "-m", "workloads.memserver", "--listen", f"127.0.0.1:{port}"],
+        self.proc = subprocess.Popen([sys.executable, "-m", "bench.workloads.standin", "--listen", f"127.0.0.1:{port}"],
                                      cwd=REPO, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
         self.proc.stderr.readline()
         return [f"127.0.0.1:{port}"]

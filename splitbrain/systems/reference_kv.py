@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 
 from nemesis.types import Addr, NodeAddresses, NodeSpec
+from reference_kv import admin, launch
 from splitbrain.systems.base import Defaults, http_json
 
 READ_MODES = ("readindex", "lease", "log", "follower", "local-unsafe")
@@ -40,25 +41,17 @@ class ReferenceKV(Defaults):
             region_split_bytes(self.region_split_size)
 
     def _argv(self, a: NodeAddresses) -> list[str]:
-        # a.python: the interpreter where the node runs (a container's is not ours)
-        module = "reference_kv.regions" if self.region_split_size else "reference_kv"
-        argv = [a.python, "-m", module, "--id", a.id, "--listen", str(a.client),
-                "--peer-listen", str(a.peer), "--peers", a.dial_list(), "--data-dir", a.data_dir,
-                "--read-mode", self.read_mode, "--storage", self.storage,
-                "--peer-clients", ",".join(f"{k}={v}" for k, v in a.clients.items())]
-        for flag, value in (("--snapshot-every", self.snapshot_every), ("--tick-ms", self.tick_ms),
-                            ("--election-ticks", self.election_ticks), ("--unsafe-bug", self.unsafe_bug),
-                            ("--region-split-size", self.region_split_size)):
-            if value is not None:
-                argv += [flag, str(value)]
-        return argv + list(self.extra_args)
+        return launch.placed_argv(a, regions=bool(self.region_split_size), read_mode=self.read_mode,
+                                  storage=self.storage, snapshot_every=self.snapshot_every, tick_ms=self.tick_ms,
+                                  election_ticks=self.election_ticks, unsafe_bug=self.unsafe_bug,
+                                  region_split_size=self.region_split_size, extra=self.extra_args)
 
     def node_specs(self, n: int) -> list[NodeSpec]:
         return [NodeSpec(id=str(i), argv=self._argv) for i in range(1, n + 1)]
 
     def status(self, node: NodeAddresses, timeout: float) -> dict | None:
-        code, body = http_json(node.client, "GET", "/status", timeout=timeout)
-        if code != 200 or not isinstance(body, dict):
+        body = admin.status(str(node.client), timeout)
+        if not isinstance(body, dict):
             return None
         leader = body.get("leader")
         return {"role": body.get("role"), "term": body.get("term"),

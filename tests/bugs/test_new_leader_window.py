@@ -9,7 +9,6 @@ answers from the stale commit index, an older value.
 from __future__ import annotations
 
 import random
-import sys
 import threading
 import time
 
@@ -19,24 +18,19 @@ from kv.harness import http_or_none
 from nemesis.backends.local import LocalBackend
 from nemesis.faults import Context, slow_leader
 from nemesis.types import NodeSpec
+from reference_kv import admin
+from reference_kv.launch import placed_argv
 
 pytestmark = [pytest.mark.integration]
 
 
 def _argv(bug):
-    def argv(a):
-        v = [sys.executable, "-m", "reference_kv", "--id", a.id, "--listen", str(a.client),
-             "--peer-listen", str(a.peer), "--peers", a.dial_list(),
-             "--peer-clients", ",".join(f"{k}={v}" for k, v in a.clients.items()),
-             "--data-dir", a.data_dir, "--storage", "memory"]
-        return v + (["--unsafe-bug", bug] if bug else [])
-    return argv
+    return lambda a: placed_argv(a, storage="memory", unsafe_bug=bug)
 
 
 def _leader(b):
     for n in b.nodes():
-        code, st = http_or_none(b.addresses(n).client, "GET", "/status", timeout=0.3)
-        if code == 200 and st.get("role") == "leader":
+        if (admin.status(str(b.addresses(n).client), 0.3) or {}).get("role") == "leader":
             return n
     return None
 

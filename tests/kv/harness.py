@@ -2,22 +2,15 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-import socket
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+from reference_kv import admin
+from reference_kv.launch import free_port, node_argv
 
 
 def http(address: str, method: str, path: str, body=None, timeout: float = 3.0, raw: bytes | None = None):
@@ -44,6 +37,8 @@ def http_or_none(address, method: str, path: str, body=None, timeout: float = 3.
 
 
 class Cluster:
+    regions = False  # True: the Region store (`python -m reference_kv.regions`)
+
     def __init__(self, root: Path, n: int, *extra: str):
         self.root = root
         self.extra = list(extra)
@@ -54,13 +49,10 @@ class Cluster:
         self.voters = list(self.ids)
 
     def argv(self, nid: int, join: bool = False) -> list[str]:
-        peers = {i: self.peer[i] for i in (self.voters if not join else self.voters)}
-        argv = [sys.executable, "-m", "reference_kv", "--id", str(nid), "--listen", self.client[nid],
-                "--peer-listen", self.peer[nid],
-                "--peers", ",".join(f"{i}={a}" for i, a in peers.items()),
-                "--peer-clients", ",".join(f"{i}={a}" for i, a in self.client.items()),
-                "--data-dir", str(self.root / f"n{nid}")] + self.extra
-        return argv + (["--join"] if join else [])
+        return node_argv(nid, listen=self.client[nid], peer_listen=self.peer[nid],
+                         peers={i: self.peer[i] for i in self.voters}, peer_clients=self.client,
+                         data_dir=self.root / f"n{nid}", regions=self.regions, extra=self.extra,
+                         join=join)
 
     def start(self, nid: int, join: bool = False) -> None:
         log = open(self.root / f"n{nid}.log", "ab")
@@ -88,8 +80,7 @@ class Cluster:
         return [self.client[i] for i in (ids or self.procs)]
 
     def status(self, nid: int) -> dict | None:
-        code, body = http_or_none(self.client[nid], "GET", "/status", timeout=0.5)
-        return body if code == 200 else None
+        return admin.status(self.client[nid], timeout=0.5)
 
     def wait_leader(self, timeout: float = 10.0, exclude=()) -> int:
         deadline = time.monotonic() + timeout

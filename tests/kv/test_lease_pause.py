@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import sys
 import time
 
 import pytest
@@ -14,22 +13,21 @@ import pytest
 from nemesis.backends.local import LocalBackend
 from nemesis.types import NodeSpec
 
+from reference_kv import admin
+from reference_kv.launch import placed_argv
+
 from .harness import http_or_none
 
 pytestmark = pytest.mark.integration
 
 
 def argv(a):
-    return [sys.executable, "-m", "reference_kv", "--id", a.id, "--listen", str(a.client),
-            "--peer-listen", str(a.peer), "--peers", a.dial_list(),
-            "--peer-clients", ",".join(f"{k}={v}" for k, v in a.clients.items()),
-            "--data-dir", a.data_dir, "--storage", "memory", "--read-mode", "lease"]
+    return placed_argv(a, storage="memory", read_mode="lease")
 
 
 def leader_among(b, nodes):
     for n in nodes:
-        code, st = http_or_none(b.addresses(n).client, "GET", "/status", timeout=0.5)
-        if code == 200 and st.get("role") == "leader":
+        if (admin.status(str(b.addresses(n).client), 0.5) or {}).get("role") == "leader":
             return n
     return None
 

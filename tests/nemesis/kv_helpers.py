@@ -11,7 +11,9 @@ import sys
 from nemesis import faults
 from nemesis.faults.base import Context
 from nemesis.types import NodeSpec
-from nemesis_helpers import http_json, wait_until
+from nemesis_helpers import wait_until
+from reference_kv import admin
+from reference_kv.launch import placed_argv
 
 
 @functools.cache
@@ -21,11 +23,7 @@ def reference_kv_missing() -> str | None:
 
 
 def kv_argv(a, storage: str = "memory"):
-    # a.python: the interpreter where the node runs (a container's is not ours)
-    return [a.python, "-m", "reference_kv", "--id", a.id, "--listen", str(a.client),
-            "--peer-listen", str(a.peer), "--peers", a.dial_list(),
-            "--peer-clients", ",".join(f"{k}={v}" for k, v in a.clients.items()),
-            "--data-dir", a.data_dir, "--storage", storage, "--log-level", "WARNING"]
+    return placed_argv(a, storage=storage, log_level="WARNING")
 
 
 def kv_specs(n: int = 3, storage: str = "memory") -> list[NodeSpec]:
@@ -33,7 +31,7 @@ def kv_specs(n: int = 3, storage: str = "memory") -> list[NodeSpec]:
 
 
 def status(b, node, timeout=0.5):
-    return http_json(b.addresses(node).client, "/status", timeout=timeout)
+    return admin.status(str(b.addresses(node).client), timeout)
 
 
 def leader(b, among=None):

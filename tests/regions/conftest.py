@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import sys
-
 import pytest
 
 from kv.harness import Cluster
@@ -10,10 +8,7 @@ from kv.harness import Cluster
 class RegionCluster(Cluster):
     """The kv harness's loopback processes, running the Region store instead of the single-group node."""
 
-    def argv(self, nid: int, join: bool = False) -> list[str]:
-        argv = super().argv(nid, join)
-        assert argv[1:3] == ["-m", "reference_kv"]
-        return [sys.executable, "-m", "reference_kv.regions"] + argv[3:]
+    regions = True
 
 
 @pytest.fixture

@@ -18,16 +18,12 @@ from system_parts import require
 from workloads.clients import make_client
 from workloads.errors import DefiniteError
 
+from reference_kv.launch import free_ports
+
 from .helpers import EXAMPLES, run_splitbrain, summary_of
 
 pytestmark = pytest.mark.integration
 require("redis")
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_port(port: int, timeout: float = 10.0) -> None:
@@ -43,7 +39,7 @@ def _wait_port(port: int, timeout: float = 10.0) -> None:
 
 @pytest.fixture
 def primary_and_replica(tmp_path):
-    ports = [_port(), _port()]
+    ports = free_ports(2)
     procs = []
     try:
         for i, port in enumerate(ports):
@@ -90,7 +86,7 @@ def test_a_replica_refusal_is_definite_and_the_client_moves_to_the_primary(prima
     both = make_client("redis", [replica, primary], timeout=2.0)
     both.write("k", 2)
     assert both.node == primary
-    dead = make_client("redis", [f"127.0.0.1:{_port()}"], timeout=0.5)
+    dead = make_client("redis", [f"127.0.0.1:{free_ports(1)[0]}"], timeout=0.5)
     with pytest.raises(DefiniteError) as e:
         dead.read("k")
     assert e.value.kind == "refused"

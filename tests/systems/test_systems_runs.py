@@ -3,12 +3,13 @@ user's python client, an external cluster) and etcd, all expected linearizable."
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 
 import pytest
 from system_parts import require
+
+from reference_kv.launch import free_port
 
 from .helpers import EXAMPLES, REPO, run_splitbrain, summary_of
 
@@ -38,9 +39,7 @@ def test_a_users_python_client_next_to_the_file_reaches_the_load(tmp_path):
 
 @pytest.fixture
 def external_kv():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen([sys.executable, str(EXAMPLES / "testkv.py"), "--listen", f"127.0.0.1:{port}"],
                             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
     try:

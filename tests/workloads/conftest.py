@@ -17,8 +17,9 @@ import time
 
 import pytest
 
+from bench.workloads.clusters import etcd_cluster, reference_kv_cluster
+from reference_kv.launch import free_ports
 from system_parts import require
-from workloads.localcluster import etcd_cluster, free_ports, reference_kv_cluster
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -40,13 +41,13 @@ def reference_kv():
         yield cluster
 
 
-def start_memserver(*extra: str) -> tuple[subprocess.Popen, str]:
+def start_standin(*extra: str) -> tuple[subprocess.Popen, str]:
     port = free_ports(1)[0]
-    proc = subprocess.Popen([sys.executable, "-m", "workloads.memserver", "--listen", f"127.0.0.1:{port}", *extra],
+    proc = subprocess.Popen([sys.executable, "-m", "bench.workloads.standin", "--listen", f"127.0.0.1:{port}", *extra],
                             cwd=REPO, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     proc.stderr.readline()  # "listening on ..." once the socket is bound
     if proc.poll() is not None:
-        raise RuntimeError(f"memserver exited with {proc.returncode}")
+        raise RuntimeError(f"the stand-in server exited with {proc.returncode}")
     return proc, f"127.0.0.1:{port}"
 
 
@@ -61,8 +62,8 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture
-def memserver():
-    proc, address = start_memserver()
+def standin():
+    proc, address = start_standin()
     try:
         yield address
     finally:
@@ -70,8 +71,8 @@ def memserver():
 
 
 @pytest.fixture
-def stale_memserver():
-    proc, address = start_memserver("--unsafe-stale-reads", "0.3")
+def stale_standin():
+    proc, address = start_standin("--unsafe-stale-reads", "0.3")
     try:
         yield address
     finally:

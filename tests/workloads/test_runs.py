@@ -84,18 +84,18 @@ def test_register_on_reference_kv_is_linearizable_and_counted(reference_kv, tmp_
     assert check(history, "register").valid is True
 
 
-def test_stale_reads_are_caught(stale_memserver, tmp_path):
+def test_stale_reads_are_caught(stale_standin, tmp_path):
     """The pipeline can fail: a server that serves old values yields a non-linearizable history."""
     history = tmp_path / "history.jsonl"
-    result, _ = run_load({"system": "reference-kv", "endpoints": [stale_memserver], "workload": "register",
+    result, _ = run_load({"system": "reference-kv", "endpoints": [stale_standin], "workload": "register",
                           "users": 3, "run_time": 1.5, "rate": 300, "keys": 2, "history_path": str(history)})
     assert_run_agrees(result, read_history(history), "register")
     assert check(history, "register").valid is False
 
 
-def test_locust_outputs_and_the_rate_ceiling(memserver, tmp_path):
+def test_locust_outputs_and_the_rate_ceiling(standin, tmp_path):
     history = tmp_path / "history.jsonl"
-    result, out = run_load({"system": "etcd", "endpoints": [memserver], "workload": "kv", "mix": "B",
+    result, out = run_load({"system": "etcd", "endpoints": [standin], "workload": "kv", "mix": "B",
                             "users": 3, "run_time": 2, "rate": 100, "history_path": str(history),
                             "csv_prefix": str(tmp_path / "csv" / "run"), "html_path": str(tmp_path / "r.html")})
     assert_run_agrees(result, read_history(history), "kv")
@@ -108,9 +108,9 @@ def test_locust_outputs_and_the_rate_ceiling(memserver, tmp_path):
     assert "<html" in (tmp_path / "r.html").read_text()[:2000].lower()
 
 
-def test_sigterm_stops_cleanly_with_a_complete_history(memserver, tmp_path):
+def test_sigterm_stops_cleanly_with_a_complete_history(standin, tmp_path):
     history = tmp_path / "history.jsonl"
-    config = {"system": "reference-kv", "endpoints": [memserver], "workload": "register", "users": 3,
+    config = {"system": "reference-kv", "endpoints": [standin], "workload": "register", "users": 3,
               "run_time": 60, "rate": 200, "history_path": str(history)}
     proc = subprocess.Popen([sys.executable, "-m", "workloads.run", "--progress", "--config", json.dumps(config)],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -140,11 +140,11 @@ def test_bad_config_is_one_line_and_exit_2():
     assert out.returncode == 2 and "system 'mongo'" in out.stderr and "Traceback" not in out.stderr
 
 
-def test_locust_command_line_entry(memserver, tmp_path):
+def test_locust_command_line_entry(standin, tmp_path):
     history = tmp_path / "history.jsonl"
     out = subprocess.run(
         [sys.executable, "-m", "locust", "-f", os.path.join(REPO, "workloads", "register.py"), "--headless",
-         "-u", "3", "-r", "3", "-t", "2s", "--host", f"http://{memserver}", "--system", "etcd",
+         "-u", "3", "-r", "3", "-t", "2s", "--host", f"http://{standin}", "--system", "etcd",
          "--history", str(history), "--rate", "150", "--json"],
         cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -155,9 +155,9 @@ def test_locust_command_line_entry(memserver, tmp_path):
     assert check(history, "register").valid is True
 
 
-def test_locust_distributed_mode_two_workers_one_history(memserver, tmp_path):
+def test_locust_distributed_mode_two_workers_one_history(standin, tmp_path):
     """Master and two workers on this machine: one history, disjoint processes, stats that agree."""
-    from workloads.localcluster import free_ports
+    from reference_kv.launch import free_ports
 
     port = free_ports(1)[0]
     locustfile = os.path.join(REPO, "workloads", "register.py")
@@ -169,7 +169,7 @@ def test_locust_distributed_mode_two_workers_one_history(memserver, tmp_path):
         out = subprocess.run(
             [sys.executable, "-m", "locust", "-f", locustfile, "--master", "--master-bind-host", "127.0.0.1",
              "--master-bind-port", str(port), "--expect-workers", "2", "--expect-workers-max-wait", "30",
-             "--headless", "-u", "4", "-r", "4", "-t", "2s", "--host", f"http://{memserver}", "--system", "etcd",
+             "--headless", "-u", "4", "-r", "4", "-t", "2s", "--host", f"http://{standin}", "--system", "etcd",
              "--rate", "100", "--history", str(history), "--json"],
             cwd=tmp_path, capture_output=True, text=True, timeout=90)
         assert out.returncode == 0, out.stderr[-3000:]

@@ -8,7 +8,7 @@ the tests check that correct histories pass. `--unsafe-stale-reads P` makes
 reads return a key's previous value with probability P, a planted bug the
 checker must catch.
 
-    python -m workloads.memserver --listen 127.0.0.1:7001
+    python -m bench.workloads.standin --listen 127.0.0.1:7001
 """
 from __future__ import annotations
 
@@ -178,7 +178,7 @@ async def serve(host: str, port: int, stale_reads: float = 0.0, seed: int = 0) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m workloads.memserver", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.workloads.standin", description=__doc__.split("\n")[0])
     parser.add_argument("--listen", required=True, help="HOST:PORT")
     parser.add_argument("--unsafe-stale-reads", type=float, default=0.0, metavar="P")
     parser.add_argument("--seed", type=int, default=0)

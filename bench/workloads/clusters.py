@@ -1,4 +1,4 @@
-"""Throwaway local clusters on loopback for this room's tests and benchmarks.
+"""Throwaway local clusters on loopback for the workload tests and this benchmark.
 
 Three etcd members (Debian's `etcd` binary) or three reference-KV nodes
 (`python -m reference_kv`), on ports the kernel hands out, in a temporary
@@ -11,25 +11,12 @@ import http.client
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from typing import Callable
 
-
-def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind((host, 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+from reference_kv import admin, launch
 
 
 def _http_ok(address: str, method: str, path: str, body: bytes | None = None) -> bool:
@@ -106,7 +93,7 @@ def etcd_cluster(size: int = 3, binary: str = "etcd", host: str = "127.0.0.1") -
         raise RuntimeError(f"{binary} not found on PATH (Debian: apt-get install etcd-server)")
     cluster = LocalCluster("etcd", size)
     try:
-        ports = free_ports(2 * size, host)
+        ports = launch.free_ports(2 * size, host)
         client_ports, peer_ports = ports[:size], ports[size:]
         initial = ",".join(f"m{i}=http://{host}:{peer_ports[i]}" for i in range(size))
         for i in range(size):
@@ -147,34 +134,17 @@ def reference_kv_cluster(size: int = 3, host: str = "127.0.0.1", read_mode: str 
     """Starts `size` reference-KV nodes and returns once one of them reports a leader."""
     cluster = LocalCluster("reference-kv", size)
     try:
-        ports = free_ports(2 * size, host)
-        client_ports, peer_ports = ports[:size], ports[size:]
-        peers = ",".join(f"{i + 1}={host}:{peer_ports[i]}" for i in range(size))
-        for i in range(size):
-            cluster._spawn([
-                sys.executable, "-m", "reference_kv", "--id", str(i + 1),
-                "--listen", f"{host}:{client_ports[i]}", "--peer-listen", f"{host}:{peer_ports[i]}",
-                "--peers", peers, "--data-dir", os.path.join(cluster.dir, f"n{i + 1}"),
-                "--read-mode", read_mode, *(extra or []),
-            ], f"n{i + 1}.log")
-            cluster.endpoints.append(f"{host}:{client_ports[i]}")
-        cluster.wait_until(lambda: any(_has_leader(e) for e in cluster.endpoints), 30,
-                           "waiting for a reference-KV leader")
+        ports = launch.free_ports(2 * size, host)
+        clients = {i + 1: f"{host}:{p}" for i, p in enumerate(ports[:size])}
+        peers = {i + 1: f"{host}:{p}" for i, p in enumerate(ports[size:])}
+        for i in clients:
+            cluster._spawn(launch.node_argv(i, listen=clients[i], peer_listen=peers[i], peers=peers,
+                                            data_dir=os.path.join(cluster.dir, f"n{i}"), read_mode=read_mode,
+                                            extra=extra or ()), f"n{i}.log")
+        cluster.endpoints.extend(clients.values())
+        cluster.wait_until(lambda: any((admin.status(e, 1) or {}).get("role") == "leader" for e in clients.values()),
+                           30, "waiting for a reference-KV leader")
         return cluster
     except BaseException:
         cluster.close()
         raise
-
-
-def _has_leader(address: str) -> bool:
-    import json
-    host, port = address.rsplit(":", 1)
-    conn = http.client.HTTPConnection(host, int(port), timeout=1)
-    try:
-        conn.request("GET", "/status")
-        resp = conn.getresponse()
-        return resp.status == 200 and json.loads(resp.read()).get("role") == "leader"
-    except (OSError, ValueError):
-        return False
-    finally:
-        conn.close()
