@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from typing import Callable, Mapping, Protocol, Sequence, runtime_checkable
 
@@ -46,6 +47,16 @@ class NodeAddresses:
 
 
 ArgvBuilder = Callable[[NodeAddresses], Sequence[str]]
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def check_env_names(env: Mapping[str, str]) -> None:
+    """Every key is a variable name: backends that start nodes through a shell (ssh) put it there."""
+    for key in env:
+        if not isinstance(key, str) or not _ENV_NAME.fullmatch(key):
+            raise ValueError(f"env key {key!r} is not a variable name (letters, digits and _, not starting "
+                             f"with a digit)")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,9 +8,11 @@ Options (`nemesis.backends.create("ssh", workdir, **options)`; the suite passes
     key_file     private key for every host (key auth only: no agent, no passwords)
     known_hosts  an OpenSSH known_hosts file holding every host's key; unknown or
                  changed host keys are refused (RejectPolicy), never learned
-    remote_dir   where node dirs, pid files and logs go on each host
-                 (default /tmp/splitbrain/<run id>; removed at teardown, after the
-                 node logs were copied to <workdir>/<node>/node.log)
+    remote_dir   the parent, on each host, of the node's own directory (its data,
+                 pid file and log): a new `mktemp -d` there, private to the SSH user
+                 and named unguessably, so another user of the host cannot own or
+                 plant it (default the host's $TMPDIR or /tmp; removed at teardown,
+                 after the node logs were copied to <workdir>/<node>/node.log)
     python       the interpreter on the hosts (NodeAddresses.python; default: the
                  suite's own path, right when hosts share this machine's layout)
     client_port, peer_port   defaults 8000 and 9000
@@ -35,7 +37,7 @@ import time
 from typing import Sequence
 
 from .. import clock, iptables
-from ..types import Addr, ExecResult, NodeAddresses, NodeSpec
+from ..types import Addr, ExecResult, NodeAddresses, NodeSpec, check_env_names
 from .host import RUN_ENV, BackendError, new_run_id
 
 CLIENT_PORT = 8000
@@ -163,7 +165,8 @@ class SshBackend:
                 raise ValueError(f"the ssh backend needs {what}=<an existing file>, got {path!r}")
         self.workdir = pathlib.Path(workdir).resolve()
         self.run_id = run_id or new_run_id()
-        self.remote_dir = remote_dir or f"/tmp/splitbrain/{self.run_id}"
+        self.remote_parent = remote_dir
+        self.dirs: dict[str, str] = {}  # node -> its private directory on its host
         self.python = python
         self.ports = (client_port, peer_port)
         self.clock_control = clock_control
@@ -188,7 +191,15 @@ class SshBackend:
         return self.addrs[node]
 
     def _dir(self, node: str) -> str:
-        return f"{self.remote_dir}/{node}"
+        return self.dirs[node]
+
+    def _make_dir(self, r: Remote) -> str:
+        template = f"splitbrain-{self.run_id}.XXXXXXXX"
+        parent = shlex.quote(self.remote_parent) if self.remote_parent else '"${TMPDIR:-/tmp}"'
+        made = r.check(f"mkdir -p {parent} && mktemp -d {parent}/{shlex.quote(template)}").strip()
+        if not made.startswith("/") or "\n" in made:
+            raise BackendError(f"{r.spec.host}: mktemp -d answered {made!r}")
+        return made
 
     def setup(self, specs: Sequence[NodeSpec]) -> dict[str, NodeAddresses]:
         if len({s.id for s in specs}) != len(specs):
@@ -196,6 +207,8 @@ class SshBackend:
         if len(specs) > len(self.hosts):
             raise ValueError(f"the ssh backend runs one node per host: {len(specs)} nodes, "
                              f"{len(self.hosts)} hosts")
+        for s in specs:
+            check_env_names(s.env)
         self.workdir.mkdir(parents=True, exist_ok=True)
         for s, r in zip(specs, self.remotes):
             self.specs[s.id] = s
@@ -207,8 +220,9 @@ class SshBackend:
             r = self.remote[s.id]
             if r.spec.user != "root":
                 r.sudo = "sudo -n"
+            self.dirs[s.id] = self._make_dir(r)
             data = s.data_dir if s.data_dir.startswith("/") else f"{self._dir(s.id)}/{s.data_dir}"
-            r.check(f"mkdir -p {shlex.quote(self._dir(s.id))} {shlex.quote(data)}")
+            r.check(f"mkdir -p {shlex.quote(data)}")
             if self.clock_control:
                 self._find_libfaketime(s.id)
             self.addrs[s.id] = NodeAddresses(
@@ -233,12 +247,14 @@ class SshBackend:
 
     # -- processes --------------------------------------------------------------------------
 
-    def _env(self, node: str) -> dict[str, str]:
+    def _env(self, node: str) -> str:
+        """`env`'s arguments: each NAME=value one quoted shell word."""
         env = dict(self.specs[node].env)
         env[RUN_ENV] = self.run_id
         if node in self.libfaketime:
             env.update(clock.environment(self.libfaketime[node], self._clock_file(node)))
-        return env
+        check_env_names(env)
+        return " ".join(shlex.quote(f"{k}={v}") for k, v in env.items())
 
     def _pid_file(self, node: str) -> str:
         return f"{self._dir(node)}/pid"
@@ -255,9 +271,8 @@ class SshBackend:
         if self.is_running(node):
             return
         argv = shlex.join(str(a) for a in self.specs[node].argv(self.addrs[node]))
-        env = " ".join(f"{k}={shlex.quote(v)}" for k, v in self._env(node).items())
         d = shlex.quote(self._dir(node))
-        inner = f"echo $$ > {shlex.quote(self._pid_file(node))}; exec env {env} {argv}"
+        inner = f"echo $$ > {shlex.quote(self._pid_file(node))}; exec env {self._env(node)} {argv}"
         # `&` must background the node alone: a backgrounded `a && b` list is a subshell that
         # holds the session's stdout, and the SSH command would never end
         script = (f"cd {d} && rm -f pid || exit 1; nohup setsid sh -c {shlex.quote(inner)} >> node.log 2>&1 "
@@ -293,13 +308,12 @@ class SshBackend:
         self._signal(node, "CONT")
 
     def exec(self, node: str, argv: Sequence[str], timeout: float = 30.0) -> ExecResult:
-        env = " ".join(f"{k}={shlex.quote(v)}" for k, v in self._env(node).items())
-        return self.remote[node].run(f"cd {shlex.quote(self._dir(node))} && env {env} "
+        return self.remote[node].run(f"cd {shlex.quote(self._dir(node))} && env {self._env(node)} "
                                      f"{shlex.join(str(a) for a in argv)}", timeout)
 
     def collect_logs(self, dest_dir: str) -> list[str]:
         out = []
-        for node in self.specs:
+        for node in self.addrs:  # the nodes whose setup got as far as a directory
             dest = pathlib.Path(dest_dir) / node
             dest.mkdir(parents=True, exist_ok=True)
             if self.remote[node].get(self.addrs[node].log_path, str(dest / "node.log")):
@@ -376,10 +390,9 @@ class SshBackend:
             attempt(node, lambda: self.remote[node].run(iptables.shell(undo, tuple(range(len(undo)))),
                                                         root=True))
         self.chains_on.clear()
-        attempt("logs", lambda: self.collect_logs(str(self.workdir)))  # before the remote dir goes
-        # last: on hosts that share one filesystem the first removal takes every node's pid file
-        for node in self.specs:
-            attempt(node, lambda: self.remote[node].run(f"rm -rf {shlex.quote(self.remote_dir)}"))
+        attempt("logs", lambda: self.collect_logs(str(self.workdir)))  # before the node dirs go
+        for node, d in self.dirs.items():
+            attempt(node, lambda: self.remote[node].run(f"rm -rf {shlex.quote(d)}"))
         for r in self.remotes:
             r.close()
         if errors:

@@ -40,7 +40,7 @@ import sys
 import tomllib
 from typing import Any, Mapping
 
-from nemesis.types import Addr, NodeAddresses, NodeSpec
+from nemesis.types import Addr, NodeAddresses, NodeSpec, check_env_names
 from splitbrain.systems import probes
 from splitbrain.systems.template import TemplateError, render
 
@@ -258,6 +258,10 @@ def load(path: str | os.PathLike) -> Described:
         node.template("command", part, NODE_PLACEHOLDERS)
     env = node.get("env", dict, {}, "a table of strings")
     for k, v in env.items():
+        try:
+            check_env_names({k: v})
+        except ValueError as e:
+            node.fail(f"env.{k}", str(e))
         if not isinstance(v, str):
             node.fail(f"env.{k}", f"expected a string, got {type(v).__name__}")
         node.template(f"env.{k}", v, ("id", "here", "nodes"))

@@ -4,8 +4,11 @@ so iptables there cuts its traffic. The namespaces themselves come from the netn
 (its "nodes" are the sshd daemons); hosts share this filesystem, so the venv is there too."""
 from __future__ import annotations
 
+import contextlib
 import os
+import pathlib
 import socket
+import stat
 import subprocess
 
 import pytest
@@ -86,8 +89,8 @@ def kv(hosts, tmp_path_factory):
         raise
     with running_kv(b, kv_specs(3), timeout=30):
         yield b
-    # nothing of the run is left on the hosts: no processes, no chains, no remote dir; logs are here
-    assert not (work / "remote").exists()
+    # nothing of the run is left on the hosts: no processes, no chains, no node dirs; logs are here
+    assert not any((work / "remote").iterdir())
     assert (work / "1" / "node.log").exists()
     from nemesis.sweep import processes
     assert not processes(rid)
@@ -164,3 +167,57 @@ def test_clock_file_is_written_on_the_host(ctx):
 def test_logs_come_back_over_sftp(ctx, tmp_path):
     paths = ctx.backend.collect_logs(str(tmp_path / "logs"))
     assert len(paths) == 3 and all(os.path.exists(p) for p in paths)
+
+
+def _one_node_backend(hosts, work, rid, env=None):
+    host_list, key, known, _ = hosts
+    b = SshBackend(work, rid, hosts=host_list[:1], key_file=key, known_hosts=known)
+    wait_until(lambda: _connects(b), timeout=10, what="sshd accepting connections")
+    return b, NodeSpec(id="1", argv=lambda a: ["sleep", "30"], env=env or {})
+
+
+def test_env_keys_cannot_inject_shell_commands(hosts, tmp_path):
+    """`[node] env` keys went into the remote shell command unquoted: `$(...)` in a key ran on the host."""
+    marker = tmp_path / "injected"
+    b, spec = _one_node_backend(hosts, tmp_path / "w", run_id(), env={f"X$(touch {marker})": "1", "OK": "$(id)"})
+    try:
+        with pytest.raises(ValueError, match="not a variable name"):
+            b.setup([spec])
+            b.start("1")
+            b.exec("1", ["true"])
+    finally:
+        b.teardown()
+    assert not marker.exists(), "an env key ran a command on the host"
+
+
+def test_a_value_reaches_the_node_verbatim(hosts, tmp_path):
+    b, spec = _one_node_backend(hosts, tmp_path / "w", run_id(), env={"SB_VALUE": "$(id) `id`; 'q' \"d\" *"})
+    try:
+        b.setup([spec])
+        r = b.exec("1", ["sh", "-c", 'printf %s "$SB_VALUE"'])
+        assert r.returncode == 0 and r.stdout == "$(id) `id`; 'q' \"d\" *", r
+    finally:
+        b.teardown()
+
+
+def test_the_remote_directory_is_private_and_not_a_guessable_path(hosts, tmp_path):
+    """Another local user who creates /tmp/splitbrain/<run id> first must get nothing of the run."""
+    rid = run_id()
+    trap = pathlib.Path("/tmp/splitbrain") / rid
+    trap.mkdir(parents=True)
+    os.chown(trap, 65534, 65534)  # nobody's
+    b, spec = _one_node_backend(hosts, tmp_path / "w", rid)
+    try:
+        b.setup([spec])
+        b.start("1")
+        node_dir = pathlib.Path(b.addresses("1").log_path).parent
+        st = os.stat(node_dir)
+        assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (0, 0o700), (node_dir, oct(st.st_mode))
+        assert not node_dir.is_relative_to(trap) and not any(trap.iterdir()), list(trap.iterdir())
+        assert (node_dir / "pid").exists()
+    finally:
+        b.teardown()
+        trap.rmdir()
+        with contextlib.suppress(OSError):
+            trap.parent.rmdir()
+    assert not node_dir.exists(), "teardown left the remote directory"

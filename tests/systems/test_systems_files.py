@@ -33,6 +33,8 @@ def write(tmp_path, text, name="system.toml"):
     ('[node]\ncommand = "x {bogus}"\n[client]\nprotocol = "etcd"\n', "node.command", "{bogus}"),
     ('[node]\ncommand = []\n[client]\nprotocol = "etcd"\n', "node.command", "non-empty"),
     ('[node]\ncommand = "x"\nenv = { A = 1 }\n[client]\nprotocol = "etcd"\n', "node.env.A", "expected a string"),
+    ('[node]\ncommand = "x"\nenv = { "A$(id)" = "1" }\n[client]\nprotocol = "etcd"\n', "node.env.A$(id)",
+     "not a variable name"),
     (MINIMAL + '[ready]\nprobe = "ping"\n', "ready.probe", "tcp, http or redis"),
     (MINIMAL + '[ready]\nprobe = "http"\n', "ready.url", "missing"),
     (MINIMAL + '[leader]\nurl = "http://{host}:{port}/s"\n', "leader.field", "missing"),
