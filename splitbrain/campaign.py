@@ -175,12 +175,10 @@ def _load_process(cfg: RunConfig, run: pathlib.Path, cluster: Cluster) -> subpro
         "html_path": str(run / "locust.html"),
         **({"value_size": cfg.value_size} if cfg.value_size else {}),
     }
-    env = dict(os.environ)
     extra_path = getattr(system, "client_path", None)  # where a user's python:module:Class lives
-    if extra_path:
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (extra_path, env.get("PYTHONPATH")) if p)
-    proc = subprocess.Popen([sys.executable, "-m", "workloads.run", "--progress", "--config", json.dumps(load)],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, start_new_session=True, env=env)
+    extra = ["--append-path", extra_path] if extra_path else []
+    proc = subprocess.Popen([sys.executable, "-m", "workloads.run", "--progress", *extra, "--config", json.dumps(load)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, start_new_session=True)
     threading.Thread(target=_relay_load_output, args=(proc, run, cfg.time), daemon=True,
                      name="load-output").start()
     return proc

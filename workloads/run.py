@@ -46,7 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workloads.run", description=__doc__.split("\n")[0])
     parser.add_argument("--config", required=True, help="JSON object or a file holding one")
     parser.add_argument("--progress", action="store_true", help="print a progress line every second")
+    parser.add_argument("--append-path", action="append", default=[], metavar="DIR",
+                        help="a directory to import python:module:Class clients from, searched last")
     args = parser.parse_args(argv)
+    # last, not first (PYTHONPATH would put it before the standard library): a user's module
+    # named like a real one must not shadow it
+    sys.path.extend(p for p in args.append_path if p not in sys.path)
 
     from locust.log import setup_logging
 

@@ -327,10 +327,11 @@ def _client(c: _Reader) -> _Reader:
     elif protocol.startswith("python:"):
         from workloads.clients import split_spec
 
-        # the user's module is usually next to the file: make it importable here and in the load
+        # the user's module is usually next to the file: importable here and in the load, after every
+        # other entry, so a module there named like a real one (json.py, locust.py) never shadows it
         here = str(c.path.parent.resolve())
         if here not in sys.path:
-            sys.path.insert(0, here)
+            sys.path.append(here)
         try:
             split_spec(protocol)
         except ValueError as e:

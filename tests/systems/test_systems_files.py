@@ -133,3 +133,18 @@ def test_client_spec_fills_addresses_and_refuses_unknown_peers_of_external_clust
         system.client_spec(_addresses(3), managed=False)
     http = load(EXAMPLES / "testkv.toml").client_spec(_addresses(1), managed=True)
     assert http["routes"]["read"]["path"] == "/kv/{key}"  # filled per request, not here
+
+
+def test_a_python_clients_directory_is_appended_to_sys_path_not_put_first(tmp_path):
+    """A module beside the system file that shares a real module's name must not shadow it."""
+    (tmp_path / "my_client.py").write_text((REPO / "tests" / "systems" / "userclient.py").read_text())
+    (tmp_path / "colorsys.py").write_text("raise ImportError('the system file directory shadowed colorsys')\n")
+    toml = tmp_path / "system.toml"
+    toml.write_text('[node]\ncommand = "x"\n[client]\nprotocol = "python:my_client:TestKVClient"\n')
+    code = ("import sys; from splitbrain import systems; systems.create(sys.argv[1]); import colorsys, my_client; "
+            "print(colorsys.__file__); print(sys.path.index(sys.argv[2]) == len(sys.path) - 1)")
+    r = subprocess.run([sys.executable, "-c", code, str(toml), str(tmp_path)], capture_output=True, text=True,
+                       cwd=REPO, timeout=60)
+    assert r.returncode == 0, r.stderr[-1500:]
+    where, last = r.stdout.split()
+    assert not where.startswith(str(tmp_path)) and last == "True", r.stdout

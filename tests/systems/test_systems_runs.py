@@ -28,6 +28,8 @@ def test_http_kv_described_by_a_file_is_linearizable_under_pauses(tmp_path):
 
 def test_a_users_python_client_next_to_the_file_reaches_the_load(tmp_path):
     shutil.copy(REPO / "tests" / "systems" / "userclient.py", tmp_path / "my_client.py")
+    # a stray module named like one the load imports must not shadow it there either
+    (tmp_path / "locust.py").write_text("raise ImportError('the system file directory shadowed locust')\n")
     toml = tmp_path / "system.toml"
     toml.write_text(f'nodes = 1\n[node]\ncommand = "{{python}} {EXAMPLES / "testkv.py"} --listen {{host}}:{{port}}"\n'
                     '[client]\nprotocol = "python:my_client:TestKVClient"\n')
