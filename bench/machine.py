@@ -6,6 +6,8 @@ import platform
 import subprocess
 from pathlib import Path
 
+from nemesis import mounts
+
 
 def _cpu_model() -> str:
     try:
@@ -29,13 +31,9 @@ def _mem_gib() -> float:
 
 def _fs_type(path: Path) -> str:
     best, kind = "", "unknown"
-    try:
-        for line in Path("/proc/mounts").read_text().splitlines():
-            dev, mnt, fstype = line.split()[:3]
-            if str(path.resolve()).startswith(mnt) and len(mnt) > len(best):
-                best, kind = mnt, f"{fstype} ({dev})"
-    except OSError:
-        pass
+    for dev, mnt, fstype in mounts.table():
+        if str(path.resolve()).startswith(mnt) and len(mnt) > len(best):
+            best, kind = mnt, f"{fstype} ({dev})"
     return kind
 
 

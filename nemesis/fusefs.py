@@ -21,6 +21,8 @@ import sys
 import threading
 import time
 
+from . import mounts
+
 STAT_KEYS = ("st_atime", "st_ctime", "st_gid", "st_mode", "st_mtime", "st_nlink", "st_size", "st_uid")
 
 
@@ -267,8 +269,7 @@ class FuseMount:
             time.sleep(0.02)
 
     def mounted(self) -> bool:
-        with open("/proc/mounts") as f:
-            return any(line.split()[1] == self.mountpoint and "fuse" in line.split()[2] for line in f)
+        return any(m.point == self.mountpoint and "fuse" in m.fstype for m in mounts.table())
 
     def call(self, cmd: str) -> dict:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
@@ -281,14 +282,27 @@ class FuseMount:
         return self.call("drop")["dropped"]
 
     def close(self) -> None:
-        subprocess.run(["fusermount3", "-u", "-z", self.mountpoint], capture_output=True)
-        if self.mounted():
-            subprocess.run(["umount", "-l", self.mountpoint], capture_output=True)
+        """Unmount and end the filesystem process; RuntimeError when the mount is still there."""
+        tried = []
+        # fusermount3 may be absent where root mounted without it: umount is the fallback
+        for argv in (["fusermount3", "-u", "-z", self.mountpoint], ["umount", "-l", self.mountpoint]):
+            if not self.mounted():
+                break
+            try:
+                r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+                tried.append(f"{argv[0]}: {r.stderr.strip() or r.returncode}")
+            except (OSError, subprocess.SubprocessError) as e:
+                tried.append(f"{argv[0]}: {e}")
+        still = self.mounted()
+        if still:
+            self.proc.kill()  # it serves the mount as long as the mount is there: waiting gains nothing
         try:
             self.proc.wait(5)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(5)
+        if still:
+            raise RuntimeError(f"still mounted at {self.mountpoint} ({'; '.join(tried)})")
 
 
 if __name__ == "__main__":

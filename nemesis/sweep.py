@@ -8,7 +8,7 @@ import shutil
 import signal
 import subprocess
 
-from . import sockdir
+from . import mounts, sockdir
 from .backends.host import RUN_ENV
 
 
@@ -40,12 +40,7 @@ def sweep(prefix: str) -> dict[str, list[str]]:
             done["processes"].append(str(pid))
         except ProcessLookupError:
             pass
-    try:
-        with open("/proc/mounts") as f:
-            mounts = [line.split()[:2] for line in f]
-    except OSError:
-        mounts = []
-    for dev, m in reversed(mounts):
+    for dev, m, _ in reversed(mounts.table()):
         # backends name their mounts' devices and work dirs after the run id
         if dev.startswith(prefix) or any(part.startswith(prefix) for part in m.split("/")):
             subprocess.run(["umount", "-l", m], capture_output=True)

@@ -253,14 +253,19 @@ class HostBackend:
                 self.kill(node)
             except Exception as e:  # keep tearing down the rest
                 errors.append(f"{node}: {e}")
-        try:
-            for fm in self.fuse.values():
+        # every mount is tried whatever happened to the one before it; each failure is named
+        for node, fm in self.fuse.items():
+            try:
                 fm.close()
-            self.fuse.clear()
-            for m in reversed(self.mounts):
-                subprocess.run(["umount", "-l", m], capture_output=True)
-            self.mounts.clear()
-        finally:
-            self.sockets.remove()
+            except Exception as e:  # noqa: BLE001
+                errors.append(f"{node}: FUSE {e}")
+        self.fuse.clear()
+        for m in reversed(self.mounts):
+            try:
+                subprocess.run(["umount", "-l", m], capture_output=True, timeout=30)
+            except (OSError, subprocess.SubprocessError) as e:
+                errors.append(f"umount {m}: {e}")
+        self.mounts.clear()
+        self.sockets.remove()
         if errors:
             raise BackendError("teardown: " + "; ".join(errors))

@@ -55,3 +55,14 @@ def test_socket_dir_is_short_private_and_removed(tmp_path):
     d = s.path
     s.remove()
     assert not os.path.exists(d)
+
+
+def test_mount_table_unescapes_the_kernels_octal_escapes(tmp_path):
+    from nemesis import mounts
+
+    p = tmp_path / "mounts"
+    p.write_text("sbt1-disk /tmp/a\\040b\\011c\\134d tmpfs rw 0 0\n"
+                 "splitbrain-powerloss /tmp/with\\040space/mnt fuse.splitbrain-powerloss rw 0 0\n")
+    assert mounts.table(str(p)) == [("sbt1-disk", "/tmp/a b\tc\\d", "tmpfs"),
+                                    ("splitbrain-powerloss", "/tmp/with space/mnt", "fuse.splitbrain-powerloss")]
+    assert mounts.table(str(tmp_path / "absent")) == []

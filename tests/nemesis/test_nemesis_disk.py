@@ -4,10 +4,12 @@ from __future__ import annotations
 import errno
 import os
 import random
+import shutil
 
 import pytest
 
 from nemesis import faults
+from nemesis.backends.host import BackendError
 from nemesis.backends.local import LocalBackend
 from nemesis.faults.base import Context
 from nemesis.fusefs import FuseMount
@@ -108,4 +110,57 @@ def test_disk_full_package(tmp_path):
         write(os.path.join(data, "more"), b"x" * 65536, sync=True)
     finally:
         b.teardown()
+    assert not any(rid in line for line in open("/proc/mounts"))
+
+
+def test_a_mountpoint_with_a_space_mounts(tmp_path):
+    """/proc/mounts writes a space as \\040: the mount was there but reported as not mounted."""
+    base = tmp_path / "with space"
+    backing, mnt = base / "backing", base / "mnt point"
+    backing.mkdir(parents=True)
+    mnt.mkdir()
+    m = FuseMount(str(backing), str(mnt), tmp_path / "ctl.sock", timeout=5)
+    try:
+        assert m.mounted()
+        write(mnt / "f", b"x", sync=False)
+        assert m.drop() == 1 and (mnt / "f").read_bytes() == b""
+    finally:
+        m.close()
+    assert not m.mounted() and not any("with\\040space" in line for line in open("/proc/mounts"))
+
+
+def test_teardown_unmounts_every_node_when_fusermount3_is_missing(tmp_path, monkeypatch):
+    """Root mounts FUSE without fusermount3; its absence at teardown made the first close raise
+    and left every other mount (and the tmpfs ones) in place."""
+    rid = run_id()
+    b = LocalBackend(tmp_path / rid, rid, power_loss=True, disk_mb=4)
+    try:
+        b.setup(standin_specs(3))
+        assert sum(rid in line for line in open("/proc/mounts")) == 6  # a tmpfs and a FUSE mount per node
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        os.symlink(shutil.which("umount"), bin_dir / "umount")
+        monkeypatch.setenv("PATH", str(bin_dir))
+        b.teardown()
+    finally:
+        monkeypatch.undo()
+        from nemesis.sweep import sweep
+        sweep(rid)
+    assert not any(rid in line for line in open("/proc/mounts"))
+
+
+def test_teardown_goes_on_past_a_mount_it_cannot_remove_and_names_it(tmp_path, monkeypatch):
+    rid = run_id()
+    b = LocalBackend(tmp_path / rid, rid, power_loss=True)
+    try:
+        b.setup(standin_specs(3))
+        monkeypatch.setenv("PATH", str(tmp_path / "nothing"))  # neither fusermount3 nor umount
+        with pytest.raises(BackendError) as e:
+            b.teardown()
+        for n in b.nodes():
+            assert f"{n}: FUSE" in str(e.value)  # each mount tried, each failure named
+    finally:
+        monkeypatch.undo()
+        from nemesis.sweep import sweep
+        sweep(rid)
     assert not any(rid in line for line in open("/proc/mounts"))
