@@ -14,7 +14,7 @@ ffibuilder.cdef(
     int wgl_check(int n, const int32_t *kind, const int64_t *a, const int64_t *b,
                   const int32_t *entries, int64_t init_state,
                   const int64_t *tr_off, const int64_t *tr_from, const int64_t *tr_to,
-                  int64_t dead_state, double time_limit,
+                  int64_t dead_state, double time_limit, int64_t max_bytes,
                   int32_t *best, int32_t *best_len, int32_t *blocked, int64_t *stats);
     """
 )

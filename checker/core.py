@@ -4,8 +4,6 @@ processes when the input is big enough to pay for them.
 """
 from __future__ import annotations
 
-import contextlib
-import gc
 import math
 import os
 import pickle
@@ -14,10 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from checker import fastpath, models, native, search as pysearch
-from checker.history import History, HistoryError, Operation, operations
+from checker.history import History, HistoryError, Operation, no_gc, operations
 from checker.model import Model
 
 UNKNOWN = "unknown"
+# A history without operations proves nothing: its own verdict, never a pass.
+EMPTY = "empty"
 # Below these many ops in all, process start-up (~0.1 s per spawn) costs more
 # than it saves: check in-process.
 PARALLEL_MIN_OPS_COMPILED = 50_000
@@ -48,6 +48,7 @@ class Result:
     model: Any = None
     source: Optional[str] = None
     time_unit: str = "ns"  # of the history's times: "ns" or "line" (see History)
+    note: str = ""  # why the verdict is unknown, when no partition says
 
     @property
     def failures(self) -> list:
@@ -67,7 +68,7 @@ def _entries(ops: list) -> list:
     return [i if kind == 0 else ~i for _, kind, i in ev]
 
 
-def _run_one(model, inputs, outputs, entries, compiled, deadline, enc=None):
+def _run_one(model, inputs, outputs, entries, compiled, deadline, enc=None, max_bytes=None):
     """One partition; runs in this process or a spawned worker (CLOCK_MONOTONIC,
     hence `deadline`, is shared by all processes of the machine).
     Returns (valid, best, blocked, seconds, steps, cache_entries, note)."""
@@ -82,13 +83,13 @@ def _run_one(model, inputs, outputs, entries, compiled, deadline, enc=None):
         if compiled:
             if enc is None:
                 enc = model.encode(inputs, outputs)
-            code, best, blocked, steps, cache = native.search(enc, entries, time_limit)
+            code, best, blocked, steps, cache = native.search(enc, entries, time_limit, max_bytes)
         else:
-            code, best, blocked, steps, cache = pysearch.search(model, inputs, outputs, entries, time_limit)
+            code, best, blocked, steps, cache = pysearch.search(model, inputs, outputs, entries, time_limit, max_bytes)
     except (RuntimeError, MemoryError) as e:
         code, best, blocked, steps, cache, note = -1, [], None, 0, 0, str(e)
     valid = True if code == 1 else False if code == 0 else UNKNOWN
-    if valid == UNKNOWN and not note:
+    if code == -1 and not note:
         note = f"time limit reached; longest linearizable prefix so far {len(best)} of {len(entries) // 2} ops"
     return valid, best, blocked, time.perf_counter() - t0, steps, cache, note
 
@@ -110,6 +111,8 @@ def _prepare(ops: list[Operation], model: Model):
             k = part(op)
         except (ValueError, TypeError) as e:
             raise HistoryError(f"{op.where}: {e}") from None
+        except RecursionError:
+            raise HistoryError(f"{op.where}: value nested too deeply") from None
         if io is None:
             continue
         try:
@@ -124,31 +127,22 @@ def _prepare(ops: list[Operation], model: Model):
     return groups
 
 
-@contextlib.contextmanager
-def no_gc():
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def check(history, model="cas-register", timeout: float | None = None, *, compiled: bool | None = None,
-          processes: int | None = None, progress: Callable[[int, int], None] | None = None) -> Result:
+          processes: int | None = None, progress: Callable[[int, int], None] | None = None,
+          max_memory: int | None = None) -> Result:
     """Check a history (event dicts, e.g. `checker.history.load(path)`) against
     `model` (a built-in name or a `Model`). `timeout` in seconds turns an
-    unfinished search into valid == "unknown". `compiled`: None = the C search
+    unfinished search into valid == "unknown", and so does a search that would
+    grow past `max_memory` bytes. `compiled`: None = the C search
     when the model has one, False = the pure-Python search. Raises HistoryError
     for unusable input and native.CompiledMissing when the C core is not built."""
     # The cyclic garbage collector is paused: a check makes no cycles, only
     # many small objects, whose collection passes cost up to a third of the time.
     with no_gc():
-        return _check(history, model, timeout, compiled, processes, progress)
+        return _check(history, model, timeout, compiled, processes, progress, max_memory)
 
 
-def _check(history, model, timeout, compiled, processes, progress) -> Result:
+def _check(history, model, timeout, compiled, processes, progress, max_memory) -> Result:
     t0 = time.perf_counter()
     deadline = None if timeout is None else time.monotonic() + timeout
     model = models.get(model)
@@ -180,6 +174,8 @@ def _check(history, model, timeout, compiled, processes, progress) -> Result:
     if parallel:
         workers = processes if processes is not None else (os.cpu_count() or 1)
         parallel = workers > 1 and _picklable(spec)
+    # What the searches may add to what this process already holds (the history).
+    share = None if not max_memory else max(32 * 2**20, max_memory - _rss()) // (min(workers, len(parts)) if parallel else 1)
     done = 0
     if parallel:
         import concurrent.futures as cf
@@ -190,7 +186,7 @@ def _check(history, model, timeout, compiled, processes, progress) -> Result:
             for p, entries, enc in sorted(jobs, key=lambda j: -len(j[0].ops)):
                 # Pre-encoded partitions need no inputs in the worker (nor their lazy making).
                 ins, outs = (None, None) if enc is not None else (p.inputs, p.outputs)
-                futs[pool.submit(_run_one, spec, ins, outs, entries, compiled, deadline, enc)] = p
+                futs[pool.submit(_run_one, spec, ins, outs, entries, compiled, deadline, enc, share)] = p
             for fut in cf.as_completed(futs):
                 record(futs[fut], fut.result())
                 done += 1
@@ -198,14 +194,31 @@ def _check(history, model, timeout, compiled, processes, progress) -> Result:
                     progress(done, len(parts))
     else:
         for p, entries, enc in jobs:
-            record(p, _run_one(model, p.inputs, p.outputs, entries, compiled, deadline, enc))
+            record(p, _run_one(model, p.inputs, p.outputs, entries, compiled, deadline, enc, share))
             done += 1
             if progress:
                 progress(done, len(parts))
     verdicts = [p.valid for p in parts]
     valid = False if False in verdicts else UNKNOWN if UNKNOWN in verdicts else True
+    if valid is True and not _has_operations(history, parts):
+        valid = EMPTY
     unit = history.time_unit if isinstance(history, History) else "ns"
     return Result(valid, parts, total_ops, time.perf_counter() - t0, model, source, unit)
+
+
+def _rss() -> int:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _has_operations(history, parts) -> bool:
+    """Any client operation at all (also ones that constrain nothing, e.g. failed reads)?"""
+    if any(len(p.ops) for p in parts):
+        return True
+    return any(type(ev) is dict and ev.get("process") != "nemesis" for ev in history)
 
 
 def _picklable(spec) -> bool:

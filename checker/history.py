@@ -8,10 +8,12 @@ remembers the file and line of each event so that bad input is reported as
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 FORMATS = ("jsonl", "jepsen-log", "porcupine-kv")
@@ -37,6 +39,7 @@ class History(list):
         # Made by one of our importers: well-formed events in time order, so
         # pairing may skip the per-event checks.
         self.trusted = trusted
+        self.torn: TornLine | None = None  # set by `load`
 
     def where(self, index: int) -> str:
         if self.lines is not None and index < len(self.lines):
@@ -61,6 +64,9 @@ class Operation:
     ret: float
     error: Any = None
     src: Any = None  # (History, index) of the invoke, for `where`
+    node: Any = None  # the completion's "node" (which node served it), if recorded
+    latency: Any = None  # the completion's "latency", if recorded
+    end: Any = None  # time of the completion event, also for info; None if never completed
 
     @property
     def where(self) -> str:
@@ -69,23 +75,86 @@ class Operation:
 
 
 def load(path, format: str = "jsonl") -> History:
-    """Read one history file in `format` (jsonl, jepsen-log, porcupine-kv)."""
+    """Read one history file in `format` (see FORMATS). A torn last line (no
+    final newline and unparsable: a run killed mid-write) is dropped and named
+    in `History.torn`; any other bad line is a HistoryError."""
     try:
         parse = _PARSERS[format]
     except KeyError:
         raise HistoryError(f"unknown history format {format!r} (one of {', '.join(FORMATS)})") from None
     path = str(path)
     try:
-        with open(path, encoding="utf-8", errors="strict") as fh:
-            text = fh.read()
+        with open(path, "rb") as fh:
+            data = fh.read()
     except OSError as e:
         raise HistoryError(f"{path}: cannot read: {e.strerror or e}") from None
+    # The text after the last newline is the only part a killed writer can have torn.
+    cut = data.rfind(b"\n") + 1
+    body, tail = data[:cut], data[cut:]
+    try:
+        text = body.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise HistoryError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    from checker.core import no_gc
-
+        line = body.count(b"\n", 0, e.start) + 1
+        raise HistoryError(f"{path}:{line}: not UTF-8 text ({e.reason})") from None
+    torn = None
+    if tail.strip():
+        try:
+            last = tail.decode("utf-8")
+        except UnicodeDecodeError:
+            last = None
+        if last is not None and _complete(format, last):
+            text += last
+        else:
+            torn = TornLine(text.count("\n") + 1, tail[:60].decode("utf-8", "replace"))
     with no_gc():
-        return parse(text, path)
+        try:
+            history = parse(text, path)
+        except RecursionError:
+            raise HistoryError(f"{path}: values nested too deeply") from None
+    history.torn = torn
+    return history
+
+
+@dataclass(frozen=True)
+class TornLine:
+    """The unterminated, unparsable last line a killed writer left; dropped."""
+
+    line: int
+    excerpt: str
+
+    def describe(self, path) -> str:
+        return f"{path}:{self.line}: torn last line dropped (a run killed mid-write): {self.excerpt!r}"
+
+
+def _complete(format: str, line: str) -> bool:
+    """Does an unterminated last line parse on its own (then it is kept)?"""
+    if format == "jsonl":
+        try:
+            return type(json.loads(line)) is dict
+        except (ValueError, RecursionError):
+            return False
+    if format == "jepsen-log":
+        return _JEPSEN_LINE.match(line) is not None and (
+            " jepsen.util " not in line or _JEPSEN_OP.match(_JEPSEN_LINE.match(line).group(3)) is not None
+            or ":nemesis" in line)
+    if format == "porcupine-kv":
+        return _KV_LINE.match(line) is not None
+    if format == "jepsen-edn":
+        return True  # EDN is not line-based; its reader names any tear itself
+    return False
+
+
+@contextlib.contextmanager
+def no_gc():
+    """Pause the cyclic collector: parsing and checking make no cycles, only
+    many small objects, whose collection passes cost up to a third of the time."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _parse_jsonl(text: str, path: str) -> History:
@@ -95,7 +164,7 @@ def _parse_jsonl(text: str, path: str) -> History:
     if body and "\n\n" not in body:
         try:
             events = json.loads("[" + body.replace("\n", ",") + "]")
-        except ValueError:
+        except (ValueError, RecursionError):
             events = None
         if events is not None and len(events) == body.count("\n") + 1 and all(type(e) is dict for e in events):
             return History(events, path, range(1, len(events) + 1))
@@ -106,8 +175,11 @@ def _parse_jsonl(text: str, path: str) -> History:
             continue
         try:
             ev = loads(line)
-        except ValueError:
-            raise HistoryError(f"{path}:{no}: not a JSON object (truncated or malformed line)") from None
+        except ValueError as e:
+            why = "number too long" if "digits" in str(e) else "truncated or malformed line"
+            raise HistoryError(f"{path}:{no}: not a JSON object ({why})") from None
+        except RecursionError:
+            raise HistoryError(f"{path}:{no}: values nested too deeply") from None
         if type(ev) is not dict:
             raise HistoryError(f"{path}:{no}: not a JSON object")
         events.append(ev)
@@ -133,6 +205,13 @@ _JEPSEN_STRICT = re.compile(r"^\w+ +jepsen\.util - (\d+)\t:(invoke|ok|fail|info)
 
 def _strict_jepsen_events(text: str):
     """Events of a file of Jepsen-spaced op lines only, else None."""
+    try:
+        return _strict_jepsen_events_unchecked(text)
+    except ValueError:  # a number too long for int(): the line-by-line path names it
+        return None
+
+
+def _strict_jepsen_events_unchecked(text: str):
     ops = _JEPSEN_STRICT.findall(text)
     n = len(ops)
     if not n or n != text.count("\n") + (not text.endswith("\n")):
@@ -168,10 +247,13 @@ def _parse_jepsen_log(text: str, path: str) -> History:
     n = len(ops)
     if n and n == text.count("\n") + (not text.endswith("\n")):
         # Every line an op line: event i is on line i + 1.
-        events = [_jepsen_event(no, p, ty, f, r) if r[0] in "[:" else
-                  {"process": int(p), "type": ty, "f": f, "value": None if r == "nil" else int(r), "time": no}
-                  for no, (p, ty, f, r) in enumerate(ops, 1)]
-        return History(events, path, range(1, n + 1), trusted=True, time_unit="line")
+        try:
+            events = [_jepsen_event(no, p, ty, f, r) if r[0] in "[:" else
+                      {"process": int(p), "type": ty, "f": f, "value": None if r == "nil" else int(r), "time": no}
+                      for no, (p, ty, f, r) in enumerate(ops, 1)]
+            return History(events, path, range(1, n + 1), trusted=True, time_unit="line")
+        except ValueError:
+            pass  # a number too long: the line-by-line path below names its line
     events, lines = [], []
     line_re, op_re = _JEPSEN_LINE.match, _JEPSEN_OP.match
     for no, line in enumerate(text.split("\n"), 1):
@@ -184,8 +266,11 @@ def _parse_jepsen_log(text: str, path: str) -> History:
             continue
         o = op_re(m.group(3))
         if o is None:
-            raise HistoryError(f"{path}:{no}: malformed Jepsen operation {m.group(3)!r}")
-        events.append(_jepsen_event(no, *o.groups()))
+            raise HistoryError(f"{path}:{no}: malformed Jepsen operation {_short(m.group(3))}")
+        try:
+            events.append(_jepsen_event(no, *o.groups()))
+        except ValueError:
+            raise HistoryError(f"{path}:{no}: number too long") from None
         lines.append(no)
     return History(events, path, lines, trusted=True, time_unit="line")
 
@@ -204,6 +289,8 @@ def _parse_porcupine_kv(text: str, path: str) -> History:
         if m is None:
             raise HistoryError(f"{path}:{no}: not a Porcupine kv line ({{:process N, :type :T, :f :F, :key \"K\", :value V}})")
         proc, typ, f, key, value = m.groups()
+        if len(proc) > 18:
+            raise HistoryError(f"{path}:{no}: process number too long")
         events.append({"process": int(proc), "type": typ, "f": f, "key": key, "value": value, "time": no})
         lines.append(no)
     return History(events, path, lines, trusted=True, time_unit="line")
@@ -212,34 +299,52 @@ def _parse_porcupine_kv(text: str, path: str) -> History:
 _PARSERS = {"jsonl": _parse_jsonl, "jepsen-log": _parse_jepsen_log, "porcupine-kv": _parse_porcupine_kv}
 
 
+@dataclass
+class Pairing:
+    """A history's operations (in invoke order) and its nemesis events (in
+    history order, as (index, event) pairs)."""
+
+    ops: list = field(default_factory=list)
+    nemesis: list = field(default_factory=list)
+
+
 def operations(events: Iterable[dict]) -> list[Operation]:
     """Pair invokes with completions; validate; skip the nemesis. Ops are in
     invoke order; an invoke never completed becomes an `info` op."""
+    return pair(events).ops
+
+
+def pair(events: Iterable[dict]) -> Pairing:
+    """The one pairing of the project: every event validated (HistoryError
+    naming file:line otherwise), nemesis events kept apart, node and latency
+    kept with each operation."""
     if not isinstance(events, History):
         events = History(events)
     if events.trusted:
         return _pair_trusted(events)
     where = events.where
     pending: dict[Any, Operation] = {}
-    ops: list[Operation] = []
+    out = Pairing()
+    ops = out.ops
     last = -INF
     for i, ev in enumerate(events):
         if type(ev) is not dict:
             raise HistoryError(f"{where(i)}: event is not an object")
         proc = ev.get("process")
         if proc == "nemesis":
+            out.nemesis.append((i, ev))
             continue
         typ = ev.get("type")
-        if typ not in TYPES:
-            raise HistoryError(f"{where(i)}: type must be one of invoke, ok, fail, info (got {typ!r})")
+        if type(typ) is not str or typ not in TYPES:
+            raise HistoryError(f"{where(i)}: type must be one of invoke, ok, fail, info (got {_short(typ)})")
         f = ev.get("f")
         if type(f) is not str:
             raise HistoryError(f"{where(i)}: missing or non-string \"f\"")
         if proc is None or type(proc) not in (int, str):
             raise HistoryError(f"{where(i)}: missing or invalid \"process\"")
         t = ev.get("time", i)
-        if type(t) not in (int, float) or t != t:
-            raise HistoryError(f"{where(i)}: \"time\" must be a number")
+        if type(t) not in (int, float) or not math.isfinite(t):
+            raise HistoryError(f"{where(i)}: \"time\" must be a finite number")
         if t < last:
             raise HistoryError(f"{where(i)}: time goes backwards ({t} after {last})")
         last = t
@@ -258,19 +363,29 @@ def operations(events: Iterable[dict]) -> list[Operation]:
             op.status = typ
             op.result = ev.get("value")
             op.error = ev.get("error")
+            op.node = ev.get("node")
+            op.latency = ev.get("latency")
+            op.end = t
             if typ != "info":
                 op.ret = t
-    return ops
+    return out
 
 
-def _pair_trusted(events: History) -> list[Operation]:
-    """`operations` for well-formed histories from our importers."""
+def _short(v) -> str:
+    r = repr(v)
+    return r if len(r) <= 40 else r[:37] + "..."
+
+
+def _pair_trusted(events: History) -> Pairing:
+    """`pair` for well-formed histories from our importers."""
     pending: dict[Any, Operation] = {}
-    ops: list[Operation] = []
+    out = Pairing()
+    ops = out.ops
     append, pop = ops.append, pending.pop
     for i, ev in enumerate(events):
         proc = ev["process"]
         if proc == "nemesis":
+            out.nemesis.append((i, ev))
             continue
         if ev["type"] == "invoke":
             if proc in pending:
@@ -287,6 +402,7 @@ def _pair_trusted(events: History) -> list[Operation]:
         op.status = typ = ev["type"]
         op.result = ev["value"]
         op.error = ev.get("error")
+        op.end = ev["time"]
         if typ != "info":
             op.ret = ev["time"]
-    return ops
+    return out

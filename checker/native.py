@@ -27,7 +27,7 @@ def require():
 _RESULTS = {1: "ok", 0: "illegal", -1: "timeout", -2: "out of memory", -3: "bad encoding"}
 
 
-def search(enc, entries, time_limit=None):
+def search(enc, entries, time_limit=None, max_bytes=None):
     """Returns (code, best_prefix, blocked_or_None, steps, cache_entries); code as in wgl.h."""
     require()
     n = len(enc.kind)
@@ -41,8 +41,10 @@ def search(enc, entries, time_limit=None):
         n, new("int32_t[]", enc.kind), new("int64_t[]", enc.a), new("int64_t[]", enc.b),
         new("int32_t[]", entries), enc.init,
         new("int64_t[]", tr_off), new("int64_t[]", enc.tr_from or [0]), new("int64_t[]", enc.tr_to or [0]),
-        enc.dead, float(time_limit or 0.0), best, best_len, blocked, stats,
+        enc.dead, float(time_limit or 0.0), int(max_bytes or 0), best, best_len, blocked, stats,
     )
+    if code == -2:
+        raise MemoryError("memory limit reached (the search's cache would outgrow --max-memory)")
     if code < -1:
         raise RuntimeError(f"compiled search failed: {_RESULTS.get(code, code)}")
     bl = blocked[0]

@@ -2,7 +2,7 @@
 and the operation that cannot be placed after it."""
 from __future__ import annotations
 
-from checker.core import UNKNOWN, describe_op, describe_state, replay, time_format
+from checker.core import EMPTY, UNKNOWN, describe_op, describe_state, replay, time_format
 
 TAIL = 5  # prefix ops shown before the one that cannot be placed
 
@@ -13,11 +13,36 @@ def op_line(model, part, i, fmt_time) -> str:
             f"[called {fmt_time(op.call)}, returned {fmt_time(op.ret)}; {op.where}]")
 
 
-def text(result, name: str) -> str:
+VERDICT_WORDS = {True: "linearizable", False: "NOT linearizable", UNKNOWN: "unknown",
+                 EMPTY: "no operations (an empty history proves nothing)"}
+
+
+def as_json(result, name, torn=None) -> dict:
+    """The `--json` record of one file."""
+    out = {"file": str(name), "valid": result.valid, "seconds": round(result.seconds, 6),
+           "partitions": len(result.partitions), "ops": result.ops,
+           "failing": [str(p.key) for p in result.failures]}
+    if result.note:
+        out["note"] = result.note
+    if torn is not None:
+        out["torn_last_line"] = torn.line
+    return out
+
+
+def text(result, name: str, torn=None) -> str:
+    body = _text(result, name)
+    if torn is not None:
+        body += f"\n  {torn.describe(name)}"
+    return body
+
+
+def _text(result, name: str) -> str:
     n, k = result.ops, len(result.partitions)
     head = f"{name}: {{}} ({n} ops, {k} partition{'s' * (k != 1)}, {result.seconds:.3f} s)"
-    if result.valid is True:
-        return head.format("linearizable")
+    if result.valid is True or result.valid == EMPTY:
+        return head.format(VERDICT_WORDS[result.valid])
+    if not result.partitions and result.note:
+        return head.format(f"unknown ({result.note})")
     model = result.model
     out = [head.format("NOT linearizable" if result.valid is False else "unknown")]
     for p in result.partitions:

@@ -10,7 +10,7 @@ import time
 OK, ILLEGAL, TIMEOUT = 1, 0, -1
 
 
-def search(model, inputs, outputs, entries, time_limit=None):
+def search(model, inputs, outputs, entries, time_limit=None, max_bytes=None):
     """entries: call i as i, return of i as -(i+1), in time order.
     Returns (result, best_prefix_op_ids, blocked_op_or_None, steps, cache_size)."""
     n = len(inputs)
@@ -43,8 +43,13 @@ def search(model, inputs, outputs, entries, time_limit=None):
     e = nxt[0]
     while nxt[0] != tail:
         steps += 1
-        if deadline is not None and not steps & 0x3FF and time.monotonic() > deadline:
-            return TIMEOUT, best, blocked, steps, len(seen) + len(buckets)
+        if not steps & 0x3FF:
+            if deadline is not None and time.monotonic() > deadline:
+                return TIMEOUT, best, blocked, steps, len(seen) + len(buckets)
+            # An estimate (a cache entry: a tuple, an int of n bits, a set slot):
+            # enough to stop well before the machine does.
+            if max_bytes and (len(seen) + len(buckets)) * (160 + n // 8) > max_bytes:
+                raise MemoryError("memory limit reached (the search's cache would outgrow --max-memory)")
         m = match[e]
         if m >= 0:
             op = node_op[e]

@@ -40,7 +40,13 @@ typedef struct {
     uint64_t *slots;    /* row offset + 1, 0 = empty */
     uint64_t *hashes;   /* hash of the row in the same slot */
     size_t cap;         /* power of two */
+    size_t max_bytes;   /* 0: unbounded */
 } cache_t;
+
+static size_t cache_bytes(const cache_t *c, size_t arena_cap, size_t cap) {
+    (void)c;
+    return arena_cap * sizeof(uint64_t) + cap * 2 * sizeof(uint64_t);
+}
 
 static int cache_init(cache_t *c, size_t tail_words) {
     c->tail_words = tail_words;
@@ -61,6 +67,7 @@ static void cache_free(cache_t *c) {
 
 static int cache_grow_table(cache_t *c) {
     size_t ncap = c->cap * 2, mask = ncap - 1;
+    if (c->max_bytes && cache_bytes(c, c->arena_cap, ncap) > c->max_bytes) return -1;
     uint64_t *ns = calloc(ncap, sizeof(uint64_t));
     uint64_t *nh = malloc(ncap * sizeof(uint64_t));
     if (!ns || !nh) {
@@ -102,6 +109,7 @@ static int cache_insert(cache_t *c, int64_t state, uint64_t header, const uint64
     if (c->used + len > c->arena_cap) {
         size_t ncap = c->arena_cap * 2;
         while (c->used + len > ncap) ncap *= 2;
+        if (c->max_bytes && cache_bytes(c, ncap, c->cap) > c->max_bytes) return -1;
         uint64_t *na = realloc(c->arena, ncap * sizeof(uint64_t));
         if (!na) return -1;
         c->arena = na;
@@ -147,7 +155,7 @@ static int32_t first_zero(const uint64_t *bits, size_t words, int32_t from) {
 int wgl_check(int n, const int32_t *kind, const int64_t *a, const int64_t *b,
               const int32_t *entries, int64_t init_state,
               const int64_t *tr_off, const int64_t *tr_from, const int64_t *tr_to,
-              int64_t dead_state, double time_limit,
+              int64_t dead_state, double time_limit, int64_t max_bytes,
               int32_t *best, int32_t *best_len, int32_t *blocked, int64_t *stats) {
     *best_len = 0;
     *blocked = -1;
@@ -213,6 +221,7 @@ int wgl_check(int n, const int32_t *kind, const int64_t *a, const int64_t *b,
     body = calloc(body_words + 1, sizeof(uint64_t));
     tail = calloc(tail_words + 1, sizeof(uint64_t));
     cache_ok = cache_init(&cache, tail_words);
+    cache.max_bytes = max_bytes > 0 ? (size_t)max_bytes : 0;
     if (!body || !tail || cache_ok < 0) {
         result = WGL_NOMEM;
         goto out;

@@ -28,11 +28,12 @@
  * maps to tr_to at the same index; a state not found goes to dead_state.
  * best receives the longest linearizable prefix seen (op ids, best_len of them)
  * and *blocked the op whose return ended it (-1 if none); stats[0] search steps,
- * stats[1] cache entries. time_limit <= 0 means no limit (seconds). */
+ * stats[1] cache entries. time_limit <= 0 means no limit (seconds); max_bytes
+ * bounds the cache (<= 0: no bound), WGL_NOMEM when it would grow past it. */
 int wgl_check(int n, const int32_t *kind, const int64_t *a, const int64_t *b,
               const int32_t *entries, int64_t init_state,
               const int64_t *tr_off, const int64_t *tr_from, const int64_t *tr_to,
-              int64_t dead_state, double time_limit,
+              int64_t dead_state, double time_limit, int64_t max_bytes,
               int32_t *best, int32_t *best_len, int32_t *blocked, int64_t *stats);
 
 #endif

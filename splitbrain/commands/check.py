@@ -1,19 +1,80 @@
 """`splitbrain check`: the linearizability checker alone."""
 from __future__ import annotations
 
+import math
+import re
 import sys
 
-HELP = "check histories for linearizability (exit 0 yes, 1 no, 3 unknown, 2 unusable input)"
+HELP = "check histories for linearizability (exit 0 yes, 1 no, 3 unknown, 4 no operations, 2 unusable input)"
+
+EPILOG = """exit status: 0 linearizable, 1 not linearizable, 2 unusable input (bad file, bad
+option, HTML not written), 3 unknown (time or memory limit), 4 no operations (an empty
+history proves nothing). With several files every file is reported, then the worst
+status is returned, worst first: 1, 2, 3, 4, 0.
+
+formats: jsonl (DESIGN.md's events), jepsen-log (the etcd logs of the Porcupine corpus,
+read the etcd way: ":fail :cas" is a cas whose comparison failed, ":fail :read
+:timed-out" is indeterminate), porcupine-kv (Porcupine's kv logs)."""
+
+# Exit statuses, and which one wins when several files are checked.
+EXIT = {True: 0, False: 1, "unknown": 3, "empty": 4}
+SEVERITY = (1, 2, 3, 4, 0)
+
+
+def seconds(text: str) -> float:
+    """A positive, finite number of seconds (argparse type)."""
+    import argparse
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive, finite number of seconds (got {text})")
+    return v
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.I)
+
+
+def size(text: str) -> int:
+    """A byte count such as 512M, 4G, 4GiB (argparse type)."""
+    import argparse
+
+    m = _SIZE.match(text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"not a size (e.g. 512M, 4G): {text!r}")
+    v = float(m.group(1)) * {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}[m.group(2).lower()]
+    if not math.isfinite(v) or v < 64 * 2**20:
+        raise argparse.ArgumentTypeError(f"must be at least 64M (got {text})")
+    return int(v)
+
+
+def default_max_memory() -> int:
+    """A quarter of the machine's memory: well under what the kernel would kill at."""
+    try:
+        with open("/proc/meminfo") as fh:
+            total = next(int(l.split()[1]) * 1024 for l in fh if l.startswith("MemTotal"))
+    except (OSError, StopIteration, ValueError):
+        total = 8 * 2**30
+    return max(256 * 2**20, total // 4)
 
 
 def add_arguments(parser) -> None:
+    import argparse
+
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EPILOG
     parser.add_argument("files", nargs="+", metavar="FILE", help="history files")
     parser.add_argument("--model", default="cas-register", choices=["cas-register", "kv"],
                         help="sequential model of one key (default cas-register)")
     parser.add_argument("--format", default="jsonl", choices=["jsonl", "jepsen-log", "porcupine-kv"],
-                        help="history format (default jsonl, DESIGN.md)")
-    parser.add_argument("--timeout", type=float, metavar="S",
+                        help="history format (default jsonl, DESIGN.md; see below)")
+    parser.add_argument("--timeout", type=seconds, metavar="S",
                         help="give up after S seconds per file with verdict unknown")
+    parser.add_argument("--max-memory", type=size, metavar="SIZE",
+                        help="bound the checker's memory (default a quarter of RAM); past it the verdict is "
+                             "unknown with what was proven, never an out-of-memory kill")
     parser.add_argument("--html", metavar="FILE", help="write an HTML visualization (one per input: FILE-<name>.html)")
     parser.add_argument("--json", action="store_true", help="one JSON object per input file per line")
 
@@ -46,38 +107,66 @@ def _html_path(base: str, src: str, many: bool) -> str:
     return str(b.with_name(f"{b.stem}-{pathlib.Path(src).stem}{b.suffix or '.html'}"))
 
 
-def run(args) -> int:
+def _limit_memory(limit: int) -> None:
+    """The process-wide backstop under the checker's own accounting: past it an
+    allocation fails (MemoryError, turned into unknown), the kernel kills nothing."""
+    import resource
+
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+    except (ValueError, OSError):
+        pass
+
+
+def _error(path: str, message: str) -> None:
+    print(f"splitbrain check: error: {message}", file=sys.stderr, flush=True)
+
+
+def check_one(path, args, max_memory):
+    """(exit status, printed) for one file; bad input is one line on stderr and 2."""
     import json
 
     import checker
     from checker import report
-    from splitbrain.errors import UsageError
 
-    if args.timeout is not None and args.timeout <= 0:
-        raise UsageError("--timeout must be positive")
-    codes = []
-    for path in args.files:
+    try:
+        history = checker.load(path, args.format)
+        progress = _Progress(path)
         try:
-            history = checker.load(path, args.format)
-            progress = _Progress(path)
-            try:
-                result = checker.check(history, args.model, timeout=args.timeout, progress=progress)
-            finally:
-                progress.end()
-        except checker.HistoryError as e:
-            raise UsageError(str(e)) from None
-        except checker.CompiledMissing as e:
-            raise UsageError(str(e)) from None
-        if args.html:
-            checker.write_html(result, _html_path(args.html, path, len(args.files) > 1))
-        if args.json:
-            print(json.dumps({"file": path, "valid": result.valid, "seconds": round(result.seconds, 6),
-                              "partitions": len(result.partitions), "ops": result.ops}), flush=True)
-        else:
-            print(report.text(result, path), flush=True)
-        codes.append(result.valid)
-    if False in codes:
-        return 1
-    if checker.UNKNOWN in codes:
-        return 3
-    return 0
+            result = checker.check(history, args.model, timeout=args.timeout, progress=progress,
+                                   max_memory=max_memory)
+        finally:
+            progress.end()
+    except (checker.HistoryError, checker.CompiledMissing) as e:
+        _error(path, str(e))
+        return 2
+    except MemoryError:
+        result = checker.core.Result(checker.UNKNOWN, source=str(path))
+        result.note = "memory limit reached before any partition was proven (--max-memory)"
+    torn = getattr(history, "torn", None) if "history" in locals() else None
+    if args.json:
+        print(json.dumps(report.as_json(result, path, torn)), flush=True)
+    else:
+        print(report.text(result, path, torn), flush=True)
+    code = EXIT.get(result.valid, 3)
+    if args.html:
+        target = _html_path(args.html, path, len(args.files) > 1)
+        try:
+            checker.write_html(result, target)
+        except OSError as e:
+            _error(path, f"cannot write {target}: {e.strerror or e} (the verdict above stands)")
+            code = worst([code, 2])
+    return code
+
+
+def worst(codes) -> int:
+    return min(codes, key=SEVERITY.index) if codes else 0
+
+
+def run(args) -> int:
+    max_memory = args.max_memory or default_max_memory()
+    _limit_memory(max_memory)
+    return worst([check_one(path, args, max_memory) for path in args.files])

@@ -35,14 +35,14 @@ def test_exit_codes_and_json(tmp_path, corpus_dir):
     assert p.returncode == 1, p.stderr
     lines = [json.loads(l) for l in p.stdout.splitlines()]
     assert [l["valid"] for l in lines] == [True, False]
-    assert set(lines[0]) == {"file", "valid", "seconds", "partitions", "ops"}
+    assert {"file", "valid", "seconds", "partitions", "ops"} <= set(lines[0])
     assert sb("--format", "jepsen-log", good).returncode == 0
     out = sb("--format", "jepsen-log", bad)
     assert "NOT linearizable" in out.stdout and "cannot place" in out.stdout
 
 
 @pytest.mark.parametrize("events,tail,why", [
-    (W, '{"process": 1, "type": "invoke", "f": "re', "3: not a JSON object"),
+    (W, '{"process": 1, "type": "invoke", "f": "re\n', "3: not a JSON object"),  # terminated: not a tear
     (W + [{"process": 1, "type": "invoke", "f": "frobnicate", "key": "k", "time": 30},
           {"process": 1, "type": "ok", "f": "frobnicate", "key": "k", "time": 31}], "", "3: model cas-register has no operation"),
     (W + [{"process": 5, "type": "ok", "f": "read", "key": "k", "value": 1, "time": 30}], "", "3: ok of process 5 without a preceding invoke"),
