@@ -170,7 +170,7 @@ def _load_process(cfg: RunConfig, run: pathlib.Path, cluster: Cluster) -> subpro
         "system": cluster.client_spec(), "endpoints": cluster.client_endpoints(), "workload": cfg.workload,
         "users": cfg.concurrency, "spawn_rate": max(1.0, cfg.concurrency), "run_time": cfg.time,
         "rate": cfg.rate or 0.0, "keys": cfg.keys, "seed": cfg.seed,
-        "read_mode": cfg.read_mode if "read_mode" in system.options else None,
+        "read_mode": getattr(system, "read_mode", None),  # the run's, or the system's default
         "history_path": str(run / rundir.HISTORY), "csv_prefix": str(run / rundir.LOCUST_PREFIX),
         "html_path": str(run / "locust.html"),
         **({"value_size": cfg.value_size} if cfg.value_size else {}),

@@ -11,10 +11,9 @@ import pathlib
 
 from splitbrain.errors import UsageError
 
-WORKLOADS = ("register", "kv", "reads", "append", "failover")
-BACKENDS = ("local", "netns", "docker", "ssh")
-READ_MODES = ("readindex", "lease", "log", "follower", "local-unsafe")
 DEMO_NEMESIS = ("partition", "kill", "pause")
+DEFAULT_NODES = 3
+DEFAULT_KEYS = 8
 
 
 @dataclasses.dataclass
@@ -23,14 +22,15 @@ class RunConfig:
     workload: str = "register"
     nemesis: tuple[str, ...] = DEMO_NEMESIS
     backend: str = "local"
-    nodes: int = 3
+    nodes: int | None = None  # None: the system's fixed size, else DEFAULT_NODES
     time: float = 60.0  # seconds of load, faults included
     concurrency: int = 10
     rate: float | None = None  # target ops/s over all users; None = as fast as they go
-    read_mode: str = dataclasses.field(default="readindex", metadata={"system": True})
+    # one of the system's read modes (its adapter's `read_modes`); None: the system's default
+    read_mode: str | None = dataclasses.field(default=None, metadata={"system": True})
     seed: int = 0
-    keys: int = 8
-    value_size: int | None = None  # kv workload: bytes per value (None: the workload's default, 16)
+    keys: int | None = None  # None: what the system sizes the load to (Regions), else DEFAULT_KEYS
+    value_size: int | None = None  # kv workload: bytes per value (None: the system's sizing, else 16)
     nemesis_interval: float = 5.0  # seconds between the start of consecutive faults
     fault_duration: float = 3.0
     quiet: float = 3.0  # seconds of calm load after the final heal, before the end
@@ -47,28 +47,38 @@ class RunConfig:
     backend_options: dict = dataclasses.field(default_factory=dict)
 
     def validate(self) -> "RunConfig":
+        """Refuses what cannot run (one line each) and fills what the system decides (nodes, load size)."""
+        import workloads
+        from nemesis import backends
+
         from splitbrain import systems
 
         system = systems.create(self.system, self.system_options())
-        if self.workload not in WORKLOADS:
-            raise UsageError(f"unknown workload {self.workload!r} (choose from {', '.join(WORKLOADS)})")
-        if self.backend not in BACKENDS:
-            raise UsageError(f"unknown backend {self.backend!r} (choose from {', '.join(BACKENDS)})")
-        if self.read_mode not in READ_MODES:
-            raise UsageError(f"unknown read mode {self.read_mode!r} (choose from {', '.join(READ_MODES)})")
+        if self.workload not in workloads.WORKLOADS:
+            raise UsageError(f"unknown workload {self.workload!r} (choose from {', '.join(workloads.names())})")
+        if self.backend not in backends.NAMES:
+            raise UsageError(f"unknown backend {self.backend!r} (choose from {', '.join(backends.NAMES)})")
+        self.nemesis = tuple(self.nemesis)
+        self.endpoints = tuple(self.endpoints)
+        if self.endpoints:
+            self.nodes = len(self.endpoints)
+        elif self.nodes is None:
+            self.nodes = system.fixed_nodes or DEFAULT_NODES
+        elif system.fixed_nodes and self.nodes != system.fixed_nodes:
+            raise UsageError(f"system {system.name} runs exactly {system.fixed_nodes} node(s), "
+                             f"not --nodes {self.nodes}")
         if self.nodes < 1:
             raise UsageError(f"--nodes must be at least 1, got {self.nodes}")
-        if self.value_size is not None and self.value_size < 1:
-            raise UsageError(f"--value-size must be positive, got {self.value_size}")
-        for name in ("time", "concurrency", "keys", "nemesis_interval", "fault_duration"):
-            if getattr(self, name) <= 0:
+        for name in ("time", "concurrency", "keys", "value_size", "nemesis_interval", "fault_duration", "rate"):
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise UsageError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
         if self.quiet < 0:
             raise UsageError(f"--quiet must not be negative, got {self.quiet}")
-        if self.rate is not None and self.rate <= 0:
-            raise UsageError(f"--rate must be positive, got {self.rate}")
-        self.nemesis = tuple(self.nemesis)
-        self.endpoints = tuple(self.endpoints)
+        sized = getattr(system, "sized_load", None)  # e.g. a kv load big enough for Regions to split
+        for name, value in (sized(self.workload, self.keys, self.value_size) if sized else {}).items():
+            setattr(self, name, value)
+        if self.keys is None:
+            self.keys = DEFAULT_KEYS
         if self.endpoints:
             for e in self.endpoints:
                 host, sep, port = e.rpartition(":")
@@ -77,9 +87,6 @@ class RunConfig:
             if self.nemesis:
                 raise UsageError("faults need a cluster the suite runs: with --endpoints the suite owns no node "
                                  "process to kill or pause and no link to cut; use --nemesis none")
-            self.nodes = len(self.endpoints)
-        elif system.fixed_nodes and self.nodes != system.fixed_nodes:
-            raise UsageError(f"system {system.name} runs exactly {system.fixed_nodes} node(s), not --nodes {self.nodes}")
         return self
 
     def system_options(self) -> dict:

@@ -13,6 +13,7 @@ import uuid
 
 from locust import events
 
+from workloads.clients import PROTOCOLS, read_modes_help
 from workloads.keys import Mix
 from workloads.recorder import HistoryFile, Recorder
 from workloads.settings import Settings, parse_endpoints
@@ -29,7 +30,7 @@ def add_arguments(parser) -> None:
     # Straight on Locust's parser: only it knows `include_in_web_ui` (argument groups do not).
     group = parser
     group.add_argument("--system", default="reference-kv", include_in_web_ui=True,
-                       help="client: reference-kv | etcd | redis | python:module:Class | a JSON client spec")
+                       help=f"client: {' | '.join(PROTOCOLS)} | python:module:Class | a JSON client spec")
     group.add_argument("--endpoints", default="", include_in_web_ui=True,
                        help="host:port,... of the nodes (default: from --host)")
     group.add_argument("--history", default=None, help="append the JSONL history here")
@@ -38,7 +39,7 @@ def add_arguments(parser) -> None:
     group.add_argument("--ops-per-key", type=int, default=100, help="register/reads: ops per key before it rotates")
     group.add_argument("--seed", type=int, default=0, help="seed of every user's random choices")
     group.add_argument("--read-mode", default=None, include_in_web_ui=True,
-                       help="readindex | lease | log | follower | local-unsafe | serializable")
+                       help=f"per client, its default first: {read_modes_help()}")
     group.add_argument("--rate", type=float, default=0.0, help="target ops/s of this process, 0 = unpaced")
     group.add_argument("--value-size", type=int, default=16, help="kv: bytes per value")
     group.add_argument("--mix", default="A", help="kv: A | B | C | get=W,put=W,append=W")

@@ -13,7 +13,6 @@ from __future__ import annotations
 from locust import events as _global_events  # noqa: F401  (first: Locust patches sockets on import)
 
 import csv
-import importlib
 import os
 import time
 from typing import Any, Callable
@@ -27,19 +26,10 @@ from locust.html import get_html_report
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSVFileWriter, stats_history
 
 from workloads import options as workload_options
+from workloads import user_class
 from workloads.settings import Settings
 
-WORKLOAD_CLASSES = {"register": ("workloads.register", "Register"), "kv": ("workloads.kv", "KV"),
-                    "reads": ("workloads.reads", "Reads"), "append": ("workloads.append", "Append"),
-                    "failover": ("workloads.failover", "Failover")}
 PROGRESS_EVERY = 1.0
-
-
-def user_class(workload: str):
-    if workload not in WORKLOAD_CLASSES:
-        raise ValueError(f"workload {workload!r} is not one of {', '.join(WORKLOAD_CLASSES)}")
-    module, name = WORKLOAD_CLASSES[workload]
-    return getattr(importlib.import_module(module), name)
 
 
 def run_load(system: str, endpoints: list[str], workload: str = "register", users: int = 5,

@@ -9,11 +9,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from workloads.clients import split_spec
-from workloads.clients.base import READ_MODES
+from workloads import WORKLOADS
+from workloads.clients import check_read_mode, split_spec
 from workloads.keys import Mix
-
-WORKLOADS = ("register", "kv", "reads", "append", "failover")
 
 
 @dataclass(frozen=True)
@@ -37,6 +35,7 @@ class Settings:
         problems = []
         try:
             split_spec(self.system)
+            check_read_mode(self.system, self.read_mode)
         except ValueError as e:
             problems.append(str(e))
         if self.workload not in WORKLOADS:
@@ -47,8 +46,6 @@ class Settings:
             host, sep, port = e.rpartition(":")
             if not sep or not host or not port.isdigit():
                 problems.append(f"endpoint {e!r} is not host:port")
-        if self.read_mode is not None and self.read_mode not in READ_MODES:
-            problems.append(f"read mode {self.read_mode!r} is not one of {', '.join(READ_MODES)}")
         if self.keys is not None and self.keys < 1:
             problems.append("keys must be at least 1")
         if self.ops_per_key < 1:

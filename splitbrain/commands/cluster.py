@@ -12,7 +12,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--nodes", type=int, default=3, help="cluster size when creating it (default 3)")
     parser.add_argument("--dir", default=DEFAULT_DIR, help=f"cluster directory (default {DEFAULT_DIR})")
     parser.add_argument("--json", action="store_true", help="print status as a JSON list")
-    parser.add_argument("--read-mode", default=None,
+    from reference_kv.server import READ_MODES
+
+    parser.add_argument("--read-mode", default=None, choices=READ_MODES,
                         help="node default read mode for a new cluster (local-unsafe is UNSAFE)")
     parser.add_argument("--storage", choices=("pebble", "memory"), default=None,
                         help="storage for a new cluster (default pebble)")

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 HELP = "plant a catalogued bug and run its campaign until the checker finds it (exit 0 found, 1 not)"
 
-SYSTEMS = ("reference-kv", "etcd")
-
 
 def add_arguments(p):
     p.add_argument("bug", metavar="BUG", help="a name from `splitbrain bugs`")
@@ -13,7 +11,8 @@ def add_arguments(p):
                    help="stop starting attempts after this much wall time (default: the campaign's)")
     p.add_argument("--out", default="results", metavar="DIR", help="where run directories go (default results)")
     p.add_argument("--seed", type=int, default=0, help="seed of the first attempt (then +1 per attempt)")
-    p.add_argument("--system", default="reference-kv", help="reference-kv (default) or etcd (a control: --safe)")
+    p.add_argument("--system", default="reference-kv",
+                   help="reference-kv (default), or another built-in system as the control (with --safe)")
     p.add_argument("--backend", default=None, help="backend (default: local; netns for etcd with link faults)")
     p.add_argument("--safe", action="store_true", help="the same campaign without the bug: the control")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
@@ -24,12 +23,12 @@ def run(args) -> int:
     import os
     import sys
 
-    from splitbrain import bugs
+    from splitbrain import bugs, systems
     from splitbrain.errors import UsageError
 
     bug = bugs.get(args.bug)
-    if args.system not in SYSTEMS:
-        raise UsageError(f"unknown --system {args.system!r} (choose from {', '.join(SYSTEMS)})")
+    if args.system not in systems.names():
+        raise UsageError(f"unknown --system {args.system!r} (choose from {', '.join(systems.names())})")
     if args.system != "reference-kv" and not args.safe:
         raise UsageError(f"bugs are planted in the reference KV only; run {args.system} as the control with --safe")
     if args.attempts is not None and args.attempts < 1:

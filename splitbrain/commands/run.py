@@ -2,37 +2,38 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 HELP = "run a workload against a cluster under a nemesis, check the history and write a report"
 
-# flag -> RunConfig field, for options that override a --config file only when given.
-_FIELDS = {
-    "system": "system", "workload": "workload", "backend": "backend", "nodes": "nodes", "time": "time",
-    "concurrency": "concurrency", "rate": "rate", "read_mode": "read_mode", "seed": "seed", "keys": "keys",
-    "nemesis_interval": "nemesis_interval", "fault_duration": "fault_duration", "quiet": "quiet",
-    "out": "out", "snapshot_every": "snapshot_every", "unsafe_bug": "unsafe_bug",
-    "check_timeout": "check_timeout", "region_split_size": "region_split_size",
-    "value_size": "value_size",
-}
+# RunConfig fields whose flag is not the field itself (a list to parse, or a repeated KEY=VALUE)
+_PARSED = ("nemesis", "endpoints", "backend_options")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    S = argparse.SUPPRESS  # absent flags stay absent, so --config values survive
+    import workloads
+    from nemesis import backends
+
+    from splitbrain import systems
+
+    S = argparse.SUPPRESS  # absent flags stay absent, so --config values survive; each dest is a RunConfig field
     p.add_argument("--config", metavar="FILE", help="a config.json from an earlier run (flags override it)")
     p.add_argument("--system", default=S, metavar="NAME|FILE",
-                   help="reference-kv | etcd | path/to/system.toml (default reference-kv; see docs/testing-your-system.md)")
+                   help=f"{' | '.join(systems.names())} | path/to/system.toml "
+                        "(default reference-kv; see docs/testing-your-system.md)")
     p.add_argument("--endpoints", default=S, metavar="HOST:PORT,...",
                    help="check a cluster the suite does not run (no faults: use --nemesis none)")
-    p.add_argument("--workload", default=S, help="register | kv | reads (default register)")
+    p.add_argument("--workload", default=S, help=f"{' | '.join(workloads.names())} (default register)")
     p.add_argument("--nemesis", default=S, metavar="LIST",
                    help="comma-separated faults, or none (default partition,kill,pause)")
-    p.add_argument("--backend", default=S, help="local | netns | docker | ssh (default local)")
-    p.add_argument("--nodes", type=int, default=S, help="cluster size (default 3)")
+    p.add_argument("--backend", default=S, help=f"{' | '.join(backends.NAMES)} (default local)")
+    p.add_argument("--nodes", type=int, default=S, help="cluster size (default 3, or the size the system runs)")
     p.add_argument("--time", type=float, default=S, metavar="S", help="seconds of load (default 60)")
     p.add_argument("--concurrency", type=int, default=S, metavar="C", help="client users (default 10)")
     p.add_argument("--rate", type=float, default=S, metavar="R", help="target ops/s (default: unthrottled)")
     p.add_argument("--read-mode", default=S, dest="read_mode",
-                   help="reference KV read mode: readindex | lease | log | follower | local-unsafe (UNSAFE)")
+                   help=f"the system's read mode, its default first: {systems.read_modes_help()} "
+                        "(an -unsafe mode is UNSAFE)")
     p.add_argument("--seed", type=int, default=S, help="seed of workload and schedule (default 0)")
     p.add_argument("--keys", type=int, default=S,
                    help="keys in play at a time (default 8; 1000 for kv with --region-split-size)")
@@ -58,9 +59,9 @@ def config_from_args(args, base=None):
     from splitbrain.config import RunConfig, parse_nemesis
 
     cfg = RunConfig.from_file(args.config) if getattr(args, "config", None) else (base or RunConfig())
-    for flag, field in _FIELDS.items():
-        if hasattr(args, flag):
-            setattr(cfg, field, getattr(args, flag))
+    for f in dataclasses.fields(RunConfig):
+        if f.name not in _PARSED and hasattr(args, f.name):
+            setattr(cfg, f.name, getattr(args, f.name))
     if hasattr(args, "nemesis"):
         cfg.nemesis = parse_nemesis(args.nemesis)
     for item in getattr(args, "backend_option", ()):
@@ -70,30 +71,7 @@ def config_from_args(args, base=None):
         cfg.endpoints = tuple(e.strip() for e in args.endpoints.split(",") if e.strip())
         if not hasattr(args, "nemesis"):
             cfg.nemesis = ()  # the default faults cannot reach an external cluster
-    if hasattr(args, "region_split_size") and cfg.workload == "kv":
-        _size_kv_for_regions(cfg, args)
-    if not hasattr(args, "nodes") and not getattr(args, "config", None):
-        from splitbrain import systems
-
-        fixed = systems.create(cfg.system, cfg.system_options()).fixed_nodes
-        if fixed:
-            cfg.nodes = fixed
     return cfg.validate()
-
-
-def _size_kv_for_regions(cfg, args) -> None:
-    """Unless told otherwise, a kv run on Regions writes about 8 split sizes of data, so that it splits.
-
-    The suite's defaults (8 keys, 16-byte values) write a few hundred KiB in a
-    minute: a 256KiB Region would barely split once.
-    """
-    from splitbrain.systems.reference_kv import region_split_bytes
-
-    split = region_split_bytes(cfg.region_split_size)
-    if not hasattr(args, "keys") and not getattr(args, "config", None):
-        cfg.keys = 1000
-    if not hasattr(args, "value_size") and cfg.value_size is None:
-        cfg.value_size = max(16, min(4096, -(-8 * split // cfg.keys)))
 
 
 def _key_value(item: str):

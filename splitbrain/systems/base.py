@@ -23,6 +23,9 @@ class System(Protocol):
     per_link_dial: bool
     # Whether status() names a leader the monitor and leader-targeted faults can use.
     has_leader: bool
+    # The read modes a run may choose (`read_mode`, among `options`), its default first;
+    # () when it reads one way only.
+    read_modes: tuple[str, ...]
     # RunConfig fields this system takes (e.g. read_mode, snapshot_every, unsafe_bug);
     # a run that sets another system knob is refused.
     options: tuple[str, ...]
@@ -45,6 +48,7 @@ class Defaults:
 
     client: str = ""
     has_leader = True
+    read_modes: tuple[str, ...] = ()
     options: tuple[str, ...] = ()
     fixed_nodes: int | None = None
 

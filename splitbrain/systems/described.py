@@ -43,6 +43,7 @@ from typing import Any, Mapping
 from nemesis.types import Addr, NodeAddresses, NodeSpec, check_env_names
 from splitbrain.systems import probes
 from splitbrain.systems.template import TemplateError, render
+from workloads.clients import PROTOCOLS
 
 NODE_PLACEHOLDERS = ("id", "host", "port", "peer_port", "peers", "cluster", "data_dir", "python", "here",
                      "nodes", "majority", "first_host", "first_port", "first_peer_port", "client_addresses",
@@ -54,7 +55,6 @@ NODE_KEYS = {"command", "env", "cluster_entry", "peer_entry", "per_link_dial", "
              "peer_port"}
 READY_KEYS = {"probe", "url", "timeout"}
 LEADER_KEYS = {"probe", "url", "method", "body", "field", "self", "term"}
-PROTOCOLS = ("reference-kv", "etcd", "redis", "http-json")
 
 
 class SystemFileError(ValueError):
@@ -93,6 +93,7 @@ class Described:
     client: dict
     fixed_nodes: int | None
 
+    read_modes = ()
     options = ()
 
     @property

@@ -7,15 +7,19 @@ import shutil
 from nemesis.types import NodeAddresses, NodeSpec
 from splitbrain.errors import UsageError
 from splitbrain.systems.base import Defaults, http_json
+from workloads.clients.etcd import EtcdClient
 
 
 @dataclasses.dataclass
 class Etcd(Defaults):
+    read_mode: str = EtcdClient.READ_MODES[0]  # per request: the members start the same either way
     binary: str = "etcd"
     token: str = "splitbrain"
 
     name = "etcd"
     client = "etcd"
+    read_modes = EtcdClient.READ_MODES  # linearizable, serializable: as the client phrases them
+    options = ("read_mode",)
     per_link_dial = False
     # backend -> why not: the node image carries the reference KV only
     unsupported_backends = {"docker": "the node image has no etcd; use --backend netns or ssh"}

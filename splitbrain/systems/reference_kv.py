@@ -5,9 +5,8 @@ import dataclasses
 
 from nemesis.types import Addr, NodeAddresses, NodeSpec
 from reference_kv import admin, launch
+from reference_kv.server import READ_MODES
 from splitbrain.systems.base import Defaults, http_json
-
-READ_MODES = ("readindex", "lease", "log", "follower", "local-unsafe")
 
 
 def region_split_bytes(size: str) -> int:
@@ -22,7 +21,7 @@ def region_split_bytes(size: str) -> int:
 
 @dataclasses.dataclass
 class ReferenceKV(Defaults):
-    read_mode: str = "readindex"
+    read_mode: str = READ_MODES[0]  # the nodes' default, and the load's
     snapshot_every: int | None = None
     tick_ms: int | None = None
     election_ticks: int | None = None
@@ -34,6 +33,7 @@ class ReferenceKV(Defaults):
     name = "reference-kv"
     client = "reference-kv"
     per_link_dial = True
+    read_modes = READ_MODES  # the node's names, asked of the KV
     options = ("read_mode", "snapshot_every", "unsafe_bug", "region_split_size")
 
     def __post_init__(self):
@@ -45,6 +45,18 @@ class ReferenceKV(Defaults):
                                   storage=self.storage, snapshot_every=self.snapshot_every, tick_ms=self.tick_ms,
                                   election_ticks=self.election_ticks, unsafe_bug=self.unsafe_bug,
                                   region_split_size=self.region_split_size, extra=self.extra_args)
+
+    def sized_load(self, workload: str, keys: int | None, value_size: int | None) -> dict:
+        """Unless told otherwise, a kv load on Regions writes about 8 split sizes of data, so that it splits.
+
+        The suite's defaults (8 keys, 16-byte values) write a few hundred KiB in a
+        minute: a 256KiB Region would barely split once.
+        """
+        if not self.region_split_size or workload != "kv":
+            return {}
+        keys = keys or 1000
+        split = region_split_bytes(self.region_split_size)
+        return {"keys": keys, "value_size": value_size or max(16, min(4096, -(-8 * split // keys)))}
 
     def node_specs(self, n: int) -> list[NodeSpec]:
         return [NodeSpec(id=str(i), argv=self._argv) for i in range(1, n + 1)]

@@ -12,7 +12,7 @@ from nemesis.faults import Context, leader_clock
 from reference_kv.raft import Config
 from reference_kv.raft.core import Raft
 from reference_kv.raft.config import InitialState
-from splitbrain import analysis
+from splitbrain import analysis, bugs, systems
 
 
 def _round(**nodes):
@@ -107,13 +107,14 @@ def test_default_lease_ends_before_the_shortest_election_with_the_leader_clock_a
 
 
 @pytest.mark.unit
-def test_campaign_workloads_are_registered_everywhere_a_workload_name_is_checked():
-    # (The classes themselves load only in the Locust process, which gevent-patches whoever imports it.)
-    from splitbrain.config import WORKLOADS as SUITE
-    from workloads.settings import WORKLOADS as LOAD
+@pytest.mark.parametrize("bug", bugs.CATALOGUE, ids=lambda b: b.name)
+def test_every_campaign_names_a_workload_and_read_mode_the_suite_knows(bug, tmp_path):
+    # (The workload classes themselves load only in the Locust process, which gevent-patches whoever imports it.)
+    import workloads
 
-    for name in ("append", "failover"):
-        assert name in SUITE and name in LOAD
+    cfg = bugs.run_config(bug, seed=0, out=str(tmp_path))  # RunConfig.validate asks the tables
+    assert cfg.workload in workloads.WORKLOADS
+    assert cfg.read_mode is None or cfg.read_mode in systems.create("reference-kv").read_modes
 
 
 @pytest.mark.unit

@@ -19,7 +19,9 @@ def splitbrain(*args, cwd=None):
     (["run", "--time", "-5"], "--time must be positive"),
     (["run", "--backend", "mars"], "unknown backend 'mars'"),
     (["run", "--system", "mongo"], "unknown system 'mongo'"),
-    (["run", "--read-mode", "psychic"], "unknown read mode"),
+    (["run", "--read-mode", "psychic"], "system reference-kv has no read mode 'psychic'"),
+    (["run", "--system", "etcd", "--read-mode", "lease"], "system etcd has no read mode 'lease' (choose from "
+                                                          "linearizable, serializable)"),
     (["run", "--nodes", "three"], "invalid int value"),
     (["run", "--config", "/nonexistent/config.json"], "no such file"),
     (["report", "/nonexistent-run-dir"], "not a directory"),

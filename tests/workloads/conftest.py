@@ -2,26 +2,25 @@
 
 Nothing here imports Locust: it gevent-patches the process it is imported in,
 and pytest's process is shared with every other room's tests. Load runs go
-through `python -m workloads.run` in a child process instead.
+through `python -m workloads.run` in a child process instead (load_helpers.py).
+This directory is no package: as one it would be named `workloads` and hide the
+real one from every test that imports it after this file.
 """
 from __future__ import annotations
 
-import json
-import os
 import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
 from bench.workloads.clusters import etcd_cluster, reference_kv_cluster
+from load_helpers import REPO
 from reference_kv.launch import free_ports
 from system_parts import require
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope="session")
@@ -113,18 +112,3 @@ def hanging_address():
         for c in accepted:
             c.close()
         listener.close()
-
-
-def run_load(config: dict, timeout: float = 60, extra_args: tuple = ()) -> tuple[dict, str]:
-    """`python -m workloads.run` in a child process; returns (result dict, stdout)."""
-    out = subprocess.run([sys.executable, "-m", "workloads.run", "--config", json.dumps(config), *extra_args],
-                         cwd=REPO, capture_output=True, text=True, timeout=timeout)
-    assert out.returncode == 0, f"workloads.run exited {out.returncode}:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
-    lines = [line for line in out.stdout.splitlines() if line.startswith("result ")]
-    assert lines, out.stdout[-3000:]
-    return json.loads(lines[-1][len("result "):]), out.stdout + out.stderr
-
-
-def read_history(path) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f]

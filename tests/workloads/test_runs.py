@@ -6,13 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 
 import pytest
 
 import checker
-from tests.workloads.conftest import REPO, read_history, run_load
+from load_helpers import REPO, read_history, run_load
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +63,7 @@ def check(path, workload: str):
     return checker.check(checker.load(str(path)), model=MODEL[workload], timeout=60)
 
 
-@pytest.mark.parametrize("workload, extra", [("register", {}), ("reads", {"read_mode": "readindex"}),
+@pytest.mark.parametrize("workload, extra", [("register", {}), ("reads", {"read_mode": "linearizable"}),
                                              ("kv", {"mix": "get=0.5,put=0.3,append=0.2", "keys": 50})])
 def test_each_workload_on_etcd_is_linearizable_and_counted(etcd, tmp_path, workload, extra):
     history = tmp_path / "history.jsonl"

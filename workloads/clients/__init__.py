@@ -5,15 +5,26 @@ Which client a load uses is a *client spec*: a protocol name (`reference-kv`,
 object `{"protocol": ..., <options>}` whose options go to the client's
 constructor (the http-json routes, the redis sentinels). Being plain JSON, a
 spec travels in the load config to the Locust process.
+
+A client class says which read modes it can phrase in `READ_MODES` (the first
+is its default; none: it reads one way only); the system adapters publish
+those to the suite.
 """
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
-from workloads.clients.base import READ_MODES, Client
+from workloads.clients.base import Client
 
-SYSTEMS = ("reference-kv", "etcd", "redis", "http-json")
+# protocol -> its client class; a new built-in client is its module and one line here.
+PROTOCOLS = {
+    "reference-kv": "workloads.clients.reference_kv:ReferenceKVClient",
+    "etcd": "workloads.clients.etcd:EtcdClient",
+    "redis": "workloads.clients.redis:RedisClient",
+    "http-json": "workloads.clients.httpjson_templated:TemplatedHttpClient",
+}
+SYSTEMS = tuple(PROTOCOLS)
 PYTHON_PREFIX = "python:"
 
 
@@ -58,25 +69,44 @@ def _user_class(protocol: str) -> type:
     return cls
 
 
+def client_class(protocol: str) -> type:
+    if protocol in PROTOCOLS:
+        module, _, name = PROTOCOLS[protocol].partition(":")
+        return getattr(importlib.import_module(module), name)
+    return _user_class(protocol)
+
+
+def read_modes(spec: str | dict) -> tuple[str, ...]:
+    """The read modes the spec's client can phrase, its default first; () if it reads one way only."""
+    protocol = spec if isinstance(spec, str) else split_spec(spec)[0]
+    return tuple(getattr(client_class(protocol), "READ_MODES", ()))
+
+
+def read_modes_help() -> str:
+    """`reference-kv: readindex | lease ...; etcd: ...` for the built-in clients that have read modes."""
+    return "; ".join(f"{p}: {' | '.join(m)}" for p in PROTOCOLS if (m := read_modes(p)))
+
+
+def check_read_mode(spec: str | dict, read_mode: str | None) -> None:
+    """ValueError (one line) unless the spec's client can phrase `read_mode` (None: its default)."""
+    modes = read_modes(spec)
+    if read_mode is not None and read_mode not in modes:
+        raise ValueError(f"the {protocol_name(spec)} client has no read mode {read_mode!r} "
+                         f"({'one of ' + ', '.join(modes) if modes else 'it reads one way only'})")
+
+
 def make_client(system: str | dict, endpoints: list[str], timeout: float = 1.0, read_mode: str | None = None,
                 start: int = 0) -> Client:
     """A client for the spec `system`; `start` picks which endpoint it contacts first."""
     protocol, options = split_spec(system)
+    check_read_mode(system, read_mode)
+    cls = client_class(protocol)
     kw: dict[str, Any] = {"timeout": timeout, "read_mode": read_mode, "start": start, **options}
-    if protocol == "etcd":
-        from workloads.clients.etcd import EtcdClient as cls
-    elif protocol == "reference-kv":
-        from workloads.clients.reference_kv import ReferenceKVClient as cls
-    elif protocol == "redis":
-        from workloads.clients.redis import RedisClient as cls
-    elif protocol == "http-json":
-        from workloads.clients.httpjson_templated import TemplatedHttpClient as cls
-    else:
-        cls = _user_class(protocol)
     try:
         return cls(list(endpoints), **kw)
     except TypeError as e:  # an option the client does not take
         raise ValueError(f"client {protocol!r}: {e}") from None
 
 
-__all__ = ["Client", "READ_MODES", "SYSTEMS", "make_client", "protocol_name", "split_spec"]
+__all__ = ["Client", "PROTOCOLS", "SYSTEMS", "check_read_mode", "client_class", "make_client", "protocol_name",
+           "read_modes", "split_spec"]

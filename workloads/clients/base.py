@@ -11,10 +11,6 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol, runtime_checkable
 
-# Read modes the suite knows; each client maps them onto what its system offers.
-READ_MODES = ("readindex", "lease", "log", "follower", "local-unsafe", "serializable")
-
-
 @runtime_checkable
 class Client(Protocol):
     system: str

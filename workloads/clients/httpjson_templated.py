@@ -101,6 +101,7 @@ def _field(body: Any, dotted: str) -> Any:
 
 class TemplatedHttpClient(KVAliases):
     system = "http-json"
+    READ_MODES = ()  # the routes read one way
 
     def __init__(self, endpoints: list[str], timeout: float = 1.0, read_mode: str | None = None,
                  start: int = 0, **spec: Any) -> None:

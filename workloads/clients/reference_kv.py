@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from typing import Any, Callable, TypeVar
 
+from reference_kv.server import READ_MODES as NODE_READ_MODES
 from workloads.clients.base import KVAliases
 from workloads.errors import DefiniteError, IndeterminateError
 
 T = TypeVar("T")
-READ_MODES = ("readindex", "lease", "log", "follower", "local-unsafe")
 
 
 class ReferenceKVClient(KVAliases):
     system = "reference-kv"
+    READ_MODES = NODE_READ_MODES  # the node's `?read=` names, owned by the KV
 
     def __init__(self, endpoints: list[str], timeout: float = 1.0, read_mode: str | None = None,
                  start: int = 0) -> None:
@@ -24,10 +25,8 @@ class ReferenceKVClient(KVAliases):
 
         if not endpoints:
             raise ValueError("reference-kv client needs at least one endpoint")
-        if read_mode is not None and read_mode not in READ_MODES:
-            raise ValueError(f"reference-kv has no read mode {read_mode!r} (one of {', '.join(READ_MODES)})")
         self._rkv = rkv
-        self.read_mode = read_mode or "readindex"
+        self.read_mode = read_mode or self.READ_MODES[0]
         # Rotating the list spreads first contact (and follower reads) over the nodes.
         start %= len(endpoints)
         # `timeout` bounds the whole operation, retries and leader hunting included.

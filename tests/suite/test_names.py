@@ -1,0 +1,82 @@
+"""Each name set (workloads, backends, read modes, client protocols) has one owner that every
+other place asks; these tests hold the owners against what they name and against each other."""
+from __future__ import annotations
+
+import argparse
+import ast
+import pathlib
+
+import pytest
+
+import workloads
+from nemesis import backends
+from splitbrain import systems
+from splitbrain.config import RunConfig
+from workloads import clients
+
+pytestmark = pytest.mark.unit
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _classes(path: pathlib.Path) -> dict[str, ast.ClassDef]:
+    return {n.name: n for n in ast.parse(path.read_text()).body if isinstance(n, ast.ClassDef)}
+
+
+def _class_attr(cls: ast.ClassDef, name: str):
+    for n in cls.body:
+        if isinstance(n, ast.Assign) and any(getattr(t, "id", None) == name for t in n.targets):
+            return ast.literal_eval(n.value)
+    return None
+
+
+@pytest.mark.parametrize("name", systems.names())
+def test_a_system_declares_its_read_modes_as_its_client_phrases_them(name):
+    system = systems.create(name)
+    assert system.read_modes and system.read_modes == clients.read_modes(system.client)
+    assert system.read_mode == system.read_modes[0]  # the default comes first
+    for mode in system.read_modes:
+        assert RunConfig(system=name, read_mode=mode).validate().read_mode == mode
+
+
+def test_every_workload_module_is_in_the_table_and_every_entry_is_a_workload():
+    # Read from the source: importing a workload imports Locust, which gevent-patches this process.
+    users = {}
+    for path in sorted((REPO / "workloads").glob("*.py")):
+        for cls_name, cls in _classes(path).items():
+            if any(getattr(b, "id", None) == "StoreUser" for b in cls.bases):
+                users[f"workloads.{path.stem}:{cls_name}"] = _class_attr(cls, "workload")
+    assert sorted(users) == sorted(workloads.WORKLOADS.values())
+    assert all(users[where] == name for name, where in workloads.WORKLOADS.items())
+
+
+def test_the_workloads_readme_lists_every_workload():
+    text = (REPO / "workloads" / "README.md").read_text()
+    assert [name for name in workloads.names() if f"| `{name}` |" not in text] == []
+
+
+@pytest.mark.parametrize("name", list(backends.NAMES))
+def test_a_backend_is_named_as_its_class_names_itself(name):
+    assert backends.backend_class(name).name == name
+
+
+def test_every_client_protocol_names_a_class_with_its_read_modes():
+    for protocol in clients.PROTOCOLS:
+        cls = clients.client_class(protocol)
+        assert cls.system == protocol and isinstance(cls.READ_MODES, tuple)
+
+
+def test_the_run_command_offers_exactly_the_tables():
+    from splitbrain.commands import run
+
+    p = argparse.ArgumentParser()
+    run.add_arguments(p)
+    helps = {a.dest: a.help for a in p._actions}
+    assert all(w in helps["workload"] for w in workloads.names())
+    assert all(b in helps["backend"] for b in backends.NAMES)
+    assert all(s in helps["system"] for s in systems.names())
+    for name in systems.names():
+        assert f"{name}: {' | '.join(systems.create(name).read_modes)}" in " ".join(helps["read_mode"].split())
+    for w in workloads.names():
+        assert RunConfig(workload=w).validate().workload == w
+    for b in backends.NAMES:
+        assert RunConfig(backend=b).validate().backend == b
