@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from checker import fastpath, models, native, search as pysearch
+from checker import models, native, search as pysearch, unique
 from checker.history import History, HistoryError, Operation, no_gc, operations
 from checker.model import Model
 
@@ -37,6 +37,10 @@ class PartitionResult:
     steps: int = 0
     cache_entries: int = 0
     note: str = ""
+    method: str = ""  # "unique-values" (polynomial) or "search" (Wing & Gong / Lowe)
+    conflict: Optional[int] = None  # with `blocked`: the op whose times forbid it, when known
+    reason: str = ""  # the unique-value procedure's tag for the violation (stale, ...)
+    witness: Any = None  # checker.witness.Witness of a violation, once shrunk
 
 
 @dataclass
@@ -129,23 +133,29 @@ def _prepare(ops: list[Operation], model: Model):
 
 def check(history, model="cas-register", timeout: float | None = None, *, compiled: bool | None = None,
           processes: int | None = None, progress: Callable[[int, int], None] | None = None,
-          max_memory: int | None = None) -> Result:
+          max_memory: int | None = None, method: str = "auto", initial=models._NO_VALUE) -> Result:
     """Check a history (event dicts, e.g. `checker.history.load(path)`) against
     `model` (a built-in name or a `Model`). `timeout` in seconds turns an
     unfinished search into valid == "unknown", and so does a search that would
     grow past `max_memory` bytes. `compiled`: None = the C search
     when the model has one, False = the pure-Python search. Raises HistoryError
-    for unusable input and native.CompiledMissing when the C core is not built."""
+    for unusable input and native.CompiledMissing when the C core is not built.
+    `method`: "auto" decides partitions whose writes are unique in polynomial
+    time (checker/unique.py) and searches the rest; "search" searches all (the
+    cross-check). `initial`: the built-in models' initial value (default
+    absent / "")."""
+    if method not in ("auto", "search"):
+        raise ValueError(f"method must be auto or search, not {method!r}")
     # The cyclic garbage collector is paused: a check makes no cycles, only
     # many small objects, whose collection passes cost up to a third of the time.
     with no_gc():
-        return _check(history, model, timeout, compiled, processes, progress, max_memory)
+        return _check(history, model, timeout, compiled, processes, progress, max_memory, method, initial)
 
 
-def _check(history, model, timeout, compiled, processes, progress, max_memory) -> Result:
+def _check(history, model, timeout, compiled, processes, progress, max_memory, method, initial) -> Result:
     t0 = time.perf_counter()
     deadline = None if timeout is None else time.monotonic() + timeout
-    model = models.get(model)
+    model = models.get(model, initial)
     if compiled is None:
         compiled = model.encode is not None
         if compiled:
@@ -153,48 +163,47 @@ def _check(history, model, timeout, compiled, processes, progress, max_memory) -
     elif compiled and model.encode is None:
         raise ValueError(f"model {model.name} has no compiled search (no encode)")
     source = history.path if isinstance(history, History) else None
-    fast = None
-    if compiled and isinstance(history, History) and history.trusted and fastpath.supports(model):
-        fast = fastpath.partitions(model, history)
-    if fast is not None:
-        parts = [PartitionResult(k, UNKNOWN, ops, ins, outs, [], None) for k, ops, ins, outs, _, _ in fast]
-        jobs = [(p, entries, enc) for p, (*_, enc, entries) in zip(parts, fast)]
-    else:
-        groups = _prepare(operations(history), model)
-        parts = [PartitionResult(k, UNKNOWN, g[0], g[1], g[2], [], None) for k, g in groups.items()]
-        jobs = [(p, _entries(p.ops), None) for p in parts]
+    groups = _prepare(operations(history), model)
+    parts = [PartitionResult(k, UNKNOWN, g[0], g[1], g[2], [], None) for k, g in groups.items()]
     total_ops = sum(len(p.ops) for p in parts)
+    # Unique-value partitions first, in this process: polynomial, and each answer certified.
+    jobs = []
+    for p in parts:
+        if method == "search" or not _decide_unique(p, model, deadline, max_memory):
+            jobs.append((p, None, None))
+    done = len(parts) - len(jobs)
+    if progress and done:
+        progress(done, len(parts))
 
     def record(p, res):
         p.valid, p.linearization, p.blocked, p.seconds, p.steps, p.cache_entries, p.note = res
+        p.method = "search"
 
     threshold = PARALLEL_MIN_OPS_COMPILED if compiled else PARALLEL_MIN_OPS_PYTHON
     spec = model.name if model is models.MODELS.get(model.name) else model
-    parallel = len(parts) > 1 and total_ops >= threshold
+    parallel = len(jobs) > 1 and sum(len(p.ops) for p, _, _ in jobs) >= threshold
     if parallel:
         workers = processes if processes is not None else (os.cpu_count() or 1)
         parallel = workers > 1 and _picklable(spec)
     # What the searches may add to what this process already holds (the history).
-    share = None if not max_memory else max(32 * 2**20, max_memory - _rss()) // (min(workers, len(parts)) if parallel else 1)
-    done = 0
+    share = None if not max_memory else max(32 * 2**20, max_memory - _rss()) // (min(workers, len(jobs)) if parallel else 1)
     if parallel:
         import concurrent.futures as cf
         import multiprocessing as mp
 
-        with cf.ProcessPoolExecutor(min(workers, len(parts)), mp_context=mp.get_context("spawn")) as pool:
+        with cf.ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("spawn")) as pool:
             futs = {}
-            for p, entries, enc in sorted(jobs, key=lambda j: -len(j[0].ops)):
-                # Pre-encoded partitions need no inputs in the worker (nor their lazy making).
-                ins, outs = (None, None) if enc is not None else (p.inputs, p.outputs)
-                futs[pool.submit(_run_one, spec, ins, outs, entries, compiled, deadline, enc, share)] = p
+            for p, _, _ in sorted(jobs, key=lambda j: -len(j[0].ops)):
+                futs[pool.submit(_run_one, spec, p.inputs, p.outputs, _entries(p.ops), compiled, deadline, None,
+                                 share)] = p
             for fut in cf.as_completed(futs):
                 record(futs[fut], fut.result())
                 done += 1
                 if progress:
                     progress(done, len(parts))
     else:
-        for p, entries, enc in jobs:
-            record(p, _run_one(model, p.inputs, p.outputs, entries, compiled, deadline, enc, share))
+        for p, _, _ in jobs:
+            record(p, _run_one(model, p.inputs, p.outputs, _entries(p.ops), compiled, deadline, None, share))
             done += 1
             if progress:
                 progress(done, len(parts))
@@ -204,6 +213,30 @@ def _check(history, model, timeout, compiled, processes, progress, max_memory) -
         valid = EMPTY
     unit = history.time_unit if isinstance(history, History) else "ns"
     return Result(valid, parts, total_ops, time.perf_counter() - t0, model, source, unit)
+
+
+def _decide_unique(p: PartitionResult, model: Model, deadline, max_memory) -> bool:
+    """Decide `p` with the polynomial unique-value procedure when it applies
+    (built-in models whose writes are unique); False: the search must."""
+    base = models.base(model)
+    if base is None or not p.ops:
+        return False
+    t0 = time.perf_counter()
+    try:
+        if base.name == "cas-register":
+            out = unique.register(p.ops, p.inputs, p.outputs, model.init(), deadline, max_memory)
+        else:
+            out = unique.append(p.ops, p.inputs, p.outputs, model.init(), deadline)
+    except MemoryError:
+        return False
+    if out is None:
+        return False
+    p.valid = out.valid
+    p.linearization = out.order if out.valid else [i for i in out.order if i != out.blocked]
+    p.blocked, p.conflict, p.reason = out.blocked, out.conflict, out.reason
+    p.method = "unique-values"
+    p.seconds = time.perf_counter() - t0
+    return True
 
 
 def _rss() -> int:

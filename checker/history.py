@@ -322,53 +322,75 @@ def pair(events: Iterable[dict]) -> Pairing:
         events = History(events)
     if events.trusted:
         return _pair_trusted(events)
-    where = events.where
     pending: dict[Any, Operation] = {}
     out = Pairing()
     ops = out.ops
+    append, pop, nemesis = ops.append, pending.pop, out.nemesis.append
     last = -INF
+    isfinite, Op = math.isfinite, Operation
     for i, ev in enumerate(events):
-        if type(ev) is not dict:
-            raise HistoryError(f"{where(i)}: event is not an object")
-        proc = ev.get("process")
+        # The common, well-formed event in few steps; anything unusual goes
+        # through _checked, which names what is wrong.
+        try:
+            proc, typ, f, t = ev["process"], ev["type"], ev["f"], ev["time"]
+        except (KeyError, TypeError):
+            proc, typ, f, t = _checked(events, i, ev, last)
+        else:
+            if (type(typ) is not str or typ not in TYPES or type(f) is not str or type(proc) not in (int, str)
+                    or type(t) not in (int, float) or not t >= last or not isfinite(t)):
+                if proc == "nemesis":
+                    nemesis((i, ev))
+                    continue
+                proc, typ, f, t = _checked(events, i, ev, last)
         if proc == "nemesis":
-            out.nemesis.append((i, ev))
+            nemesis((i, ev))
             continue
-        typ = ev.get("type")
-        if type(typ) is not str or typ not in TYPES:
-            raise HistoryError(f"{where(i)}: type must be one of invoke, ok, fail, info (got {_short(typ)})")
-        f = ev.get("f")
-        if type(f) is not str:
-            raise HistoryError(f"{where(i)}: missing or non-string \"f\"")
-        if proc is None or type(proc) not in (int, str):
-            raise HistoryError(f"{where(i)}: missing or invalid \"process\"")
-        t = ev.get("time", i)
-        if type(t) not in (int, float) or not math.isfinite(t):
-            raise HistoryError(f"{where(i)}: \"time\" must be a finite number")
-        if t < last:
-            raise HistoryError(f"{where(i)}: time goes backwards ({t} after {last})")
         last = t
         if typ == "invoke":
             if proc in pending:
-                raise HistoryError(f"{where(i)}: process {proc} invokes again before its previous operation completed")
-            op = Operation(len(ops), proc, f, ev.get("key"), ev.get("value"), None, "info", t, INF, None, (events, i))
-            pending[proc] = op
-            ops.append(op)
+                raise HistoryError(f"{events.where(i)}: process {proc} invokes again before its previous operation completed")
+            op = pending[proc] = Op(len(ops), proc, f, ev.get("key"), ev.get("value"), None, "info", t, INF, None,
+                                    (events, i))
+            append(op)
         else:
-            op = pending.pop(proc, None)
+            op = pop(proc, None)
             if op is None:
-                raise HistoryError(f"{where(i)}: {typ} of process {proc} without a preceding invoke")
+                raise HistoryError(f"{events.where(i)}: {typ} of process {proc} without a preceding invoke")
             if f != op.f:
-                raise HistoryError(f"{where(i)}: completion f {f!r} does not match the invoke's {op.f!r}")
+                raise HistoryError(f"{events.where(i)}: completion f {f!r} does not match the invoke's {op.f!r}")
             op.status = typ
             op.result = ev.get("value")
+            op.end = t
             op.error = ev.get("error")
             op.node = ev.get("node")
             op.latency = ev.get("latency")
-            op.end = t
             if typ != "info":
                 op.ret = t
     return out
+
+
+def _checked(events, i, ev, last):
+    """(process, type, f, time) of event i, or the HistoryError saying what is wrong."""
+    where = events.where
+    if type(ev) is not dict:
+        raise HistoryError(f"{where(i)}: event is not an object")
+    proc = ev.get("process")
+    if proc == "nemesis":
+        return proc, None, None, None
+    typ = ev.get("type")
+    if type(typ) is not str or typ not in TYPES:
+        raise HistoryError(f"{where(i)}: type must be one of invoke, ok, fail, info (got {_short(typ)})")
+    f = ev.get("f")
+    if type(f) is not str:
+        raise HistoryError(f"{where(i)}: missing or non-string \"f\"")
+    if proc is None or type(proc) not in (int, str):
+        raise HistoryError(f"{where(i)}: missing or invalid \"process\"")
+    t = ev.get("time", i)
+    if type(t) not in (int, float) or not math.isfinite(t):
+        raise HistoryError(f"{where(i)}: \"time\" must be a finite number")
+    if t < last:
+        raise HistoryError(f"{where(i)}: time goes backwards ({t} after {last})")
+    return proc, typ, f, t
 
 
 def _short(v) -> str:

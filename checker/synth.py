@@ -47,8 +47,12 @@ class Spec:
     anomaly: str | None = None
     anomalies: int = 1  # how many ops get the anomaly
     nemesis: bool = True  # sprinkle nemesis events (ignored by checkers)
+    mix: tuple | None = None  # ((f, weight), ...) instead of the model's default mix
+    recent: bool = False  # a cas expects one of the key's last few values (more comparisons fail)
 
     def __post_init__(self):
+        if self.mix is not None and not all(f in dict(_MIXES[self.model]) for f, _ in self.mix):
+            raise ValueError(f"mix {self.mix!r} has operations {self.model} does not")
         if self.model not in _MIXES:
             raise ValueError(f"unknown model {self.model!r}")
         if self.anomaly is not None and self.anomaly not in ANOMALIES:
@@ -62,7 +66,7 @@ class _Sim:
         self.state: dict = {}
         self.past: dict = {}  # key -> values it held before, oldest first
         self.unique = 0
-        self.fns, self.weights = zip(*_MIXES[spec.model])
+        self.fns, self.weights = zip(*(spec.mix or _MIXES[spec.model]))
         self.keys = [f"k{i}" if self.kv else i for i in range(spec.keys)]
 
     def current(self, key):
@@ -89,6 +93,9 @@ class _Sim:
             return None
         if f == "cas":
             cur = self.current(key)
+            if self.spec.recent:
+                pool = [cur] + self.past.get(key, [])[-3:]
+                return [self.rng.choice(pool), self.value()]
             expected = cur if cur is not None and self.rng.random() < 0.6 else self.value()
             return [expected, self.value()]
         return self.value()
@@ -209,6 +216,58 @@ def generate(spec: Spec, seed: int = 0) -> list[dict]:
             events.append(ev)
             if status in ("ok", "fail"):
                 push(think(t), 2, "invoke", op["process"])
+    return events
+
+
+UNIQUE_MIX = (("read", 40), ("write", 25), ("cas", 35))
+
+
+def unique_history(seed: int, ops: int = 12, processes: int = 4) -> list[dict]:
+    """A small single-key register history whose writes are unique but whose
+    reads, cas expectations, statuses and times are drawn at random: mostly not
+    linearizable, rich in failed and indeterminate cas that overlap the zones
+    of the values they name (the hard cases of checker/unique.py)."""
+    rng = random.Random(seed)
+    written = [None]
+    events, t, nxt = [], 0, 0
+    live = {}  # process -> op
+    procs = list(range(processes))
+    pid = processes
+    while nxt < ops or live:
+        t += rng.randint(1, 3)
+        p = rng.choice(procs)
+        if p in live:
+            op = live.pop(p)
+            r = rng.random()
+            if op["f"] == "read":
+                typ = "ok" if r < 0.85 else "info"
+                value = rng.choice(written) if typ == "ok" else None
+            else:
+                typ = "ok" if r < 0.55 else "fail" if r < 0.8 and op["f"] == "cas" else "info"
+                value = op["value"]
+            if typ == "info" and rng.random() < 0.4:
+                procs.remove(p)  # crashed: never completes
+                procs.append(pid)
+                pid += 1
+                continue
+            events.append({"process": p, "type": typ, "f": op["f"], "key": "k", "value": value, "time": t})
+            if typ == "info":
+                procs.remove(p)
+                procs.append(pid)
+                pid += 1
+        elif nxt < ops:
+            f = rng.choice(["read", "read", "write", "cas", "cas"])
+            nxt += 1
+            if f == "read":
+                v = None
+            elif f == "write":
+                v = nxt * 10
+                written.append(v)
+            else:
+                v = [rng.choice(written), nxt * 10]
+                written.append(nxt * 10)
+            live[p] = {"f": f, "value": v}
+            events.append({"process": p, "type": "invoke", "f": f, "key": "k", "value": v, "time": t})
     return events
 
 

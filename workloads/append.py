@@ -4,8 +4,9 @@ What it checks: that each key behaves as one linearizable string (the checker's
 `kv` model) with every append applied exactly once. Each append adds a token no
 other operation adds (`<n>,`), so a write applied twice (a retry the server did
 not deduplicate), lost, or reordered reads back as a string no sequential
-history produces. Keys rotate every `--ops-per-key` operations per live key, so
-each key's history and value stay small enough to check.
+history produces. Keys live for the whole run by default (the checker reads the order
+of appends from the reads in one pass); `--ops-per-key N` rotates them, which also
+bounds the value every read returns.
 
     locust -f workloads/append.py --headless -u 10 -r 5 -t 30s \\
         --system reference-kv --endpoints 127.0.0.1:8001,127.0.0.1:8002 --history history.jsonl

@@ -32,7 +32,7 @@ class Failover(StoreUser):
 
     @staticmethod
     def make_keyspace(ctx, keys: int) -> RotatingRegisters:
-        return RotatingRegisters(keys, ctx.settings.ops_per_key, ctx.worker_index, prefix=ctx.key_prefix)
+        return RotatingRegisters(keys, ctx.settings.ops_per_key or 100, ctx.worker_index, prefix=ctx.key_prefix)
 
     @task(1)
     def read(self) -> None:

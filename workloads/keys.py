@@ -13,17 +13,20 @@ RECENT = 4
 
 
 class RotatingRegisters:
-    """A window of `width` live keys that moves on after `ops_per_key * width` picks.
+    """A window of `width` live keys that moves on after `ops_per_key * width` picks
+    (never, with ops_per_key None).
 
-    Linearizability checking is exponential in the concurrency of one key's
-    history, so each key lives for a bounded number of operations; the window
-    keeps a few keys busy at once, like Jepsen's independent keys.
+    The general linearizability search is exponential in the concurrency of one
+    key's history, so keys may live for a bounded number of operations; with
+    unique values the checker needs no such bound. The window keeps a few keys
+    busy at once, like Jepsen's independent keys.
     Writes carry unique ints, and a cas expects one of the key's recent values,
     so cas both succeeds and fails often enough to be informative.
     """
 
-    def __init__(self, width: int, ops_per_key: int, worker_index: int = 0, prefix: str = "r") -> None:
-        if width < 1 or ops_per_key < 1:
+    def __init__(self, width: int, ops_per_key: int | None, worker_index: int = 0, prefix: str = "r") -> None:
+        # None: keys never rotate (the checker decides unique-value histories of any length).
+        if width < 1 or (ops_per_key is not None and ops_per_key < 1):
             raise ValueError("keys and ops-per-key must be at least 1")
         self.width, self.ops_per_key, self.prefix = width, ops_per_key, prefix
         self._picks = 0
@@ -32,7 +35,7 @@ class RotatingRegisters:
         self._recent: dict[str, deque] = {}
 
     def pick(self, rng: random.Random) -> str:
-        generation = self._picks // (self.width * self.ops_per_key)
+        generation = 0 if self.ops_per_key is None else self._picks // (self.width * self.ops_per_key)
         self._picks += 1
         if generation != self._generation:
             self._generation = generation

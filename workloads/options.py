@@ -36,7 +36,8 @@ def add_arguments(parser) -> None:
     group.add_argument("--history", default=None, help="append the JSONL history here")
     group.add_argument("--keys", type=int, default=None,
                        help="register/reads: keys live at a time (3); kv: key space (1000)")
-    group.add_argument("--ops-per-key", type=int, default=100, help="register/reads: ops per key before it rotates")
+    group.add_argument("--ops-per-key", type=int, default=None,
+                       help="ops per key before it rotates (default: register/append never, reads/failover 100)")
     group.add_argument("--seed", type=int, default=0, help="seed of every user's random choices")
     group.add_argument("--read-mode", default=None, include_in_web_ui=True,
                        help=f"per client, its default first: {read_modes_help()}")

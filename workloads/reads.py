@@ -22,7 +22,7 @@ class Reads(StoreUser):
 
     @staticmethod
     def make_keyspace(ctx, keys: int) -> RotatingRegisters:
-        return RotatingRegisters(keys, ctx.settings.ops_per_key, ctx.worker_index, prefix=ctx.key_prefix)
+        return RotatingRegisters(keys, ctx.settings.ops_per_key or 100, ctx.worker_index, prefix=ctx.key_prefix)
 
     @task(9)
     def read(self) -> None:

@@ -4,8 +4,9 @@ What it checks: that every key behaves as one linearizable compare-and-set
 register (the checker's `cas-register` model) under the faults of the run.
 Writes carry unique ints and a cas expects one of the key's recent values, so a
 lost, duplicated, reordered or stale operation shows up as a history no
-sequential register could produce. Keys rotate every `--ops-per-key` operations
-per live key so each key's history stays small enough to check.
+sequential register could produce. Keys live for the whole run by default (the
+checker decides unique-value histories in polynomial time, and a long-lived key
+carries its state across several faults); `--ops-per-key N` rotates them.
 
 Locust's command line, for those who want its CLI, web UI or distributed mode:
 

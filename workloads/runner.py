@@ -37,7 +37,7 @@ def run_load(system: str, endpoints: list[str], workload: str = "register", user
              keys: int | None = None, seed: int = 0, read_mode: str | None = None,
              history_path: str | None = None, csv_prefix: str | None = None, html_path: str | None = None,
              on_progress: Callable[[dict], Any] | None = None, stop_event: Any = None,
-             value_size: int = 16, mix: str = "A", ops_per_key: int = 100, timeout: float = 1.0,
+             value_size: int = 16, mix: str = "A", ops_per_key: int | None = None, timeout: float = 1.0,
              print_stats: bool = False) -> dict:
     """Runs one workload; raises ValueError (one clear line) on bad options."""
     settings = Settings(system=system, endpoints=tuple(endpoints), workload=workload, history=history_path,

@@ -22,7 +22,7 @@ class Settings:
     workload: str = "register"
     history: str | None = None
     keys: int | None = None  # register/reads: live keys at a time; kv: key space size
-    ops_per_key: int = 100
+    ops_per_key: int | None = None  # None: register/append keys live for the whole run; reads/failover rotate every 100
     seed: int = 0
     read_mode: str | None = None
     rate: float = 0.0  # target ops/s of this process over all users; 0 = as fast as they go
@@ -48,7 +48,7 @@ class Settings:
                 problems.append(f"endpoint {e!r} is not host:port")
         if self.keys is not None and self.keys < 1:
             problems.append("keys must be at least 1")
-        if self.ops_per_key < 1:
+        if self.ops_per_key is not None and self.ops_per_key < 1:
             problems.append("ops-per-key must be at least 1")
         if self.rate < 0:
             problems.append("rate must not be negative")

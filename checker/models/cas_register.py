@@ -65,12 +65,12 @@ def describe_state(state):
     return "absent" if state is ABSENT else show(state)
 
 
-def encode(inputs, outputs) -> Encoded:
+def encode(inputs, outputs, init=ABSENT) -> Encoded:
     """Values as integers. Only values some read returns or some cas expects
     can be told apart later; every other value (a write nobody read) is one
     and the same "unobserved" state, which lets the search's cache merge the
     paths that differ only in which unread write came last."""
-    observed = {ABSENT: 0}
+    observed = {init: 0}
     for inp, out in zip(inputs, outputs):
         f = inp[0]
         if f == "read":

@@ -14,7 +14,7 @@ from checker.model import Encoded, Model
 _READ, _WRITE, _APPEND, _NOP = 0, 1, 5, 6
 
 
-def _text(v, what):
+def text(v, what="put"):
     if v is None:
         return ""
     if type(v) is str:
@@ -27,14 +27,14 @@ def _text(v, what):
 def prepare(op):
     f, status = op.f, op.status
     if f == "get":
-        return (("get",), ("ok", _text(op.result, f))) if status == "ok" else None
+        return (("get",), ("ok", text(op.result, f))) if status == "ok" else None
     if f not in ("put", "append", "delete"):
         raise ValueError(f"kv has no operation {f!r} (get, put, append, delete)")
     if status == "fail":
         return None
     if f == "delete":
         return ("put", ""), (status, None)
-    return (f, _text(op.value, f)), (status, None)
+    return (f, text(op.value, f)), (status, None)
 
 
 def step(state, inp, out):
@@ -52,7 +52,7 @@ def describe(inp, out):
     return f"{inp[0]}({inp[1]!r})"
 
 
-def encode(inputs, outputs) -> Encoded:
+def encode(inputs, outputs, init="") -> Encoded:
     """Only states that some get can still observe matter: a value that is not
     a prefix of any value read can never be read again until a put, whatever
     is appended, so all such values are one "dead" state. The live states are
@@ -62,7 +62,7 @@ def encode(inputs, outputs) -> Encoded:
     # Values read that are not a prefix of another (sorted order puts a
     # value's extensions right after it).
     maximal = [r for i, r in enumerate(reads) if i + 1 == len(reads) or not reads[i + 1].startswith(r)]
-    ids = {"": 0}
+    ids = {init: 0}
     DEAD = -1
 
     def live(s):

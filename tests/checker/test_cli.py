@@ -85,6 +85,12 @@ def test_timeout_gives_unknown_exit_3(tmp_path):
         ev.append({"process": p, "type": "ok", "f": "write", "key": "k", "value": p, "time": t})
     ev.append({"process": 99, "type": "invoke", "f": "read", "key": "k", "time": t + 1})
     ev.append({"process": 99, "type": "ok", "f": "read", "key": "k", "value": 99, "time": t + 2})
+    # Unique writes: the polynomial procedure decides it at once.
+    fast = checker.check(ev, timeout=0.3, compiled=False)
+    assert fast.valid is False and fast.partitions[0].method == "unique-values"
+    # One value written twice: only the search applies, and it runs out of time.
+    ev.insert(1, {"process": 98, "type": "invoke", "f": "write", "key": "k", "value": 0, "time": 1})
+    ev.sort(key=lambda e: e["time"])
     r = checker.check(ev, timeout=0.3, compiled=False)
     assert r.valid == "unknown" and "time limit" in r.partitions[0].note
     f = jl(tmp_path, "slow.jsonl", ev)

@@ -17,7 +17,7 @@ def test_html_and_text_show_ms_since_the_partitions_first_call(tmp_path):
     ev = lambda p, typ, f, v, dt: {"process": p, "type": typ, "f": f, "key": "a", "value": v, "time": T0 + dt}
     h = [ev(0, "invoke", "write", 1, 0), ev(0, "ok", "write", 1, 2_500_000),
          ev(1, "invoke", "read", None, 3_000_000), ev(1, "ok", "read", None, 4_250_000)]
-    result = checker.check(h)
+    result = checker.check(h, method="search")
     assert result.valid is False
     out = tmp_path / "r.html"
     checker.write_html(result, out)

@@ -194,3 +194,22 @@ def test_fuzz_importers(tmp_path_factory, events, junk, fmt_model, raw):
         assert "\n" not in str(e) and str(e)
         return
     assert r.valid in (True, False, checker.UNKNOWN, checker.EMPTY)
+
+
+def test_cli_max_memory_turns_into_unknown(tmp_path):
+    ev, t = [], 0
+    for p in range(16):
+        t += 1
+        ev.append({"process": p, "type": "invoke", "f": "write", "key": "k", "value": p % 4, "time": t})
+    for p in range(16, 40):
+        t += 1
+        ev.append({"process": p, "type": "invoke", "f": "read", "key": "k", "time": t})
+    for p in range(16, 40):
+        t += 1
+        ev.append({"process": p, "type": "ok", "f": "read", "key": "k", "value": (p * 7) % 5, "time": t})
+    for p in range(16):
+        t += 1
+        ev.append({"process": p, "type": "ok", "f": "write", "key": "k", "value": p % 4, "time": t})
+    f = write(tmp_path, "h.jsonl", ev)
+    p = sb("--max-memory", "200M", "--timeout", "60", f)
+    assert p.returncode == 3 and "memory limit" in p.stdout, (p.stdout, p.stderr)
