@@ -27,17 +27,17 @@ import bisect
 import collections
 import itertools
 import logging
-import os
+import random
 import shutil
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgpack
 
 from reference_kv import process
+from reference_kv.runner import threads
 from reference_kv.raft import Config, InitialState, NotLeader, ProposalDropped, RawNode
 from reference_kv.raft.errors import InvalidConfChange
 from reference_kv.raft.types import (
@@ -141,11 +141,12 @@ class _Write:
 
 
 class _Lane:
-    """One storage thread fed from the event loop; a round takes everything queued meanwhile."""
+    """One storage runner fed from the event loop; a round takes everything queued meanwhile."""
 
-    def __init__(self, executor: ThreadPoolExecutor, round_fn):
-        self.executor = executor
+    def __init__(self, runner, round_fn, fatal):
+        self.runner = runner
         self.round_fn = round_fn
+        self.fatal = fatal
         self._queue: list = []
         self._lock = threading.Lock()
         self._scheduled = False
@@ -156,8 +157,11 @@ class _Lane:
             if self._scheduled:
                 return
             self._scheduled = True
-        fut = asyncio.get_running_loop().run_in_executor(self.executor, self._round)
-        fut.add_done_callback(_exit_on_storage_error)
+        self.runner.submit(self._round).add_done_callback(self._check)
+
+    def _check(self, fut) -> None:
+        if not fut.cancelled() and fut.exception() is not None:
+            self.fatal("writing to storage", fut.exception())
 
     def _round(self) -> None:
         with self._lock:
@@ -170,13 +174,6 @@ def _nothing() -> None:
     pass
 
 
-def _exit_on_storage_error(fut) -> None:
-    if not fut.cancelled() and fut.exception() is not None:
-        log.error("fatal error writing to storage; exiting", exc_info=fut.exception())
-        import os
-        os._exit(70)
-
-
 def not_leader(leader: int, address: str | None) -> HTTPError:
     return HTTPError(503, {"error": "not_leader", "leader": leader or None, "leader_address": address})
 
@@ -186,9 +183,14 @@ def timeout(why: str = "timeout") -> HTTPError:
 
 
 class Node:
-    def __init__(self, cfg: NodeConfig, open_storage, transport, clock=None):
-        """open_storage(path, from_checkpoint: bool) -> Storage; transport: reference_kv.transport.Transport-like."""
+    def __init__(self, cfg: NodeConfig, open_storage, transport, clock=None, runners=None, rng=None, fatal=None):
+        """open_storage(path, from_checkpoint: bool) -> Storage; transport: reference_kv.transport.Transport-like;
+        runners(name) -> Runner for the storage lanes (threads by default); rng: the node's only source of
+        randomness (seeded from cfg.seed by default); fatal(what, exc): an unrecoverable error (exits by default)."""
         self.cfg = cfg
+        self.rng = rng or random.Random(cfg.seed)
+        self._fatal = fatal or process.exit_now
+        runners = runners or threads
         self.id = cfg.id
         self.read_mode = cfg.read_mode
         self.clock = clock or AsyncioClock()
@@ -197,7 +199,7 @@ class Node:
         self._open_storage = open_storage
         self.db_path = Path(cfg.data_dir) / "db"
         self.snap_dir = Path(cfg.data_dir) / "snapshots"
-        self._exec = ThreadPoolExecutor(1, thread_name_prefix="storage")
+        self._exec = runners("storage")
         self.metrics = _Metrics()
         self.role = Role.FOLLOWER
         self.leader = NONE
@@ -219,10 +221,10 @@ class Node:
         self._wake: asyncio.Event | None = None
         self._stopped = False
         # Tells a restart from a missed status sample: the suite's commit-monotonicity check needs both.
-        self.incarnation = os.urandom(6).hex()
+        self.incarnation = self.rng.getrandbits(48).to_bytes(6, "big").hex()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._log_lane = _Lane(ThreadPoolExecutor(1, thread_name_prefix="log"), self._log_round)
-        self._apply_lane = _Lane(self._exec, self._apply_round)
+        self._log_lane = _Lane(runners("log"), self._log_round, self._fatal)
+        self._apply_lane = _Lane(self._exec, self._apply_round, self._fatal)
         self._inflight: collections.deque[_Write] = collections.deque()  # queued or being written
         self._durable = 0  # our log is on disk up to here
         self._to_apply: collections.deque = collections.deque()  # (committed entries, conf) not yet durable here
@@ -259,8 +261,7 @@ class Node:
         config.validate()
         state = InitialState(hard_state=loaded.hard_state, conf_state=conf, snapshot=loaded.snapshot,
                              entries=loaded.entries, applied=loaded.applied)
-        import random
-        self.raw = RawNode(config, state, random.Random(self.cfg.seed))
+        self.raw = RawNode(config, state, self.rng)
         self.applied = loaded.applied
         self._durable = self.sm.last_index
         self.snapshot_index = loaded.snapshot.index if loaded.snapshot else 0
@@ -268,7 +269,7 @@ class Node:
         self.term = loaded.hard_state.term
         self._members = dict(loaded.members)
         self.snapshots = SnapshotTransfer(self.id, Path(self.cfg.data_dir) / "incoming", self._send_frame,
-                                          is_checkpoint_file)
+                                          is_checkpoint_file, run=self._exec.run)
         self.transport.on_frame = self._on_frame
         self.transport.on_unreachable = self._on_unreachable
         self.transport.limits = {RAFT: RAFT_FRAME_LIMIT, **SNAPSHOT_FRAME_LIMITS}
@@ -290,17 +291,17 @@ class Node:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.transport.close()
         # Whatever the log lane still writes lands before the store closes.
-        await asyncio.get_running_loop().run_in_executor(self._log_lane.executor, _nothing)
+        await self._log_lane.runner.run(_nothing)
         await self._io(self.db.close)
-        self._log_lane.executor.shutdown(wait=True)
-        self._exec.shutdown(wait=True)
+        self._log_lane.runner.shutdown()
+        self._exec.shutdown()
 
     def _bug(self, name: str) -> bool:
         """The node's single branch point for planted bugs (see UNSAFE_BUGS)."""
         return self.cfg.unsafe_bug == name
 
     async def _io(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self._exec, fn, *args)
+        return await self._exec.run(fn, *args)
 
     # --- inputs ----------------------------------------------------------------------
     def _on_frame(self, kind: int, payload) -> None:
@@ -348,7 +349,7 @@ class Node:
         """
         interval = self.cfg.tick_ms / 1000
         now = self.clock.now()
-        owed = int((now - self._last_tick) / interval)
+        owed = int((now - self._last_tick) / interval + 1e-6)  # floats: last + interval <= now yet (now - last) / interval < 1
         if owed <= 0:
             return
         self._last_tick += owed * interval
@@ -369,7 +370,7 @@ class Node:
             await self._wake.wait()
             self._wake.clear()
             while self.raw.has_ready():
-                await process.or_exit(self._handle(self.raw.ready()))
+                await process.or_exit(self._handle(self.raw.ready()), self._fatal)
 
     async def _handle(self, rd) -> None:
         if rd.soft_state is not None:
@@ -499,10 +500,9 @@ class Node:
             else:
                 try:
                     applied = self.sm.persist_and_apply((), None, committed, False)
-                except Exception:
-                    log.exception("fatal error applying committed entries; exiting")
-                    import os
-                    os._exit(70)
+                except Exception as e:
+                    self._fatal("applying committed entries", e)
+                    return
                 self._applies_inflight += 1
                 self._applies_done([applied])
 

@@ -32,16 +32,22 @@ def event_loop_factory(kind: str = "auto"):
     return uvloop.new_event_loop
 
 
-async def or_exit(awaitable):
-    """Await a Ready's handling; if it fails the replica no longer matches its log, so the
-    process exits (status 70) and a restart replays from what is on disk."""
+def exit_now(what: str, exc: BaseException | None = None) -> None:
+    """The replica no longer matches what is on disk: exit (status 70) so a restart replays from it.
+
+    The default `fatal` of the node and the store; a simulation passes its own."""
+    log.error("fatal error %s; exiting", what, exc_info=exc)
+    os._exit(70)
+
+
+async def or_exit(awaitable, fatal=exit_now):
+    """Await a Ready's handling; if it fails, `fatal(what, exception)`."""
     try:
         return await awaitable
     except asyncio.CancelledError:
         raise
-    except Exception:
-        log.exception("fatal error handling Ready; exiting")
-        os._exit(70)
+    except Exception as e:
+        fatal("handling Ready", e)
 
 
 async def wait_for_signal() -> None:

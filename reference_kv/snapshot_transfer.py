@@ -136,8 +136,9 @@ class SnapshotTransfer:
     names(file_name) -> bool says which files the sender's checkpoint can hold.
     """
 
-    def __init__(self, node_id: int, incoming: Path, send, names):
+    def __init__(self, node_id: int, incoming: Path, send, names, run=None):
         self.id = node_id
+        self._run = run or asyncio.to_thread  # where file work runs (a SimRunner in a simulation)
         self.incoming = incoming
         self._send = send
         self._names = names
@@ -151,7 +152,7 @@ class SnapshotTransfer:
     async def stream(self, to: int, index: int, directory: Path) -> bool:
         """Stream `directory` (the checkpoint at `index`) to `to`; True once it holds all of it."""
         q = self._acks[to] = asyncio.Queue()
-        manifest = await asyncio.to_thread(manifest_of, directory)
+        manifest = await self._run(manifest_of, directory)
         total = sum(n for _, n in manifest)
         try:
             self._send(to, OFFER, [self.id, index, manifest])
@@ -160,7 +161,7 @@ class SnapshotTransfer:
                 if offset >= total:
                     offset, done = await self._ack(q, index)
                     continue
-                data = await asyncio.to_thread(_read_stream, directory, manifest, offset, CHUNK_SIZE)
+                data = await self._run(_read_stream, directory, manifest, offset, CHUNK_SIZE)
                 self._send(to, CHUNK, [self.id, index, offset, data])
                 self.bytes_sent += len(data)
                 offset, done = await self._ack(q, index)
@@ -216,10 +217,10 @@ class SnapshotTransfer:
             try:
                 if kind == OFFER:
                     frm, index, manifest = payload
-                    offset, done = await asyncio.to_thread(self._offer, index, manifest)
+                    offset, done = await self._run(self._offer, index, manifest)
                 else:
                     frm, index, offset, data = payload
-                    offset, done = await asyncio.to_thread(self._chunk, index, offset, data)
+                    offset, done = await self._run(self._chunk, index, offset, data)
                     self.bytes_received += len(data)
             except RefusedFrame as e:
                 self.frames_refused += 1

@@ -4,13 +4,11 @@
 - `/kv/<key>` requests may name the Region they mean as query parameters
   `?region_id=ID&epoch=CONF_VER.VERSION`; a stale epoch, or a key outside that
   Region, gets 409 `{"error": "epoch_not_match", "regions": [...]}` (nothing applied).
-- `POST /internal/meta` `{"op", "a"}`: stores proposing to the meta group through its leader.
 """
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from reference_kv.regions.meta import META_OPS
 from reference_kv.regions.region import Epoch
 from reference_kv.regions.store import ROUTE
 from reference_kv.server import Server, bad
@@ -21,12 +19,6 @@ class RegionServer(Server):
         url = urlsplit(target)
         if url.path == "/regions" and method == "GET":
             return 200, self.node.regions(), "application/json"
-        if url.path == "/internal/meta" and method == "POST":
-            obj = self._json(body)
-            if obj.get("op") not in META_OPS:
-                raise bad(f"unknown meta op {obj.get('op')!r}")
-            result = await self.node.meta.propose(obj["op"], "", obj.get("a"), None, None)
-            return 200, {"result": result}, "application/json"
         if url.path.startswith("/kv/"):
             q = parse_qs(url.query)
             rid = epoch = None

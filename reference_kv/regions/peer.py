@@ -56,8 +56,7 @@ class RegionPeer:
         config.validate()
         state = InitialState(hard_state=loaded.hard_state, conf_state=loaded.conf_state,
                              snapshot=loaded.snapshot, entries=loaded.entries, applied=loaded.applied)
-        seed = None if cfg.seed is None else cfg.seed * 1000003 + self.id
-        self.raw = RawNode(config, state, random.Random(seed))
+        self.raw = RawNode(config, state, random.Random(self.store.rng.getrandbits(64)))
         self.applied = loaded.applied
         self.hard = loaded.hard_state
         self.term = loaded.hard_state.term

@@ -35,22 +35,22 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import itertools
 import logging
-import os
+import random
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import msgpack
 
 from reference_kv import process
+from reference_kv.runner import threads
 from reference_kv.node import STALL_TICKS, AsyncioClock, NodeConfig, not_leader, timeout
 from reference_kv.raft.types import (
     NONE, ConfState, EntryType, Message, MsgType, Role, SnapshotMeta, conf_to_wire, entry_from_wire, from_wire, to_wire,
 )
 from reference_kv.regions import layout, meta
-from reference_kv.regions.client_http import post_json
 from reference_kv.regions.peer import RegionPeer
 from reference_kv.regions.region import Epoch, Region, RegionMap
 from reference_kv.regions.balance import pick_transfer
@@ -67,6 +67,8 @@ log = logging.getLogger("reference_kv.regions")
 REGION_RAFT = 16
 REGION_SNAP = 17  # [region_id, snapshot_transfer kind, payload]
 WANT_SNAP = 18  # [region_id, node]: an empty replica asks the leader for a snapshot
+META_CALL = 19  # [call id, from, op, arg]: propose op at the meta group, where the receiver leads it
+META_REPLY = 20  # [call id, ok, result]
 WANT_EVERY_S = 1.0
 EARLY_REGIONS, EARLY_MESSAGES, EARLY_TTL_S = 16, 64, 2.0  # messages held for Regions not created yet
 UNKNOWN_REGION_S = 1.0  # held this long with no split creating it: an empty replica takes them
@@ -89,16 +91,22 @@ class StoreConfig(NodeConfig):
 
 
 class Store:
-    def __init__(self, cfg: StoreConfig, open_storage, transport, clock=None):
+    def __init__(self, cfg: StoreConfig, open_storage, transport, clock=None, runners=None, rng=None, fatal=None):
+        """As node.Node: runners(name) -> Runner for the storage lane and scans, rng the store's only
+        randomness, fatal(what, exc) for an unrecoverable error."""
         self.cfg = cfg
         self.id = cfg.id
         self.read_mode = cfg.read_mode
         self.clock = clock or AsyncioClock()
         self.transport = transport
         self._open_storage = open_storage
-        self._exec = ThreadPoolExecutor(1, thread_name_prefix="storage")
+        self.rng = rng or random.Random(cfg.seed)
+        self._fatal = fatal or process.exit_now
+        runners = runners or threads
+        self._exec = runners("storage")
+        self._scan = runners("scan")  # range scans and file work, off the storage lane
         self.peers: dict[int, RegionPeer] = {}
-        self.incarnation = os.urandom(6).hex()  # a restart, as the suite's monitor tells it (see node.py)
+        self.incarnation = self.rng.getrandbits(48).to_bytes(6, "big").hex()  # a restart, as the suite's monitor tells it
         self.splits = 0
         self.merges = 0
         # Regions below the merge size at the last merge round: the balancer leaves their leaders
@@ -114,6 +122,8 @@ class Store:
         self._sending: set[tuple[int, int]] = set()
         self.snapshots_sent = 0
         self.snapshots_installed = 0
+        self._calls: dict[int, asyncio.Future] = {}
+        self._call_ids = itertools.count(1)
         self._tasks: list[asyncio.Task] = []
         self._wake: asyncio.Event | None = None
         self._publish_now: asyncio.Event | None = None
@@ -150,10 +160,11 @@ class Store:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.transport.close()
         await self._io(self.db.close)
-        self._exec.shutdown(wait=True)
+        self._exec.shutdown()
+        self._scan.shutdown()
 
     async def _io(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self._exec, fn, *args)
+        return await self._exec.run(fn, *args)
 
     def wake(self) -> None:
         self._wake.set()
@@ -204,6 +215,12 @@ class Store:
 
     # --- inputs ----------------------------------------------------------------------
     def _on_frame(self, kind: int, payload) -> None:
+        if kind == META_CALL:
+            self._on_meta_call(payload)
+            return
+        if kind == META_REPLY:
+            self._on_meta_reply(payload)
+            return
         if kind == WANT_SNAP:
             self._on_want_snapshot(*payload)
             return
@@ -281,7 +298,7 @@ class Store:
         while True:
             await self.clock.sleep(max(0.0, self._last_tick + interval - self.clock.now()))
             now = self.clock.now()
-            owed = int((now - self._last_tick) / interval)
+            owed = int((now - self._last_tick) / interval + 1e-6)  # floats: last + interval <= now yet (now - last) / interval < 1
             if owed <= 0:
                 continue
             # As node._catch_up_ticks: a stall of this process counts for leases, not as peer silence.
@@ -316,7 +333,7 @@ class Store:
                 work = [(p, p.raw.ready()) for p in list(self.peers.values()) if p.raw.has_ready()]
                 if not work:
                     break
-                await process.or_exit(self._handle(work))
+                await process.or_exit(self._handle(work), self._fatal)
 
     async def _handle(self, work) -> None:
         for p, rd in work:
@@ -511,7 +528,7 @@ class Store:
         limit = self.cfg.merge_limit()
         sizes = {}
         for p in data:  # live bytes (deleted data is what makes a Region small), the scan capped at the limit
-            sizes[p.id] = await asyncio.get_running_loop().run_in_executor(None, live_size, self.db, p.region, limit)
+            sizes[p.id] = await self._scan.run(live_size, self.db, p.region, limit)
         self._small = {rid for rid, size in sizes.items() if size < limit}
         leaders = {p.id: (self.id if p.role == Role.LEADER else p.leader) for p in data}
         pick = merge_candidate(self.id, regions, leaders, sizes, self.cfg.merge_limit(), self.cfg.split_size,
@@ -586,7 +603,7 @@ class Store:
             t = self._transfers[rid] = SnapshotTransfer(
                 self.id, Path(self.cfg.data_dir) / "incoming" / str(rid),
                 lambda to, kind, payload: self.transport.send(to, REGION_SNAP, [rid, kind, payload]),
-                lambda name: name == snapshot.FILE)
+                lambda name: name == snapshot.FILE, run=self._scan.run)
         return t
 
     def _start_snapshot_send(self, p: RegionPeer, m) -> None:
@@ -614,7 +631,7 @@ class Store:
             log.exception("region %d: snapshot to node %d", p.id, m.to)
         finally:
             self._sending.discard((p.id, m.to))
-            await asyncio.to_thread(shutil.rmtree, directory, True)
+            await self._scan.run(shutil.rmtree, directory, True)
             if self.peers.get(p.id) is p:
                 p.raw.report_snapshot(m.to, ok)
                 self._wake.set()
@@ -733,8 +750,7 @@ class Store:
             region = p.region
             # Off the storage thread: a scan there would hold up every group's writes.
             # Pebble reads run beside batch commits; the key is only a proposal, the log decides.
-            key = await asyncio.get_running_loop().run_in_executor(
-                None, find_split_key, self.db, region, limit, p.unflushed)
+            key = await self._scan.run(find_split_key, self.db, region, limit, p.unflushed)
             if key is None:
                 return
             new_id = await self.meta_call("I", None)
@@ -751,26 +767,55 @@ class Store:
 
     # --- the meta group -----------------------------------------------------------------
     async def meta_call(self, op: str, arg):
-        """Propose a meta command at the meta leader, wherever it is; -> its result."""
+        """Propose a meta command at the meta leader, wherever it is; -> its result.
+
+        Through the peer transport (META_CALL / META_REPLY frames), so stores need no client API of
+        each other. A retried `I` may allocate an id twice: ids are only ever skipped."""
         deadline = self.clock.now() + self.cfg.request_timeout
         while True:
             try:
                 if self.meta.role == Role.LEADER:
                     return await self.meta.propose(op, "", arg, None, None)
-                addr = self.client_address(self.meta.leader)
-                if addr:
-                    status, body = await post_json(addr, "/internal/meta", {"op": op, "a": arg},
-                                                   max(0.1, deadline - self.clock.now()))
-                    if status == 200:
-                        return body.get("result")
+                leader = self.meta.leader
+                if leader not in (NONE, self.id):
+                    cid = next(self._call_ids)
+                    fut = self._calls[cid] = asyncio.get_running_loop().create_future()
+                    try:
+                        if self.transport.send(leader, META_CALL, [cid, self.id, op, arg]):
+                            ok, result = await asyncio.wait_for(fut, max(0.05, min(1.0, deadline - self.clock.now())))
+                            if ok:
+                                return result
+                    finally:
+                        self._calls.pop(cid, None)
             except HTTPError as e:
                 if e.status != 503:
                     raise
-            except (OSError, asyncio.TimeoutError, ValueError) as e:
-                log.debug("meta call at leader %d: %s", self.meta.leader, e)
+            except asyncio.TimeoutError:
+                log.debug("meta call at leader %d timed out", self.meta.leader)
             if self.clock.now() >= deadline:
                 raise timeout("meta group unavailable")
             await self.clock.sleep(0.05)
+
+    def _on_meta_call(self, payload) -> None:
+        if not (isinstance(payload, list) and len(payload) == 4 and type(payload[0]) is int
+                and type(payload[1]) is int and payload[2] in meta.META_OPS):
+            log.warning("store %d: malformed meta call refused", self.id)
+            return
+        cid, frm, op, arg = payload
+
+        async def serve():
+            try:
+                reply = [cid, True, await self.meta.propose(op, "", arg, None, None)]
+            except HTTPError:
+                reply = [cid, False, None]
+            self.transport.send(frm, META_REPLY, reply)
+        asyncio.get_running_loop().create_task(serve())
+
+    def _on_meta_reply(self, payload) -> None:
+        if isinstance(payload, list) and len(payload) == 3:
+            fut = self._calls.get(payload[0])
+            if fut is not None and not fut.done():
+                fut.set_result((bool(payload[1]), payload[2]))
 
     async def _publish_loop(self) -> None:
         rounds = 0

@@ -1,0 +1,184 @@
+"""Real single-group nodes (or Region stores) in the simulated world: start, stop, crash, wipe, pause.
+
+Each node gets its own transport on the shared `Network`, its storage from
+`Disks` (so a crash loses what it had not synced), SimRunner lanes, a
+pausable clock and an rng drawn from the cluster's seed. A fatal error in a
+node is recorded in `fatal` and the node is crashed, never the process.
+"""
+from __future__ import annotations
+
+import asyncio
+import random
+from pathlib import Path
+
+from reference_kv.sim.disk import Disks
+from reference_kv.sim.net import Network
+from reference_kv.sim.runner import sim_runners
+
+
+class PausableClock:
+    """Loop time; while paused the node's timers do not fire (a SIGSTOPped process), time goes on."""
+
+    def __init__(self) -> None:
+        self._running = asyncio.Event()
+        self._running.set()
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        while not self._running.is_set():
+            await self._running.wait()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+
+class SimCluster:
+    def __init__(self, root: Path, n: int = 3, seed: int = 0, regions: bool = False, **options):
+        self.root = Path(root)
+        self.ids = list(range(1, n + 1))
+        self.voters = list(self.ids)
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.net = Network(random.Random(self.rng.getrandbits(64)))
+        self.disks = Disks()
+        self.regions = regions
+        self.options = dict(tick_ms=10, election_ticks=10, heartbeat_ticks=3 if regions else 1,
+                            request_timeout=3.0)
+        self.options.update(options)
+        self.nodes: dict = {}  # id -> running Node / Store
+        self.clocks: dict[int, PausableClock] = {}
+        self.lanes: dict[int, dict] = {}
+        self.fatal: list[tuple[int, str, BaseException | None]] = []
+        self.incarnations = 0
+
+    def data_dir(self, i: int) -> Path:
+        return self.root / f"n{i}"
+
+    def address(self, i: int) -> str:
+        return f"sim-{i}:1"
+
+    def config(self, i: int, join: bool = False, **extra):
+        peers = {j: self.address(j) for j in self.voters}
+        clients = {j: f"sim-{j}:2" for j in sorted(set(self.ids) | set(self.voters))}
+        kw = dict(self.options)
+        kw.update(extra)
+        if self.regions:
+            from reference_kv.regions.store import StoreConfig
+            return StoreConfig(id=i, data_dir=self.data_dir(i), peers=peers, peer_clients=clients, join=join,
+                               seed=self.rng.getrandbits(32), **kw)
+        from reference_kv.node import NodeConfig
+        return NodeConfig(id=i, data_dir=self.data_dir(i), peers=peers, peer_clients=clients, join=join,
+                          seed=self.rng.getrandbits(32), **kw)
+
+    # --- lifecycle -----------------------------------------------------------------
+    def make(self, i: int, join: bool = False, **extra):
+        """A node object for id i, not started."""
+        cfg = self.config(i, join, **extra)
+        peers = {j: a for j, a in cfg.peers.items() if j != i}
+        transport = self.net.transport(i, peers)
+        factory, lanes = sim_runners(random.Random(self.rng.getrandbits(64)))
+        self.lanes[i] = lanes
+        clock = self.clocks[i] = PausableClock()
+        rng = random.Random(self.rng.getrandbits(64))
+        if self.regions:
+            from reference_kv.regions.store import Store
+            cls = Store
+        else:
+            from reference_kv.node import Node
+            cls = Node
+        node = cls(cfg, self.disks.open, transport, clock=clock, runners=factory, rng=rng,
+                   fatal=lambda what, exc, i=i: self._on_fatal(i, what, exc))
+        return node
+
+    async def start(self, i: int, join: bool = False, **extra):
+        if i not in self.ids:
+            self.ids.append(i)
+        node = self.make(i, join, **extra)
+        await node.start()
+        self.nodes[i] = node
+        self.incarnations += 1
+        return node
+
+    async def start_all(self) -> int:
+        await asyncio.gather(*(self.start(i) for i in self.ids))
+        return await self.wait_leader()
+
+    async def stop(self, i: int) -> None:
+        node = self.nodes.pop(i, None)
+        if node is not None:
+            await node.stop()
+
+    async def crash(self, i: int, lose_unsynced: bool = True) -> None:
+        """kill -9 (and, by default, power loss: what was not synced is gone)."""
+        node = self.nodes.pop(i, None)
+        if node is None:
+            return
+        for lane in self.lanes.get(i, {}).values():
+            lane.hold()  # what it had queued dies with it
+        await halt(node)
+        if lose_unsynced:
+            self.disks.crash(self.data_dir(i) / "db")
+
+    def wipe(self, i: int) -> None:
+        assert i not in self.nodes, "stop or crash the node before wiping its data directory"
+        self.disks.wipe(self.data_dir(i))
+
+    def pause(self, i: int) -> None:
+        self.clocks[i].pause()
+        self.nodes[i].transport.pause()
+
+    def resume(self, i: int) -> None:
+        self.clocks[i].resume()
+        self.nodes[i].transport.resume()
+
+    async def close(self) -> None:
+        for i in list(self.nodes):
+            await self.crash(i, lose_unsynced=False)
+
+    def _on_fatal(self, i: int, what: str, exc) -> None:
+        self.fatal.append((i, what, exc))
+        node = self.nodes.pop(i, None)
+        if node is not None:
+            asyncio.get_running_loop().create_task(halt(node))
+
+    # --- waiting ---------------------------------------------------------------------
+    async def wait(self, pred, timeout: float = 10.0, what: str = "condition", step: float = 0.01):
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            v = pred()
+            if v:
+                return v
+            if loop.time() >= deadline:
+                raise AssertionError(f"timed out after {timeout}s (virtual) waiting for {what}")
+            await asyncio.sleep(step)
+
+    def leaders(self) -> list[int]:
+        from reference_kv.raft.types import Role
+        # A Region store's leader is its meta group's.
+        return [i for i, n in self.nodes.items() if (n.meta.role if self.regions else n.role) == Role.LEADER]
+
+    async def wait_leader(self, timeout: float = 10.0, among=None) -> int:
+        def one():
+            ls = [i for i in self.leaders() if among is None or i in among]
+            return ls[0] if len(ls) == 1 else None
+        return await self.wait(one, timeout, "a leader")
+
+
+async def halt(node) -> None:
+    """Stop a node's tasks and connections at once, leaving its storage as it is (a killed process)."""
+    node._stopped = True
+    for t in node._tasks:
+        t.cancel()
+    await asyncio.gather(*node._tasks, return_exceptions=True)
+    await node.transport.close()
