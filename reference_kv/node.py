@@ -384,7 +384,8 @@ class Node:
         sync = bool(rd.must_sync or rd.entries or vote_changed)
         # A membership change takes effect when applied: on disk first, so a
         # node killed right after it acted on the change still knows it.
-        conf = any(e.type == EntryType.CONF_CHANGE for e in rd.committed_entries)
+        conf_index = max((e.index for e in rd.committed_entries if e.type == EntryType.CONF_CHANGE), default=0)
+        conf = bool(conf_index)
         if self._bug("no-fsync"):  # UNSAFE planted bug: acknowledge what only sits in the page cache
             sync = conf = False
         messages = rd.messages
@@ -442,6 +443,11 @@ class Node:
                     self._inflight[-1].messages.extend(messages)
                 else:
                     self._send(messages)
+        if conf_index:
+            # A membership change is applied before the core's applied index passes it (as etcd's
+            # server waits before Advance): until then the one-change-at-a-time gate must hold
+            # and no election may start under a configuration that is about to change.
+            await self._apply_waiters.wait(self.applied, conf_index)
         self.raw.advance(rd)
         for rs in rd.read_states:
             self._on_read_state(rs.index, rs.ctx)

@@ -206,6 +206,9 @@ class StateMachine:
         conf_changed = False
         for e in committed:
             if e.index <= self.applied:  # replay after a snapshot or crash: already in the data
+                if e.type == EntryType.CONF_CHANGE:
+                    # ... but the core, which handed it out, must still hear of it.
+                    out.conf_changes.append((e, decode_conf_change(e.data)))
                 continue
             self.applied, self.applied_term = e.index, e.term
             if e.type == EntryType.CONF_CHANGE:

@@ -11,7 +11,7 @@ import random
 
 from . import quorum
 from .config import READ_LEASE, Config, InitialState
-from .confchange import encode_conf_change
+from .confchange import decode_conf_change, encode_conf_change
 from .errors import ErrCompacted, InvalidConfChange, NotLeader, ProposalDropped
 from .log import RaftLog
 from .progress import PROBE, REPLICATE, SNAPSHOT, Progress
@@ -342,6 +342,12 @@ class Raft:
             self._step_role(m)
 
     def _handle_vote_request(self, m: Message) -> None:
+        if not self.voters and not self.learners:
+            # We know no configuration: an empty replica waiting for its first snapshot (a Region
+            # stand-in, a node that joins). Whatever this id held before is gone; its vote would
+            # count an empty log as up to date.
+            self.msgs.append(Message(_RESP_OF[m.type], m.frm, self.id, self.term, reject=True))
+            return
         can_vote = (self.vote == m.frm
                     or (self.vote == NONE and self.lead == NONE)
                     or (m.type == PRE_VOTE and m.term > self.term))
@@ -374,10 +380,15 @@ class Raft:
             if pr is not None and pr.state == REPLICATE:
                 pr.become_probe()
         elif t == PROPOSE:
+            # A forwarded proposal takes the same path as a local one: a membership change
+            # goes through the one-at-a-time gate and is stamped with its base there.
             for e in m.entries:
                 try:
-                    self.propose(e.data, e.type)
-                except ProposalDropped:
+                    if e.type == EntryType.CONF_CHANGE:
+                        self.propose_conf_change(decode_conf_change(e.data))
+                    else:
+                        self.propose(e.data)
+                except (ProposalDropped, ValueError):
                     return  # the forwarding node times out and retries
 
     def _leader_app_resp(self, m: Message) -> None:
@@ -637,8 +648,11 @@ class Raft:
         self.msgs.append(Message(APP_RESP, m.frm, self.id, self.term, index=log.committed))
 
     # --- requests from the node ----------------------------------------------
-    def propose(self, data: bytes, etype: EntryType = EntryType.NORMAL) -> int:
-        """Append data to the leader's log; returns its index."""
+    def propose(self, data: bytes) -> int:
+        """Append a normal entry to the leader's log; returns its index."""
+        return self._propose(data, EntryType.NORMAL)
+
+    def _propose(self, data: bytes, etype: EntryType) -> int:
         if self.role != LEADER:
             raise NotLeader(self.lead)
         if self.id not in self.prs:
@@ -658,7 +672,7 @@ class Raft:
                 f"configuration change at {self.pending_conf_index} not applied yet (applied {self.log.applied})")
         self._check_conf_change(cc)
         cc = ConfChange(cc.type, cc.node_id, cc.context, self.conf_state())
-        idx = self.propose(encode_conf_change(cc), EntryType.CONF_CHANGE)
+        idx = self._propose(encode_conf_change(cc), EntryType.CONF_CHANGE)
         self.pending_conf_index = idx
         return idx
 

@@ -6,15 +6,16 @@ calling `step`/`tick`/`propose` (their output waits for the next batch) but
 """
 from __future__ import annotations
 
+import collections
 import random
 
 from .config import Config, InitialState
 from .core import Raft
-from .types import ConfChange, ConfState, HardState, Message, MsgType, Ready, SnapshotMeta, SoftState
+from .types import ConfChange, ConfState, EntryType, HardState, Message, MsgType, Ready, SnapshotMeta, SoftState
 
 
 class RawNode:
-    __slots__ = ("raft", "_prev_soft", "_prev_hard", "_in_flight", "_applying", "_max_committed")
+    __slots__ = ("raft", "_prev_soft", "_prev_hard", "_in_flight", "_applying", "_max_committed", "_unapplied_confs")
 
     def __init__(self, config: Config, state: InitialState | None = None,
                  rng: random.Random | None = None):
@@ -27,6 +28,8 @@ class RawNode:
         self._in_flight: Ready | None = None
         self._applying = r.log.applied  # last index handed out to apply
         self._max_committed = config.max_committed_per_ready
+        # Membership changes handed out to apply and not yet applied (apply_conf_change), oldest first.
+        self._unapplied_confs: collections.deque[int] = collections.deque()
 
     # --- inputs --------------------------------------------------------------
     def tick(self) -> None:
@@ -70,6 +73,15 @@ class RawNode:
         self.raft.transfer_leader(to)
 
     def apply_conf_change(self, cc: ConfChange) -> ConfState:
+        """The node applied the oldest membership change handed out: the configuration changes now.
+
+        Must come before advance() of the Ready that handed it out (etcd's server waits for a conf
+        change to be applied before it calls Advance): the core's applied index then never passes
+        a change it does not know, so the one-change-at-a-time gate and the configuration it stamps
+        on the next change are the applied ones.
+        """
+        if self._unapplied_confs:
+            self._unapplied_confs.popleft()
         return self.raft.apply_conf_change(cc)
 
     def report_unreachable(self, to: int) -> None:
@@ -141,6 +153,9 @@ class RawNode:
             rd.committed_entries = log.next_committed(self._applying, self._max_committed)
             if rd.committed_entries:
                 self._applying = rd.committed_entries[-1].index
+                for e in rd.committed_entries:
+                    if e.type == EntryType.CONF_CHANGE:
+                        self._unapplied_confs.append(e.index)
         else:
             rd.must_sync = True
         if rd.entries:
@@ -155,6 +170,10 @@ class RawNode:
     def advance(self, rd: Ready) -> None:
         if rd is not self._in_flight:
             raise AssertionError("advance() of a Ready that is not the one handed out last")
+        if rd.committed_entries and self._unapplied_confs and self._unapplied_confs[0] <= rd.committed_entries[-1].index:
+            raise AssertionError(
+                f"advance() past the conf change at {self._unapplied_confs[0]}, which the node has not applied "
+                "(apply_conf_change first)")
         self._in_flight = None
         log = self.raft.log
         if rd.soft_state is not None:

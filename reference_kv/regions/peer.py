@@ -98,6 +98,7 @@ class RegionPeer:
         """Wait until this replica has applied everything committed when the read arrived."""
         self.requests += 1
         if mode in ("readindex", "lease"):
+            self.store.catch_up_ticks()  # the lease is measured in real time, not in ticks we happened to run
             self.require_leader()
         elif self.leader == NONE:
             raise not_leader(NONE, None)

@@ -293,26 +293,37 @@ class Store:
         for p in self.peers.values():
             p.raw.report_unreachable(node)
 
+    def catch_up_ticks(self) -> bool:
+        """As node._catch_up_ticks: every tick that really elapsed, a stall counting for leases only.
+
+        Also called by a read before it trusts a lease: a read that waited in the socket while this
+        process was stopped is handled before the ticker wakes."""
+        interval = self.cfg.tick_ms / 1000
+        now = self.clock.now()
+        owed = int((now - self._last_tick) / interval + 1e-6)  # floats: last + interval <= now yet (now - last) / interval < 1
+        if owed <= 0:
+            return False
+        self._last_tick += owed * interval
+        owed = min(owed, 2 * self.cfg.election_ticks + 2)
+        live = min(owed, STALL_TICKS)
+        peers = list(self.peers.values())
+        for p in peers:
+            if owed > live:
+                p.raw.advance_clock(owed - live)
+            for _ in range(live):
+                p.raw.tick()
+        for p in peers:
+            p.expire_reads(now)
+        self._wake.set()
+        return True
+
     async def _ticker(self) -> None:
         interval = self.cfg.tick_ms / 1000
         while True:
             await self.clock.sleep(max(0.0, self._last_tick + interval - self.clock.now()))
-            now = self.clock.now()
-            owed = int((now - self._last_tick) / interval + 1e-6)  # floats: last + interval <= now yet (now - last) / interval < 1
-            if owed <= 0:
+            if not self.catch_up_ticks():
                 continue
-            # As node._catch_up_ticks: a stall of this process counts for leases, not as peer silence.
-            self._last_tick += owed * interval
-            owed = min(owed, 2 * self.cfg.election_ticks + 2)
-            live = min(owed, STALL_TICKS)
-            peers = list(self.peers.values())
-            for p in peers:
-                if owed > live:
-                    p.raw.advance_clock(owed - live)
-                for _ in range(live):
-                    p.raw.tick()
-            for p in peers:
-                p.expire_reads(now)
+            now = self.clock.now()
             for rid in [r for r, held in self._early.items() if now - held[0][0] > UNKNOWN_REGION_S]:
                 held = self._early.pop(rid)
                 if rid in self.peers or rid in self._gone:
