@@ -49,6 +49,16 @@ def _peer_tls(s: str):
     return tls
 
 
+def peer_security_error(args) -> str | None:
+    """Plaintext between peers only when asked for: the peer port accepts Raft messages from whoever connects."""
+    if args.peer_tls is not None and args.peer_plaintext:
+        return "give --peer-tls DIR or --peer-plaintext, not both"
+    if args.peer_tls is None and not args.peer_plaintext:
+        return ("give --peer-tls DIR (mutual TLS with the cluster CA; see the README's Security section) "
+                "or --peer-plaintext (only on a network you trust)")
+    return None
+
+
 def peer_transport(args, peers: dict[int, str]):
     """The peer transport a node or store process runs on: mutual TLS when --peer-tls names a directory."""
     from reference_kv.transport import Transport
@@ -72,7 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--peer-listen", type=_hostport, required=True, help="Raft peer address HOST:PORT")
     p.add_argument("--peer-tls", type=_peer_tls, default=None, metavar="DIR",
                    help="mutual TLS between peers: DIR holds ca.crt (the cluster CA), tls.crt and tls.key "
-                        "(this node's, signed by that CA); without it peer traffic is plaintext")
+                        "(this node's, signed by that CA)")
+    p.add_argument("--peer-plaintext", action="store_true",
+                   help="peer traffic without TLS: anyone who reaches the peer port is taken for a member; "
+                        "only on a network you trust (loopback, a test's own namespaces)")
     p.add_argument("--peers", type=_id_map, default={},
                    help="ID=HOST:PORT,... every initial voter (itself included) as this node dials it")
     p.add_argument("--peer-clients", type=_id_map, default={},
@@ -141,6 +154,9 @@ def main(argv=None) -> int:
         return 2
     if not args.peers and not args.join:
         print("reference_kv: error: give --peers (initial voters) or --join", file=sys.stderr)
+        return 2
+    if (err := peer_security_error(args)) is not None:
+        print(f"reference_kv: error: {err}", file=sys.stderr)
         return 2
     return process.run("reference_kv", "node", args, _serve)
 

@@ -1,8 +1,9 @@
 """A local cluster of reference-KV node processes on loopback: up, down, status.
 
 The cluster directory holds `cluster.json` (ids, addresses, options: enough to
-bring any node back) and `nodes/<id>/` with each node's data, `node.log` and
-`node.pid`. Nodes are daemons (own session), so they outlive the command that
+bring any node back), `ca/` (the cluster CA that signs the peer certificates)
+and `nodes/<id>/` with each node's data, `tls/` (its peer certificate),
+`node.log` and `node.pid`. Nodes are daemons (own session), so they outlive the command that
 started them. `up` on an existing directory starts only the nodes that are not
 running, with the saved configuration.
 """
@@ -16,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from reference_kv import admin, launch
+from reference_kv import admin, launch, tls
 
 CONFIG = "cluster.json"
 
@@ -29,8 +30,11 @@ def create_config(root: Path, n: int, host: str = "127.0.0.1", **options) -> dic
     ports = iter(launch.free_ports(2 * n, host))
     nodes = [{"id": i, "address": f"{host}:{next(ports)}", "peer_address": f"{host}:{next(ports)}"}
              for i in range(1, n + 1)]
-    cfg = {"nodes": nodes, "options": {k: v for k, v in options.items() if v is not None}}
+    cfg = {"nodes": nodes, "options": {k: v for k, v in options.items() if v is not None}, "peer_tls": True}
     root.mkdir(parents=True, exist_ok=True)
+    ca = tls.create_ca(root / "ca")
+    for node in nodes:
+        tls.issue(ca, node_dir(root, node["id"]) / "tls", f"node-{node['id']}", [host])
     (root / CONFIG).write_text(json.dumps(cfg, indent=2) + "\n")
     return cfg
 
@@ -52,7 +56,9 @@ def node_argv(cfg: dict, root: Path, nid: int, python: str = sys.executable) -> 
     return launch.node_argv(nid, listen=nodes[nid]["address"], peer_listen=nodes[nid]["peer_address"],
                             peers={i: n["peer_address"] for i, n in nodes.items()},
                             peer_clients={i: n["address"] for i, n in nodes.items()},
-                            data_dir=node_dir(root, nid) / "data", python=python, **cfg.get("options", {}))
+                            data_dir=node_dir(root, nid) / "data", python=python,
+                            peer_tls=node_dir(root, nid) / "tls" if cfg.get("peer_tls") else None,
+                            **cfg.get("options", {}))
 
 
 def read_pid(root: Path, nid: int) -> int | None:

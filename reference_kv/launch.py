@@ -25,19 +25,22 @@ def _id_list(addresses: Mapping) -> str:
 
 def node_argv(node_id, *, listen, peer_listen, peers: Mapping, data_dir, peer_clients: Mapping | None = None,
               python: str = sys.executable, regions: bool = False, extra: Sequence[str] = (),
-              **flags) -> list[str]:
+              peer_tls=None, **flags) -> list[str]:
     """The command line of node `node_id` (`python -m reference_kv`, or the Region store with `regions`).
 
     `peers` and `peer_clients` map node id -> address (any object whose str() is
     HOST:PORT). Each keyword flag becomes `--flag-name VALUE`; None leaves it
     out, True gives the bare switch (`join=True` -> `--join`). `extra` is
-    appended as it is.
+    appended as it is. Without `peer_tls` (a directory for --peer-tls) the
+    node is told to talk plaintext to its peers: every caller here starts
+    nodes on loopback or in namespaces and containers it created itself.
     """
     argv = [python, "-m", REGION_STORE_MODULE if regions else NODE_MODULE, "--id", str(node_id),
             "--listen", str(listen), "--peer-listen", str(peer_listen), "--peers", _id_list(peers)]
     if peer_clients:
         argv += ["--peer-clients", _id_list(peer_clients)]
     argv += ["--data-dir", str(data_dir)]
+    argv += ["--peer-plaintext"] if peer_tls is None else ["--peer-tls", str(peer_tls)]
     for name, value in flags.items():
         if value is None or value is False:
             continue

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from reference_kv import process
-from reference_kv.__main__ import build_parser, peer_transport, storage_opener
+from reference_kv.__main__ import build_parser, peer_security_error, peer_transport, storage_opener
 from reference_kv.discovery import expand_argv
 
 
@@ -80,6 +80,9 @@ def main(argv=None) -> int:
         return 2
     if args.id not in args.peers:
         print(f"reference_kv.regions: error: --peers must include this node ({args.id})", file=sys.stderr)
+        return 2
+    if (err := peer_security_error(args)) is not None:
+        print(f"reference_kv.regions: error: {err}", file=sys.stderr)
         return 2
     return process.run("reference_kv.regions", "store", args, _serve)
 

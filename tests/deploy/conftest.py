@@ -108,6 +108,7 @@ class DnsCluster:
         self.peer_port = _port_free_on(list(self.ips.values()))
         self.replicas = replicas
         self.procs: dict[int, subprocess.Popen] = {}
+        self.peer_security = ["--peer-plaintext"]  # the test's own namespaces; a test may swap in --peer-tls DIR
 
     def name(self, ordinal: int) -> str:
         return f"{STS}-{ordinal}.{DOMAIN}"
@@ -118,7 +119,7 @@ class DnsCluster:
     def node_flags(self, ordinal: int) -> list[str]:
         ip = self.ips[ordinal]
         return ["--listen", f"{ip}:{self.client_port}", "--peer-listen", f"{ip}:{self.peer_port}",
-                "--data-dir", str(self.root / f"kv-{ordinal}"), "--storage", "memory"]
+                "--data-dir", str(self.root / f"kv-{ordinal}"), "--storage", "memory", *self.peer_security]
 
     def discovery_flags(self, ordinal: int, dns_timeout: float = 20) -> list[str]:
         return ["--peers-dns", DOMAIN, "--replicas", str(self.replicas), "--hostname", f"{STS}-{ordinal}",

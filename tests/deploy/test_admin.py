@@ -114,7 +114,7 @@ def test_probes(running_cluster, tmp_path):
     port = _port_free_on([lone])
     p = subprocess.Popen([sys.executable, "-m", "reference_kv", "--id", "1", "--listen", f"{lone}:{port}",
                           "--peer-listen", f"{lone}:{_port_free_on([lone])}", "--peers", "1=127.0.0.1:1,2=127.0.0.1:2",
-                          "--data-dir", str(tmp_path / "lone"), "--storage", "memory"],
+                          "--peer-plaintext", "--data-dir", str(tmp_path / "lone"), "--storage", "memory"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10

@@ -47,12 +47,13 @@ class Cluster:
         self.peer = {i: f"127.0.0.1:{free_port()}" for i in self.ids}
         self.procs: dict[int, subprocess.Popen] = {}
         self.voters = list(self.ids)
+        self.peer_tls: dict[int, Path] = {}  # node -> its --peer-tls directory; plaintext when absent
 
     def argv(self, nid: int, join: bool = False) -> list[str]:
         return node_argv(nid, listen=self.client[nid], peer_listen=self.peer[nid],
                          peers={i: self.peer[i] for i in self.voters}, peer_clients=self.client,
                          data_dir=self.root / f"n{nid}", regions=self.regions, extra=self.extra,
-                         join=join)
+                         join=join, peer_tls=self.peer_tls.get(nid))
 
     def start(self, nid: int, join: bool = False) -> None:
         log = open(self.root / f"n{nid}.log", "ab")

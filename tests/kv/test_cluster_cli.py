@@ -40,6 +40,10 @@ def test_up_status_down_and_up_restarts_a_killed_node(cluster_dir):
     assert [r["id"] for r in rows] == [1, 2, 3]
     assert sum(r["role"] == "leader" for r in rows) == 1 and all(r["pid"] for r in rows)
     assert (cluster_dir / "cluster.json").exists() and (cluster_dir / "nodes/1/node.log").exists()
+    # Peers talk mutual TLS with the cluster's own CA; the CA key stays out of the nodes' directories.
+    cmd = (open(f"/proc/{rows[0]['pid']}/cmdline").read().split("\0"))
+    assert "--peer-tls" in cmd and "--peer-plaintext" not in cmd
+    assert (cluster_dir / "ca/ca.key").exists() and not list(cluster_dir.glob("nodes/*/tls/ca.key"))
 
     Client([r["address"] for r in rows], timeout=5).put("k", "v")
     victim = rows[0]

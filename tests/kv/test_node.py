@@ -198,7 +198,9 @@ def test_bad_command_line_is_one_line(tmp_path):
         return p.returncode, p.stderr.strip()
 
     base = ["--id", "1", "--listen", f"127.0.0.1:{free_port()}", "--peer-listen", f"127.0.0.1:{free_port()}",
-            "--data-dir", str(tmp_path / "d")]
+            "--peer-plaintext", "--data-dir", str(tmp_path / "d")]
+    code, err = run(*base[:-3], *base[-2:], "--peers", "1=127.0.0.1:1")
+    assert code == 2 and len(err.splitlines()) == 1 and "--peer-tls" in err and "--peer-plaintext" in err
     code, err = run(*base, "--peers", "1=127.0.0.1:99999")
     assert code == 2 and len(err.splitlines()) == 1 and "99999" in err
     code, err = run(*base, "--peers", "1=127.0.0.1:1", "--bogus")

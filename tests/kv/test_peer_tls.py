@@ -85,8 +85,7 @@ def test_tls_client_without_a_certificate_is_refused(pki):
 def test_cluster_with_peer_tls_elects_and_serves(make_cluster, pki, tmp_path):
     ca, members, _ = pki
     c = make_cluster(3, start=False)
-    argv = c.argv
-    c.argv = lambda nid, join=False: argv(nid, join) + ["--peer-tls", str(members[nid].cert.parent)]
+    c.peer_tls = {i: members[i].cert.parent for i in c.ids}
     c.start_all()
     leader = c.wait_leader(15)
     code, _ = http(c.client[leader], "PUT", "/kv/k", {"value": "v"})
