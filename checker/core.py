@@ -53,6 +53,7 @@ class Result:
     source: Optional[str] = None
     time_unit: str = "ns"  # of the history's times: "ns" or "line" (see History)
     note: str = ""  # why the verdict is unknown, when no partition says
+    origin: float = 0  # the first call of the history (times in sentences count from it)
 
     @property
     def failures(self) -> list:
@@ -133,7 +134,8 @@ def _prepare(ops: list[Operation], model: Model):
 
 def check(history, model="cas-register", timeout: float | None = None, *, compiled: bool | None = None,
           processes: int | None = None, progress: Callable[[int, int], None] | None = None,
-          max_memory: int | None = None, method: str = "auto", initial=models._NO_VALUE) -> Result:
+          max_memory: int | None = None, method: str = "auto", initial=models._NO_VALUE,
+          witnesses: bool = True) -> Result:
     """Check a history (event dicts, e.g. `checker.history.load(path)`) against
     `model` (a built-in name or a `Model`). `timeout` in seconds turns an
     unfinished search into valid == "unknown", and so does a search that would
@@ -149,10 +151,12 @@ def check(history, model="cas-register", timeout: float | None = None, *, compil
     # The cyclic garbage collector is paused: a check makes no cycles, only
     # many small objects, whose collection passes cost up to a third of the time.
     with no_gc():
-        return _check(history, model, timeout, compiled, processes, progress, max_memory, method, initial)
+        return _check(history, model, timeout, compiled, processes, progress, max_memory, method, initial,
+                      witnesses)
 
 
-def _check(history, model, timeout, compiled, processes, progress, max_memory, method, initial) -> Result:
+def _check(history, model, timeout, compiled, processes, progress, max_memory, method, initial,
+           witnesses) -> Result:
     t0 = time.perf_counter()
     deadline = None if timeout is None else time.monotonic() + timeout
     model = models.get(model, initial)
@@ -207,12 +211,57 @@ def _check(history, model, timeout, compiled, processes, progress, max_memory, m
             done += 1
             if progress:
                 progress(done, len(parts))
+    result = Result(UNKNOWN, parts, total_ops, 0.0, model, source,
+                    history.time_unit if isinstance(history, History) else "ns")
+    result.origin = min((p.ops[0].call for p in parts if len(p.ops)), default=0)
+    # Witnesses share a budget, so a run with many failing keys still ends soon.
+    wit_deadline = time.monotonic() + WITNESS_SECONDS
+    for p in parts:
+        if p.valid is False and witnesses and time.monotonic() < wit_deadline:
+            _witness(result, p, min(wit_deadline, deadline or math.inf))
     verdicts = [p.valid for p in parts]
     valid = False if False in verdicts else UNKNOWN if UNKNOWN in verdicts else True
     if valid is True and not _has_operations(history, parts):
         valid = EMPTY
-    unit = history.time_unit if isinstance(history, History) else "ns"
-    return Result(valid, parts, total_ops, time.perf_counter() - t0, model, source, unit)
+    result.valid, result.seconds = valid, time.perf_counter() - t0
+    return result
+
+
+WITNESS_SECONDS = 10.0
+
+
+def _witness(result: Result, p: PartitionResult, deadline) -> None:
+    """Shrink a violation to its witness; a witness the search does not confirm
+    means the polynomial procedure erred, and the search decides the partition."""
+    from checker import witness
+
+    budget = max(0.5, min(3.0, deadline - time.monotonic()))
+    try:
+        w = witness.shrink(result.model, p, sentence_time(result), budget)
+    except (MemoryError, RecursionError):
+        return
+    if w is not None and w.confirmed is False and p.method == "unique-values":
+        res = _run_one(result.model, p.inputs, p.outputs, _entries(p.ops), result.model.encode is not None,
+                       None if deadline == math.inf else deadline)
+        p.valid, p.linearization, p.blocked, _, p.steps, p.cache_entries, p.note = res
+        p.method = "search"
+        p.note = (p.note + "; " if p.note else "") + "the unique-value procedure's witness was not confirmed"
+        if p.valid is not False:
+            return
+        w = witness.shrink(result.model, p, sentence_time(result), budget)
+    p.witness = w
+
+
+def sentence_time(result: Result) -> Callable[[float], str]:
+    """Times in witness sentences: seconds since the history's first call for
+    nanosecond clocks, line or event numbers otherwise."""
+    origin = getattr(result, "origin", 0)
+    if result.time_unit == "ns":
+        # Milliseconds when they matter: ops of a fast store are microseconds apart.
+        return lambda t: "never" if t == math.inf else f"{(t - origin) / 1e9:.6f} s"
+    if result.time_unit == "event":
+        return lambda t: "never" if t == math.inf else f"event #{int(t)}"
+    return lambda t: "never" if t == math.inf else f"line {t:g}"
 
 
 def _decide_unique(p: PartitionResult, model: Model, deadline, max_memory) -> bool:

@@ -2,7 +2,7 @@
 and the operation that cannot be placed after it."""
 from __future__ import annotations
 
-from checker.core import EMPTY, UNKNOWN, describe_op, describe_state, replay, time_format
+from checker.core import EMPTY, UNKNOWN, describe_op, sentence_time, describe_state, replay, time_format
 
 TAIL = 5  # prefix ops shown before the one that cannot be placed
 
@@ -17,11 +17,23 @@ VERDICT_WORDS = {True: "linearizable", False: "NOT linearizable", UNKNOWN: "unkn
                  EMPTY: "no operations (an empty history proves nothing)"}
 
 
+def witnesses(result) -> list:
+    """The witnesses of a result's violations as JSON-able dicts (key, sentence,
+    ops with call/return times, confirmed): what report.html shows."""
+    from checker import witness
+    from checker.core import sentence_time
+
+    fmt = sentence_time(result)
+    return [witness.as_dict(p.witness, result.model, p, fmt) for p in result.failures if p.witness is not None]
+
+
 def as_json(result, name, torn=None) -> dict:
     """The `--json` record of one file."""
     out = {"file": str(name), "valid": result.valid, "seconds": round(result.seconds, 6),
            "partitions": len(result.partitions), "ops": result.ops,
-           "failing": [str(p.key) for p in result.failures]}
+           "failing": [str(p.key) for p in result.failures],
+           "methods": sorted({p.method for p in result.partitions if p.method}),
+           "witnesses": witnesses(result)}
     if result.note:
         out["note"] = result.note
     if torn is not None:
@@ -49,6 +61,16 @@ def _text(result, name: str) -> str:
         if p.valid is True:
             continue
         what = "not linearizable" if p.valid is False else f"unknown ({p.note})"
+        if p.valid is False and p.witness is not None:
+            w = p.witness
+            fmt = sentence_time(result)
+            out.append(f"  key {p.key!r}: {w.sentence}")
+            out.append(f"    witness ({len(w.ops)} ops{'' if w.confirmed else ', not confirmed by the search'}):")
+            for i in w.ops:
+                op = p.ops[i]
+                out.append(f"      process {op.process}: {describe_op(model, p, i)}  "
+                           f"[called {fmt(op.call)}, returned {fmt(op.ret)}; {op.where}]")
+            continue
         out.append(f"  key {p.key!r}: {what}; longest linearizable prefix {len(p.linearization)} of {len(p.ops)} ops")
         if p.valid is False:
             fmt = time_format(result, p)

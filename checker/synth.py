@@ -220,6 +220,7 @@ def generate(spec: Spec, seed: int = 0) -> list[dict]:
 
 
 UNIQUE_MIX = (("read", 40), ("write", 25), ("cas", 35))
+KV_GET_APPEND = (("get", 50), ("append", 50))
 
 
 def unique_history(seed: int, ops: int = 12, processes: int = 4) -> list[dict]:

@@ -38,7 +38,7 @@ def test_exit_codes_and_json(tmp_path, corpus_dir):
     assert {"file", "valid", "seconds", "partitions", "ops"} <= set(lines[0])
     assert sb("--format", "jepsen-log", good).returncode == 0
     out = sb("--format", "jepsen-log", bad)
-    assert "NOT linearizable" in out.stdout and "cannot place" in out.stdout
+    assert "NOT linearizable" in out.stdout and "witness (" in out.stdout
 
 
 @pytest.mark.parametrize("events,tail,why", [
