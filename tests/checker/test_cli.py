@@ -105,8 +105,8 @@ def test_html_written_and_self_contained(tmp_path, corpus_dir):
     p = sb("--format", "porcupine-kv", "--model", "kv", "--html", out, corpus_dir / "porcupine-kv" / "c10-bad.txt")
     assert p.returncode == 1
     doc = out.read_text()
-    assert 'id="first-error"' in doc and "jump to first error" in doc and "cannot be placed" in doc
-    assert "http://" not in doc.replace("http://www.w3.org/2000/svg", "") and "<script src" not in doc
+    assert 'class="box witness"' in doc and 'class="sentence"' in doc and 'id="data"' in doc
+    assert "http://" not in doc and "<script src" not in doc
 
 
 def test_nemesis_events_ignored_and_delete(tmp_path):
