@@ -43,7 +43,7 @@ Usage
     backend = nemesis.backends.create("local", workdir, clock_control=True)
     addrs = backend.setup(specs)            # allocate, create proxies/namespaces/containers
     for n in backend.nodes(): backend.start(n)
-    ctx = faults.Context(backend, leader=lambda: ..., transfer_leader=..., ...)
+    ctx = faults.Context(backend, leader=lambda: ..., status=lambda node, timeout: ..., ...)
     sched = Schedule(ctx, faults.available(ctx), HistoryWriter(run_dir / "history.jsonl"),
                      seed=7, duration=60, interval=5, fault_duration=5, quiet=5).start()
     ...; sched.stop()                       # heals everything, also on Ctrl-C (call it in finally)
@@ -51,14 +51,16 @@ Usage
 
 Backends declare capabilities as runtime-checkable protocols (`nemesis.types`:
 Killable, Pausable, Partitionable, Lossy, Delayable, Throttleable, ClockControl,
-PowerLoss, DiskFull); a fault package lists the ones it needs and is offered only
-where `isinstance(backend, cap)` holds. Options that add capabilities
-(clock_control=True preloads libfaketime, power_loss=True puts the data dir on the
-nemesis FUSE filesystem, disk_mb=N puts it on an N MiB tmpfs) must be chosen when
-the backend is created, because nodes start with them.
+PowerLoss, DiskFull); a fault package lists the ones it requires and is offered
+only where `isinstance(backend, cap)` holds. Options that add capabilities
+(`types.ENABLED_BY`: clock_control=True preloads libfaketime, power_loss=True puts
+the data dir on the nemesis FUSE filesystem, disk_mb=N puts it on an N MiB tmpfs)
+must be chosen when the backend is created, because nodes start with them; the
+suite derives them from the chosen packages' capabilities.
 
-Every schedule step is one line in the history:
-    {"process": "nemesis", "type": "info", "f": "start-partition", "value": {...}, "time": monotonic_ns}
+Every schedule step is one line in the history, with its fault and phase:
+    {"process": "nemesis", "type": "info", "f": "start-partition", "value": {...},
+     "fault": "partition-halves", "phase": "start", "time": monotonic_ns}
 """
 from .types import (Addr, Backend, ClockControl, Delayable, DiskFull, ExecResult, Killable, Lossy,
                     NodeAddresses, NodeSpec, Partitionable, Pausable, PowerLoss, Throttleable, capabilities)

@@ -3,10 +3,11 @@
 `plan()` is pure: (packages, seed, timings) -> the same list of steps every time.
 Targets are drawn at run time from a Random seeded by (seed, step), so a rerun
 with the same cluster state picks the same nodes. `Schedule` runs the plan in a
-thread, writes every step to the history, and `stop()` (safe from a signal
-handler's caller or a `finally`) heals everything: every active fault stopped,
-links restored, paused nodes resumed, killed nodes restarted, clocks reset,
-ballast removed, removed members re-added; then a quiet period.
+thread, writes every step to the history with its fault and phase (`start` or
+`stop`; the final heal is a `stop` of every fault still on), and `stop()` (safe
+from a signal handler's caller or a `finally`) heals everything: every active
+fault stopped, links restored, paused nodes resumed, killed nodes restarted,
+clocks reset, ballast removed, removed members re-added; then a quiet period.
 """
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ import time
 import traceback
 from typing import Sequence
 
-from .faults import clock as clock_faults
 from .faults.base import Context, FaultPackage
 from .types import ClockControl, DiskFull, LinkReset, Partitionable, Pausable
 
@@ -98,18 +98,22 @@ class Schedule:
             if step.action == "start":
                 value = pkg.start(self.ctx)
                 self.active[step.index] = (pkg, value)
-                self.history.event(pkg.start_f, value, fault=pkg.name)
+                self.history.event(pkg.start_f, value, fault=pkg.name, phase="start")
             elif step.index in self.active:
                 _, value = self.active.pop(step.index)
                 out = pkg.stop(self.ctx, value)
-                self.history.event(pkg.stop_f, out, fault=pkg.name)
+                self.history.event(pkg.stop_f, out, fault=pkg.name, phase="stop")
         except Exception as e:
             # A fault that could not be injected is recorded, never silently skipped.
             self.errors.append(traceback.format_exc())
-            self.history.event(f"{step.action}-failed", {"fault": pkg.name, "error": f"{type(e).__name__}: {e}"})
+            self.history.event(f"{step.action}-failed", {"fault": pkg.name, "error": f"{type(e).__name__}: {e}"},
+                               fault=pkg.name)
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop at once and heal; waits for a start under way (at most its package's start_timeout)."""
         self._stop.set()
+        if timeout is None:
+            timeout = max((p.start_timeout for p in self.packages.values()), default=0.0) + 5.0
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
         self.final_heal()
@@ -127,12 +131,12 @@ class Schedule:
             self._heal_done = True
             for index, (pkg, value) in sorted(self.active.items(), reverse=True):
                 try:
-                    self.history.event(pkg.stop_f, pkg.stop(self.ctx, value), fault=pkg.name)
+                    self.history.event(pkg.stop_f, pkg.stop(self.ctx, value), fault=pkg.name, phase="stop")
                 except Exception as e:
                     self.errors.append(traceback.format_exc())
-                    self.history.event("stop-failed", {"fault": pkg.name, "error": str(e)})
+                    self.history.event("stop-failed", {"fault": pkg.name, "error": str(e)}, fault=pkg.name)
             self.active.clear()
-            self.history.event("heal", heal_everything(self.ctx))
+            self.history.event("heal", heal_everything(self.ctx), phase="stop")
             if self.quiet > 0:
                 time.sleep(self.quiet)
             self.history.event("nemesis-stop", {"errors": len(self.errors)})
@@ -142,7 +146,9 @@ def heal_everything(ctx: Context) -> dict:
     """Undo whatever may still be broken; returns what it did. Idempotent."""
     b = ctx.backend
     done: dict[str, object] = {}
-    clock_faults.stop_all_strobes()
+    stopped = ctx.stop_running()
+    if stopped:
+        done["stopped"] = stopped
     if isinstance(b, LinkReset):
         b.reset_links()
         done["links"] = "reset"

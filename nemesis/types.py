@@ -170,6 +170,20 @@ class LinkReset(Protocol):
 
 CAPABILITIES = (Killable, Pausable, Partitionable, Lossy, Delayable, Throttleable,
                 ClockControl, PowerLoss, DiskFull)
+# What a fault needs of the links between nodes (not of the nodes).
+LINK_CAPABILITIES = (Partitionable, Lossy, Delayable, Throttleable)
+# Capabilities that exist only if the nodes start with them: the backend option that gives each
+# (libfaketime preloaded; the data dir on the nemesis FUSE filesystem; on a 64 MiB tmpfs).
+ENABLED_BY = {ClockControl: {"clock_control": True}, PowerLoss: {"power_loss": True}, DiskFull: {"disk_mb": 64}}
+
+
+def enabling_options(capabilities) -> dict:
+    """The backend options that give these capabilities (those that need one)."""
+    out: dict = {}
+    for c in CAPABILITIES:
+        if c in capabilities:
+            out.update(ENABLED_BY.get(c, {}))
+    return out
 
 
 def capabilities(backend: object) -> list[str]:

@@ -28,30 +28,16 @@ Definitions (the report prints them):
 """
 from __future__ import annotations
 
-import json
 import math
 import pathlib
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Iterable
 
+from checker.history import Operation, TornLine, load, pair
 from splitbrain import quorum
 
 WRITE_FS = frozenset({"write", "cas", "put", "append", "delete"})
 NS = 1_000_000_000
-
-
-@dataclass(slots=True)
-class Op:
-    process: object
-    f: str
-    key: object
-    invoke_value: object
-    value: object
-    type: str  # ok | fail | info (info also for a missing completion)
-    start: int  # ns
-    end: int | None  # ns; None when it never completed
-    node: object = None
-    error: object = None
 
 
 @dataclass(slots=True)
@@ -60,92 +46,43 @@ class NemesisEvent:
     f: str
     value: object
     fault: str | None = None  # the fault package this step belongs to
-    phase: str | None = None  # "start" | "stop" | None (bookkeeping events)
+    phase: str | None = None  # as the schedule wrote it: "start" | "stop" | None (bookkeeping events)
 
     @property
     def starts_fault(self) -> bool:
         return self.phase == "start"
 
+    @property
+    def stops_all(self) -> bool:
+        """The final heal: a stop of no one fault ends every fault still on."""
+        return self.phase == "stop" and self.fault is None
+
 
 @dataclass(slots=True)
 class History:
-    ops: list[Op] = field(default_factory=list)
+    """A run's history as the checker pairs it (`checker.history.pair`): its operations, with the
+    serving node and latency each completion recorded, and the nemesis steps."""
+
+    ops: list[Operation] = field(default_factory=list)  # status ok|fail|info; call, end in ns (end None: open)
     nemesis: list[NemesisEvent] = field(default_factory=list)
-    bad_lines: int = 0  # a run killed mid-write may leave one torn last line
+    torn: TornLine | None = None  # a run killed mid-write may leave one torn last line, dropped
 
     @property
     def t0(self) -> int | None:
-        times = [o.start for o in self.ops] + [e.time for e in self.nemesis]
+        times = [o.call for o in self.ops] + [e.time for e in self.nemesis]
         return min(times) if times else None
 
 
-def read_events(path: pathlib.Path) -> Iterator[dict]:
-    """JSONL events; a torn final line (run killed mid-write) is skipped, not fatal."""
-    with open(path, "rb") as fh:
-        for raw in fh:
-            raw = raw.strip()
-            if not raw:
-                continue
-            try:
-                ev = json.loads(raw)
-            except ValueError:
-                yield {"_bad": True}
-                continue
-            if isinstance(ev, dict):
-                yield ev
-
-
-def pair_history(events: Iterable[dict]) -> History:
-    """Pair invokes with completions per process; nemesis events kept apart."""
-    h = History()
-    open_ops: dict[object, Op] = {}
-    open_faults: set[str] = set()
-    for ev in events:
-        if ev.get("_bad"):
-            h.bad_lines += 1
-            continue
-        proc = ev.get("process")
-        if proc == "nemesis":
-            h.nemesis.append(_nemesis_event(ev, open_faults))
-            continue
-        typ = ev.get("type")
-        if typ == "invoke":
-            op = Op(proc, ev.get("f"), ev.get("key"), ev.get("value"), None, "info", int(ev["time"]), None)
-            open_ops[proc] = op
-            h.ops.append(op)
-        elif typ in ("ok", "fail", "info"):
-            op = open_ops.pop(proc, None)
-            if op is None:
-                continue
-            op.type = typ
-            op.end = int(ev["time"])
-            op.value = ev.get("value")
-            op.node = ev.get("node")
-            op.error = ev.get("error")
-    return h
-
-
-def _nemesis_event(ev: dict, open_faults: set[str]) -> NemesisEvent:
-    """Phase of a nemesis step: explicit `phase`, else a fault's events alternate
-    start/stop (one fault never overlaps itself), else `start-X`/`stop-X` names."""
-    f = str(ev.get("f"))
-    fault = ev.get("fault")
-    phase = ev.get("phase")
-    if phase is None and fault:
-        phase = "stop" if fault in open_faults else "start"
-    elif phase is None and f.startswith(("start-", "stop-")):
-        phase, _, fault = f.partition("-")
-    if fault and phase == "start":
-        open_faults.add(fault)
-    elif fault and phase == "stop":
-        open_faults.discard(fault)
-    elif f == "heal":  # a final heal ends whatever is still open
-        open_faults.clear()
-    return NemesisEvent(int(ev.get("time", 0)), f, ev.get("value"), fault, phase)
+def from_events(events: Iterable[dict]) -> History:
+    """The checker's pairing of `events` (validated: HistoryError names the bad event), nemesis apart."""
+    paired = pair(events)
+    nemesis = [NemesisEvent(int(ev.get("time", 0)), str(ev.get("f")), ev.get("value"), ev.get("fault"),
+                            ev.get("phase")) for _, ev in paired.nemesis]
+    return History(paired.ops, nemesis, getattr(events, "torn", None))
 
 
 def load_history(path: pathlib.Path) -> History:
-    return pair_history(read_events(path))
+    return from_events(load(path))
 
 
 def quantiles(values: list[float], qs=(0.5, 0.95, 0.99)) -> dict:
@@ -169,29 +106,29 @@ def _rank(sorted_vs: list[float], q: float):
 def op_counts(h: History) -> dict:
     counts = {"ok": 0, "fail": 0, "info": 0}
     for o in h.ops:
-        counts[o.type] = counts.get(o.type, 0) + 1
+        counts[o.status] = counts.get(o.status, 0) + 1
     counts["total"] = len(h.ops)
     return counts
 
 
 def latencies_ms(h: History, types=("ok",), fs=None) -> list[float]:
-    return [(o.end - o.start) / 1e6 for o in h.ops
-            if o.end is not None and o.type in types and (fs is None or o.f in fs)]
+    return [(o.end - o.call) / 1e6 for o in h.ops
+            if o.end is not None and o.status in types and (fs is None or o.f in fs)]
 
 
 def throughput(h: History) -> float:
     """ok operations per second over the span from first invoke to last completion."""
-    oks = [o for o in h.ops if o.type == "ok" and o.end is not None]
+    oks = [o for o in h.ops if o.status == "ok" and o.end is not None]
     if not oks:
         return 0.0
-    span = max(o.end for o in oks) - min(o.start for o in h.ops)
+    span = max(o.end for o in oks) - min(o.call for o in h.ops)
     return len(oks) / (span / NS) if span > 0 else 0.0
 
 
 def nemesis_periods(h: History) -> list[dict]:
-    """Fault windows [start, end) in ns; a window still open at a final `heal` ends
+    """Fault windows [start, end) in ns; a window still open at the final heal ends
     there, and one never closed ends at the history's last event."""
-    last = max([o.end or o.start for o in h.ops] + [e.time for e in h.nemesis] + [0])
+    last = max([o.end or o.call for o in h.ops] + [e.time for e in h.nemesis] + [0])
     periods: list[dict] = []
     open_: dict[str, dict] = {}
     for e in sorted(h.nemesis, key=lambda e: e.time):
@@ -199,14 +136,14 @@ def nemesis_periods(h: History) -> list[dict]:
             p = {"fault": e.fault, "start": e.time, "end": None, "value": e.value}
             open_[e.fault] = p
             periods.append(p)
+        elif e.stops_all:
+            for p in open_.values():
+                p["end"] = e.time
+            open_.clear()
         elif e.phase == "stop":
             p = open_.pop(e.fault, None)
             if p is not None:
                 p["end"] = e.time
-        elif e.f == "heal":
-            for p in open_.values():
-                p["end"] = e.time
-            open_.clear()
     for p in periods:
         if p["end"] is None:
             p["end"] = last
@@ -215,9 +152,9 @@ def nemesis_periods(h: History) -> list[dict]:
 
 def recovery_ms(h: History) -> list[float]:
     """Per fault start: ms until the first ok write invoked at or after it completes."""
-    writes = sorted((o for o in h.ops if o.type == "ok" and o.f in WRITE_FS and o.end is not None),
-                    key=lambda o: o.start)
-    starts = [o.start for o in writes]
+    writes = sorted((o for o in h.ops if o.status == "ok" and o.f in WRITE_FS and o.end is not None),
+                    key=lambda o: o.call)
+    starts = [o.call for o in writes]
     out = []
     import bisect
 
@@ -232,7 +169,7 @@ def recovery_ms(h: History) -> list[float]:
 
 
 def unavailable_windows(h: History, gap_floor_ms: float = 100.0) -> list[tuple[int, int]]:
-    ends = sorted(o.end for o in h.ops if o.type == "ok" and o.end is not None)
+    ends = sorted(o.end for o in h.ops if o.status == "ok" and o.end is not None)
     if len(ends) < 3:
         return []
     gaps = [b - a for a, b in zip(ends, ends[1:])]
@@ -248,7 +185,7 @@ def read_status_samples(path: pathlib.Path) -> list[dict]:
     """Rounds written by the monitor: {"time": ns, "nodes": {id: status|null}}."""
     if not path.exists():
         return []
-    return [ev for ev in read_events(path) if not ev.get("_bad") and "nodes" in ev]
+    return [ev for ev in load(path) if "nodes" in ev]
 
 
 def agreed_leader(round_: dict, cluster_size: int) -> tuple[object, int] | None:
@@ -376,7 +313,7 @@ def cluster_nodes(samples: list[dict], cluster_size: int) -> list[str]:
 
 def no_quorum(h: History, samples: list[dict], cluster_size: int) -> list[dict]:
     """The intervals when no quorum was possible, with their seconds."""
-    end = max([o.end or o.start for o in h.ops] + [e.time for e in h.nemesis] + [0])
+    end = max([o.end or o.call for o in h.ops] + [e.time for e in h.nemesis] + [0])
     out = quorum.no_quorum_intervals(h.nemesis, cluster_nodes(samples, cluster_size), end)
     return [{**iv, "s": round((iv["end"] - iv["start"]) / NS, 3)} for iv in out]
 
@@ -406,7 +343,7 @@ def summarize(h: History, samples: list[dict], cluster_size: int, linearizable: 
         "unavailable_windows": [[a, b] for a, b in unavailable],
         "nemesis": [{"time": e.time, "f": e.f, "fault": e.fault, "phase": e.phase, "value": e.value}
                     for e in h.nemesis],
-        "history_torn_lines": h.bad_lines,
+        "history_torn_lines": int(h.torn is not None),
         "leaders_per_term_ok": not leaders_per_term(samples) if samples else "unknown",
         "leaders_per_term": leaders_per_term(samples),
         "commit_monotonic_ok": not commit_regressions(samples) if samples else "unknown",

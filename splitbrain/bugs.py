@@ -126,12 +126,9 @@ SYSTEM_KNOBS = ("read_mode", "unsafe_bug", "snapshot_every")
 
 
 def _uses_link_faults(names) -> bool:
-    from nemesis import faults
+    from splitbrain.faultplan import resolve
 
-    from splitbrain.faultplan import FAMILIES, LINK_FAULTS
-
-    pkgs = [p for n in names for p in FAMILIES.get(n, (n,))]
-    return any(LINK_FAULTS & {r.__name__ for r in faults.BY_NAME[p].requires} for p in pkgs if p in faults.BY_NAME)
+    return any(p.acts_on_links for p in resolve(names))
 
 
 def run_config(bug: Bug, *, seed: int, out: str, system: str = "reference-kv", safe: bool = False,

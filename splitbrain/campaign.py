@@ -118,7 +118,8 @@ class Cluster:
     def fault_context(self):
         from nemesis.faults import Context
 
-        return Context(self.backend, leader=self.leader if self.system.has_leader else None,
+        # Faults that wait for a moment read the nodes through the adapter's probe, as the monitor does.
+        return Context(self.backend, leader=self.leader if self.system.has_leader else None, status=self.status,
                        transfer_leader=self.transfer_leader if hasattr(self.system, "transfer_leader") else None)
 
     def stop(self, logs_to: pathlib.Path) -> None:

@@ -9,6 +9,7 @@ import pathlib
 import time
 
 from splitbrain import analysis, report, rundir
+from splitbrain.errors import UsageError
 
 KV_FS = frozenset({"get", "put", "append"})
 
@@ -17,15 +18,13 @@ def model_for(h: analysis.History) -> str:
     return "kv" if any(o.f in KV_FS for o in h.ops) else "cas-register"
 
 
-def check_linearizability(run: pathlib.Path, model: str, timeout: float | None, progress=None) -> dict:
-    """The checker's verdict as summary fields; a checker that throws yields unknown."""
+def check_linearizability(run: pathlib.Path, events, model: str, timeout: float | None, progress=None) -> dict:
+    """The checker's verdict on `events` (the run's history as read) as summary fields; a checker
+    that throws yields unknown."""
     import checker
 
     started = time.monotonic()
     try:
-        # Our own reader drops a torn last line of a killed run; the checker
-        # judges every complete event.
-        events = [ev for ev in analysis.read_events(run / rundir.HISTORY) if not ev.get("_bad")]
         result = checker.check(events, model=model, timeout=timeout, progress=progress)
     except Exception as e:  # noqa: BLE001 - a checker failure must never read as a pass
         return {"valid": "unknown", "error": f"{type(e).__name__}: {e}", "model": model,
@@ -51,11 +50,17 @@ def _describe_failure(result, part) -> dict:
 
 def evaluate(run: pathlib.Path, *, model: str | None = None, timeout: float | None = None,
              progress=None) -> dict:
+    from checker.history import HistoryError, load
+
     config = rundir.load_config(run)
-    h = analysis.load_history(run / rundir.HISTORY)
-    samples = analysis.read_status_samples(run / rundir.STATUS)
+    try:
+        events = load(run / rundir.HISTORY)  # read once: the checker and the analysis take these events
+        h = analysis.from_events(events)
+        samples = analysis.read_status_samples(run / rundir.STATUS)
+    except HistoryError as e:
+        raise UsageError(str(e)) from None
     model = model or config.get("model") or model_for(h)
-    lin = check_linearizability(run, model, timeout, progress)
+    lin = check_linearizability(run, events, model, timeout, progress)
     nodes = int(config.get("nodes") or (len(samples[0]["nodes"]) if samples else 0) or 1)
     summary = analysis.summarize(h, samples, nodes, lin)
     if False in (summary["leaders_per_term_ok"], summary["commit_monotonic_ok"]):

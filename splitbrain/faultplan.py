@@ -1,48 +1,38 @@
 """From the user's `--nemesis LIST` to the fault packages a schedule runs.
 
 A name is either a fault family (`partition`, `kill`, `pause`, `clock`, ...:
-every package of that family the backend can run) or an exact package name
-(`partition-leader`, `kill-all`, see `nemesis.faults.BY_NAME`). A fault the
-backend cannot do is refused with the reason, never silently dropped.
+every package that family offers and the backend can run) or an exact package
+name (`partition-leader`, `kill-all`). Both are asked of the packages
+themselves (`nemesis.faults.catalogue`). A fault the backend cannot do is
+refused with the reason, never silently dropped.
 """
 from __future__ import annotations
 
 from splitbrain.errors import UsageError
 
-FAMILIES = {
-    "partition": ("partition-halves", "partition-random-halves", "partition-one", "partition-leader",
-                  "partition-majorities-ring", "partition-bridge", "partition-one-way"),
-    "kill": ("kill-one", "kill-minority", "kill-leader"),
-    "pause": ("pause-one", "pause-minority", "pause-leader"),
-    "clock": ("clock-skew", "clock-bump", "clock-rate", "clock-strobe"),
-    "loss": ("packet-loss",),
-    "slow": ("slow-link",),
-    "bandwidth": ("bandwidth",),
-    "disk": ("power-loss-one", "disk-full"),
-    "power-loss": ("power-loss-one", "power-loss-all"),
-    "membership": ("membership",),
-    "transfer": ("leader-transfer",),
-}
-LINK_FAULTS = frozenset({"Partitionable", "Lossy", "Delayable", "Throttleable"})
+
+def resolve(names) -> list:
+    """--nemesis names -> packages, in catalogue order within a family; UsageError for an unknown name."""
+    from nemesis import faults
+
+    catalogue = faults.catalogue()
+    out = []
+    for name in names:
+        members = [p for p in catalogue if p.name == name] or [p for p in catalogue if name in p.groups]
+        if not members:
+            known = sorted({p.name for p in catalogue} | {g for p in catalogue for g in p.groups})
+            raise UsageError(f"unknown fault {name!r} (known: {', '.join(known)})")
+        out += members
+    return out
 
 
 def packages(names, ctx, *, allow_link_faults: bool = True, why_no_links: str = ""):
-    from nemesis import faults
-
     chosen, refused = [], []
-    for name in names:
-        if name in FAMILIES:
-            members = [faults.BY_NAME[n] for n in FAMILIES[name]]
-        elif name in faults.BY_NAME:
-            members = [faults.BY_NAME[name]]
-        else:
-            known = sorted(set(FAMILIES) | set(faults.BY_NAME))
-            raise UsageError(f"unknown fault {name!r} (known: {', '.join(known)})")
-        for p in members:
-            missing = p.missing(ctx)
-            if not allow_link_faults and LINK_FAULTS & {r.__name__ for r in p.requires}:
-                missing = missing + [why_no_links or "links the backend can cut"]
-            (refused if missing else chosen).append((p, missing))
+    for p in resolve(names):
+        missing = p.missing(ctx)
+        if not allow_link_faults and p.acts_on_links:
+            missing = missing + [why_no_links or "links the backend can cut"]
+        (refused if missing else chosen).append((p, missing))
     usable = [p for p, _ in chosen]
     if names and not usable:
         p, missing = refused[0]
@@ -55,17 +45,11 @@ def packages(names, ctx, *, allow_link_faults: bool = True, why_no_links: str = 
 
 
 def backend_options(names, accepted: set[str] | None = None) -> dict:
-    """Options the backend must be created with, because nodes start with them.
-    Only those the backend accepts: a fault whose option is missing is then
-    refused by `packages` with the capability it lacks, not the whole run."""
-    wanted = set()
-    for name in names:
-        wanted |= set(FAMILIES.get(name, (name,)))
-    opts = {}
-    if any(n.startswith("clock") for n in wanted):
-        opts["clock_control"] = True
-    if any(n.startswith("power-loss") for n in wanted):
-        opts["power_loss"] = True
-    if "disk-full" in wanted:
-        opts["disk_mb"] = 64
+    """Options the backend must be created with, because nodes start with them: those that
+    enable the capabilities the chosen packages require. Only those the backend accepts: a
+    fault whose option is missing is then refused by `packages` with the capability it
+    lacks, not the whole run."""
+    from nemesis.types import enabling_options
+
+    opts = enabling_options({c for p in resolve(names) for c in p.requires})
     return opts if accepted is None else {k: v for k, v in opts.items() if k in accepted}

@@ -1,9 +1,10 @@
 """When no quorum was possible, from the nemesis events alone (pure).
 
 A fault's start event says what it broke: `grudge` (node -> the nodes whose
-traffic it drops, as every partition writes it) and, for the faults that stop
-processes (kill, pause, power loss), the `nodes` that are down. The fault's
-stop event undoes exactly that; a final `heal` undoes everything.
+traffic it drops, as every partition writes it) and `down` (the nodes it keeps
+stopped until its stop: killed, paused, powered off). The fault's
+stop event undoes exactly that; the final heal (a stop of no one fault) undoes
+everything.
 
 A quorum is possible while some node that is up exchanges messages both ways
 with enough other up nodes to make a majority of the cluster with itself: what
@@ -15,9 +16,6 @@ cannot be measured from before that.
 from __future__ import annotations
 
 from typing import Iterable, Mapping, Protocol, Sequence
-
-# Start functions whose `nodes` stop taking part until the fault's stop (or the heal).
-DOWN_FS = frozenset({"kill", "pause", "power-loss"})
 
 Link = tuple[str, str]  # (source, destination) whose traffic is dropped
 
@@ -51,7 +49,7 @@ def _broken(ev: Event) -> tuple[frozenset[Link], frozenset[str]]:
     value = ev.value if isinstance(ev.value, dict) else {}
     grudge = value.get("grudge")
     cut = cut_links(grudge) if isinstance(grudge, dict) else frozenset()
-    nodes = value.get("nodes") if ev.f in DOWN_FS else None
+    nodes = value.get("down")
     down = frozenset(str(n) for n in nodes) if isinstance(nodes, list) else frozenset()
     return cut, down
 
@@ -74,7 +72,7 @@ def no_quorum_intervals(events: Iterable[Event], nodes: Sequence[str], end: int 
             active[ev.fault] = _broken(ev)
         elif ev.phase == "stop" and ev.fault:
             active.pop(ev.fault, None)
-        elif ev.f == "heal":
+        elif ev.phase == "stop":
             active.clear()
         else:
             continue

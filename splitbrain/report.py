@@ -13,18 +13,15 @@ import pathlib
 
 from splitbrain import analysis, rundir, summary_text
 
-FAULT_COLOURS = {
-    "partition": "#f4a261", "kill": "#e76f51", "pause": "#a8dadc", "clock": "#cdb4db",
-    "loss": "#ffd166", "slow": "#b5e48c", "disk": "#bc6c25", "member": "#90e0ef", "transfer": "#ffafcc",
-}
 TYPE_COLOURS = {"ok": "#2a9d8f", "fail": "#e63946", "info": "#f4a261"}
+UNKNOWN_FAULT_COLOUR = "#dddddd"  # a fault this version does not have (a run recorded by another)
 
 
-def _colour(fault: str) -> str:
-    for k, c in FAULT_COLOURS.items():
-        if k in fault:
-            return c
-    return "#dddddd"
+def fault_colours() -> dict[str, str]:
+    """Each fault package's own colour, by its name."""
+    from nemesis import faults
+
+    return {p.name: p.colour for p in faults.catalogue()}
 
 
 def _png(fig) -> str:
@@ -36,13 +33,13 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def _shade(ax, periods, t0):
+def _shade(ax, periods, t0, colours):
     seen = set()
     for p in periods:
         label = p["fault"] if p["fault"] not in seen else None
         seen.add(p["fault"])
-        ax.axvspan((p["start"] - t0) / 1e9, (p["end"] - t0) / 1e9, color=_colour(p["fault"]), alpha=0.35,
-                   label=label, lw=0)
+        ax.axvspan((p["start"] - t0) / 1e9, (p["end"] - t0) / 1e9, color=colours.get(p["fault"], UNKNOWN_FAULT_COLOUR),
+                   alpha=0.35, label=label, lw=0)
 
 
 def plots(h: analysis.History, summary: dict) -> dict[str, str]:
@@ -54,12 +51,13 @@ def plots(h: analysis.History, summary: dict) -> dict[str, str]:
     out: dict[str, str] = {}
     t0 = h.t0 or 0
     periods = analysis.nemesis_periods(h)
+    colours = fault_colours()
     done = [o for o in h.ops if o.end is not None]
 
     fig, ax = plt.subplots(figsize=(11, 3.6))
-    _shade(ax, periods, t0)
+    _shade(ax, periods, t0, colours)
     for typ, colour in TYPE_COLOURS.items():
-        pts = [((o.end - t0) / 1e9, (o.end - o.start) / 1e6) for o in done if o.type == typ]
+        pts = [((o.end - t0) / 1e9, (o.end - o.call) / 1e6) for o in done if o.status == typ]
         if pts:
             xs, ys = zip(*pts)
             ax.scatter(xs, ys, s=4, c=colour, label=f"{typ} ({len(pts)})", alpha=0.7, lw=0)
@@ -71,13 +69,13 @@ def plots(h: analysis.History, summary: dict) -> dict[str, str]:
     out["latency_time"] = _png(fig)
 
     fig, ax = plt.subplots(figsize=(11, 3.0))
-    _shade(ax, periods, t0)
+    _shade(ax, periods, t0, colours)
     if done:
         span = max(o.end for o in done) - t0
         bins = max(1, int(span / 1e9 * 4))  # quarter-second bins
         width = span / 1e9 / bins
         for typ, colour in TYPE_COLOURS.items():
-            xs = [(o.end - t0) / 1e9 for o in done if o.type == typ]
+            xs = [(o.end - t0) / 1e9 for o in done if o.status == typ]
             if xs:
                 counts, edges = _hist(xs, bins, span / 1e9)
                 ax.step(edges[:-1], [c / width for c in counts], where="post", c=colour, label=typ)

@@ -1,27 +1,40 @@
-"""Fault packages, one module per family. To add a fault: a module here, one line below."""
+"""Fault packages, one module per family of faults.
+
+To add a fault: its module here (a `packages()` function returning its
+FaultPackage values), and its name in MODULES. Everything else asks the
+catalogue: `--nemesis` names and families, the backend options its capabilities
+need, its colour in the report.
+"""
 from __future__ import annotations
 
-from . import (clock, cluster, disk, election_crash, leader_clock, leader_pause, network, partition, process,
-               slow_leader, snapshot_race)
+import importlib
+
 from .base import Context, FaultPackage, FaultUnavailable, Grudge, compose, resolve
 
-ALL: list[FaultPackage] = compose(partition.PACKAGES, process.PACKAGES, clock.PACKAGES,
-                                  network.PACKAGES, disk.PACKAGES, cluster.PACKAGES, leader_clock.PACKAGES,
-                                  election_crash.PACKAGES, slow_leader.PACKAGES, leader_pause.PACKAGES,
-                                  snapshot_race.PACKAGES)
-BY_NAME: dict[str, FaultPackage] = {p.name: p for p in ALL}
+MODULES = ("partition", "process", "clock", "network", "disk", "cluster", "leader_clock", "election_crash",
+           "slow_leader", "leader_pause", "snapshot_race")
+
+
+def catalogue() -> list[FaultPackage]:
+    """Every fault package, made anew on each call (a package holds no state: a run's is in its Context)."""
+    return compose(*(importlib.import_module(f"{__name__}.{m}").packages() for m in MODULES))
 
 
 def by_name(names) -> list[FaultPackage]:
-    unknown = [n for n in names if n not in BY_NAME]
+    known = {p.name: p for p in catalogue()}
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise ValueError(f"unknown faults {unknown}; known: {', '.join(BY_NAME)}")
-    return [BY_NAME[n] for n in names]
+        raise ValueError(f"unknown faults {unknown}; known: {', '.join(known)}")
+    return [known[n] for n in names]
+
+
+def get(name: str) -> FaultPackage:
+    return by_name([name])[0]
 
 
 def available(ctx_or_backend) -> list[FaultPackage]:
-    return [p for p in ALL if p.available(ctx_or_backend)]
+    return [p for p in catalogue() if p.available(ctx_or_backend)]
 
 
-__all__ = ["ALL", "BY_NAME", "Context", "FaultPackage", "FaultUnavailable", "Grudge", "available",
-           "by_name", "compose", "resolve"]
+__all__ = ["MODULES", "Context", "FaultPackage", "FaultUnavailable", "Grudge", "available", "by_name",
+           "catalogue", "compose", "get", "resolve"]

@@ -1,9 +1,13 @@
-"""Fault packages: small values built only on backend primitives.
+"""Fault packages: whole values, built only on backend primitives (Jepsen's nemesis/combined.clj).
 
-A `FaultPackage` names a fault, says which capabilities it needs, and holds two
-operations: `start(ctx) -> value` injects it and returns the resolved targets
-(what goes into the history), `stop(ctx, value) -> value` undoes exactly that.
-Packages compose as plain lists; the schedule picks among those the backend can run.
+A `FaultPackage` is everything the suite knows of one fault: its name, its
+family (what `--nemesis FAMILY` offers it under, and its colour in the plots),
+what it requires (backend capabilities, whose options derive from them, and
+what it needs of the suite through the `Context`), how long its start may
+block, and two operations: `start(ctx) -> value` injects it and returns the
+resolved targets (what goes into the history), `stop(ctx, value) -> value`
+undoes exactly that. Packages compose as plain lists; the schedule picks among
+those the backend can run.
 """
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import dataclasses
 import random
 from typing import Any, Callable, Mapping, Sequence
 
-from ..types import Partitionable
+from ..types import LINK_CAPABILITIES, Partitionable
 
 Value = dict[str, Any]
 
@@ -22,15 +26,19 @@ class FaultUnavailable(RuntimeError):
 
 @dataclasses.dataclass
 class Context:
-    """What faults act on. Callbacks come from the suite and may be None.
+    """What faults act on, for one run. Callbacks come from the suite and may be None.
 
-    leader() -> node id or None; remove_member(node) / add_member(node) and
-    transfer_leader(to) drive the system's admin API.
+    leader() -> node id or None; status(node, timeout) -> the node's view of the
+    cluster (role, term, leader, and what else its system reports: commit,
+    applied, snapshot_index, log_size for the reference KV) or None while it does
+    not answer, from the system adapter's probe; remove_member(node) /
+    add_member(node) and transfer_leader(to) drive the system's admin API.
     """
 
     backend: Any
     rng: random.Random = dataclasses.field(default_factory=lambda: random.Random(0))
     leader: Callable[[], str | None] | None = None
+    status: Callable[[str, float], dict | None] | None = None
     remove_member: Callable[[str], None] | None = None
     add_member: Callable[[str], None] | None = None
     transfer_leader: Callable[[str], None] | None = None
@@ -41,27 +49,61 @@ class Context:
     clocks_touched: set[str] = dataclasses.field(default_factory=set)
     disks_filled: set[str] = dataclasses.field(default_factory=set)
     links_touched: bool = False
+    # Work a fault left running (a clock strobe's thread), key -> how to stop it: at its stop or the final heal.
+    running: dict[Any, Callable[[], None]] = dataclasses.field(default_factory=dict)
+    # What a fault learns once in a run and uses again (a clock's last rate, the leader's snapshot interval).
+    memo: dict[Any, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def nodes(self) -> list[str]:
         return list(self.backend.nodes())
 
+    def stop_running(self) -> list[str]:
+        """Stop whatever faults left running; -> their keys."""
+        keys = [str(k) for k in self.running]
+        for key in list(self.running):
+            self.running.pop(key)()
+        return keys
+
+
+# What a fault may need of the suite, beyond the backend: the Context field that provides it.
+NEEDS = ("leader", "status", "remove_member", "add_member", "transfer_leader")
+
 
 @dataclasses.dataclass(frozen=True)
 class FaultPackage:
     name: str
-    start_f: str
+    family: str  # `--nemesis FAMILY` offers it (see `offered_by`); also what it is drawn as
+    colour: str  # its shade in the report's plots
+    start_f: str  # the history's `f` of its start and its stop events
     stop_f: str
     start: Callable[[Context], Value]
     stop: Callable[[Context, Value], Value]
-    requires: tuple[type, ...] = ()
-    callbacks: tuple[str, ...] = ()  # Context callbacks it needs, e.g. ("leader",)
+    requires: tuple[type, ...] = ()  # backend capabilities (nemesis.types); backend options derive from them
+    needs: tuple[str, ...] = ()  # Context fields it calls (NEEDS), e.g. ("leader",)
+    start_timeout: float = 5.0  # the longest its start may block, seconds (it waits for the cluster)
+    # The `--nemesis` names that pick it besides its own: None = its family; () = only its name.
+    offered_by: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        unknown = set(self.needs) - set(NEEDS)
+        if unknown:
+            raise ValueError(f"fault {self.name}: unknown needs {sorted(unknown)} (one of {', '.join(NEEDS)})")
+
+    @property
+    def acts_on_links(self) -> bool:
+        return any(c in LINK_CAPABILITIES for c in self.requires)
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """The `--nemesis` names that pick this package, its own name aside."""
+        return (self.family,) if self.offered_by is None else self.offered_by
 
     def missing(self, ctx_or_backend: Any) -> list[str]:
         backend = getattr(ctx_or_backend, "backend", ctx_or_backend)
         out = [c.__name__ for c in self.requires if not isinstance(backend, c)]
         if isinstance(ctx_or_backend, Context):
-            out += [cb for cb in self.callbacks if getattr(ctx_or_backend, cb) is None]
+            out += [need for need in self.needs if getattr(ctx_or_backend, need) is None]
         return out
 
     def available(self, ctx_or_backend: Any) -> bool:
@@ -81,6 +123,11 @@ def compose(*groups: FaultPackage | Sequence[FaultPackage]) -> list[FaultPackage
 # -- targets ----------------------------------------------------------------------------------
 
 TARGETS = ("one", "minority", "majority", "all", "leader", "followers")
+
+
+def target_needs(targets: str | Sequence[str]) -> tuple[str, ...]:
+    """What resolving `targets` needs of the suite: leader() for the leader or its followers."""
+    return ("leader",) if targets in ("leader", "followers") else ()
 
 
 def resolve(targets: str | Sequence[str], ctx: Context) -> list[str]:

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import threading
-import time
 
 from ..types import ClockControl
 from .base import Context, FaultPackage, resolve
+
+COLOUR = "#cdb4db"
 
 
 def _reset(ctx: Context, nodes) -> None:
@@ -27,7 +28,7 @@ def _fixed_offsets(name: str, start_f: str, draw, targets: str) -> FaultPackage:
         _reset(ctx, value["offsets"])
         return {"nodes": sorted(value["offsets"])}
 
-    return FaultPackage(name, start_f, "reset-clock", start, stop, (ClockControl,))
+    return FaultPackage(name, "clock", COLOUR, start_f, "reset-clock", start, stop, (ClockControl,))
 
 
 def skew(max_seconds: float = 0.5, targets: str = "all") -> FaultPackage:
@@ -54,10 +55,7 @@ def rate(factor: float = 2.0, targets: str = "one") -> FaultPackage:
         _reset(ctx, value["nodes"])
         return {"nodes": value["nodes"]}
 
-    return FaultPackage("clock-rate", "start-clock-rate", "reset-clock", start, stop, (ClockControl,))
-
-
-_strobes: dict[int, tuple[threading.Event, threading.Thread]] = {}
+    return FaultPackage("clock-rate", "clock", COLOUR, "start-clock-rate", "reset-clock", start, stop, (ClockControl,))
 
 
 def strobe(delta: float = 0.2, period: float = 0.05, targets: str = "one") -> FaultPackage:
@@ -77,26 +75,25 @@ def strobe(delta: float = 0.2, period: float = 0.05, targets: str = "one") -> Fa
             ctx.clocks_touched.add(n)
         t = threading.Thread(target=flip, name="clock-strobe", daemon=True)
         t.start()
-        key = time.monotonic_ns()
-        _strobes[key] = (done, t)
+        key = f"clock-strobe-{len(ctx.running)}-{id(t)}"
+
+        def halt():
+            done.set()
+            t.join(5)
+
+        ctx.running[key] = halt
         return {"nodes": nodes, "delta": delta, "period": period, "strobe": key}
 
     def stop(ctx: Context, value):
-        done, t = _strobes.pop(value["strobe"], (None, None))
-        if done is not None:
-            done.set()
-            t.join(5)
+        halt = ctx.running.pop(value["strobe"], None)
+        if halt is not None:
+            halt()
         _reset(ctx, value["nodes"])
         return {"nodes": value["nodes"]}
 
-    return FaultPackage("clock-strobe", "start-clock-strobe", "reset-clock", start, stop, (ClockControl,))
+    return FaultPackage("clock-strobe", "clock", COLOUR, "start-clock-strobe", "reset-clock", start, stop,
+                        (ClockControl,))
 
 
-def stop_all_strobes() -> None:
-    for key in list(_strobes):
-        done, t = _strobes.pop(key)
-        done.set()
-        t.join(5)
-
-
-PACKAGES = [skew(), bump(), rate(), strobe()]
+def packages() -> list[FaultPackage]:
+    return [skew(), bump(), rate(), strobe()]

@@ -19,8 +19,8 @@ def membership(targets: str = "one") -> FaultPackage:
             ctx.removed.discard(n)
         return {"nodes": value["nodes"]}
 
-    return FaultPackage("membership", "remove-member", "add-member", start, stop, (),
-                        ("remove_member", "add_member"))
+    return FaultPackage("membership", "membership", "#90e0ef", "remove-member", "add-member", start, stop,
+                        needs=("remove_member", "add_member"))
 
 
 def transfer_leader() -> FaultPackage:
@@ -35,8 +35,9 @@ def transfer_leader() -> FaultPackage:
     def stop(ctx: Context, value):
         return {}
 
-    return FaultPackage("leader-transfer", "transfer-leader", "transfer-leader-done", start, stop, (),
-                        ("leader", "transfer_leader"))
+    return FaultPackage("leader-transfer", "transfer", "#ffafcc", "transfer-leader", "transfer-leader-done", start,
+                        stop, needs=("leader", "transfer_leader"))
 
 
-PACKAGES = [membership(), transfer_leader()]
+def packages() -> list[FaultPackage]:
+    return [membership(), transfer_leader()]

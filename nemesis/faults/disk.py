@@ -5,14 +5,18 @@ from ..types import DiskFull, Killable, PowerLoss
 from .base import Context, FaultPackage, resolve
 from .process import kill_nodes, restart
 
+COLOUR = "#bc6c25"
+
 
 def power_loss(targets: str = "one") -> FaultPackage:
     def start(ctx: Context):
         nodes = resolve(targets, ctx)
         kill_nodes(ctx, nodes, then=ctx.backend.drop_unsynced)
-        return {"targets": targets, "nodes": nodes}
+        return {"targets": targets, "nodes": nodes, "down": nodes}
 
-    return FaultPackage(f"power-loss-{targets}", "power-loss", "restart", start, restart, (Killable, PowerLoss))
+    # One node losing its unsynced writes is a disk fault as much as a power cut: `--nemesis disk` offers it too.
+    return FaultPackage(f"power-loss-{targets}", "power-loss", COLOUR, "power-loss", "restart", start, restart,
+                        (Killable, PowerLoss), offered_by=("power-loss", "disk") if targets == "one" else None)
 
 
 def disk_full(targets: str = "one") -> FaultPackage:
@@ -29,7 +33,8 @@ def disk_full(targets: str = "one") -> FaultPackage:
             ctx.disks_filled.discard(n)
         return {"nodes": value["nodes"]}
 
-    return FaultPackage("disk-full", "fill-disk", "free-disk", start, stop, (DiskFull,))
+    return FaultPackage("disk-full", "disk", COLOUR, "fill-disk", "free-disk", start, stop, (DiskFull,))
 
 
-PACKAGES = [power_loss("one"), power_loss("all"), disk_full()]
+def packages() -> list[FaultPackage]:
+    return [power_loss("one"), power_loss("all"), disk_full()]

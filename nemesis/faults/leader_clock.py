@@ -25,11 +25,9 @@ import time
 
 from ..types import ClockControl, Partitionable
 from .base import Context, FaultPackage, FaultUnavailable, apply_grudge, grudge_value
-from .observe import steady_leader
+from .clock import COLOUR
+from .observe import STEADY_TIMEOUT, steady_leader
 from .partition import isolate
-
-# (backend, node) -> (pid, offset, rate) last written, for the next continuous change.
-_clocks: dict[tuple[int, str], tuple[int, float, float]] = {}
 
 
 def _seconds_since_start(pid: int) -> float:
@@ -45,13 +43,14 @@ def set_rate(ctx: Context, node: str, rate: float) -> dict:
     pid = pid_of(node) if pid_of else None
     if pid is None:
         raise FaultUnavailable(f"a continuous clock change needs node {node}'s local process id")
-    key = (id(ctx.backend), node)
+    # The (pid, offset, rate) last written, for the next continuous change, kept for the run.
+    key = ("clock-rate", node)
     # A restarted process maps time since its own start with the file's last line: the same formula.
-    _, offset, old_rate = _clocks.get(key, (pid, 0.0, 1.0))
+    _, offset, old_rate = ctx.memo.get(key, (pid, 0.0, 1.0))
     elapsed = _seconds_since_start(pid)
     offset += elapsed * (old_rate - rate)
     ctx.backend.set_clock(node, offset, rate)
-    _clocks[key] = (pid, offset, rate)
+    ctx.memo[key] = (pid, offset, rate)
     return {"node": node, "rate": rate, "offset": round(offset, 3)}
 
 
@@ -80,8 +79,10 @@ def slow_leader_partition(rate: float = 0.5, pace: float = 0.5) -> FaultPackage:
             set_rate(ctx, n, 1.0)
         return {"nodes": value["nodes"], "healed": value.get("grudge", {})}
 
-    return FaultPackage("clock-slow-leader", "start-slow-leader-partition", "heal-and-reset-clock", start,
-                        stop, (ClockControl, Partitionable), ("leader",))
+    return FaultPackage("clock-slow-leader", "clock", COLOUR, "start-slow-leader-partition", "heal-and-reset-clock",
+                        start, stop, (ClockControl, Partitionable), needs=("leader",),
+                        start_timeout=STEADY_TIMEOUT + 1.0, offered_by=())
 
 
-PACKAGES = [slow_leader_partition()]
+def packages() -> list[FaultPackage]:
+    return [slow_leader_partition()]

@@ -13,8 +13,9 @@ import time
 
 from ..types import Partitionable, Pausable
 from .base import Context, FaultPackage, apply_grudge, grudge_value
-from .observe import steady_leader
+from .observe import STEADY_TIMEOUT, steady_leader
 from .partition import isolate
+from .process import PAUSE_COLOUR
 
 
 def pause_isolated_leader(after: float = 0.3) -> FaultPackage:
@@ -27,7 +28,7 @@ def pause_isolated_leader(after: float = 0.3) -> FaultPackage:
         ctx.links_touched = True
         ctx.backend.pause(lead)
         ctx.paused.add(lead)
-        return {"nodes": [lead], "grudge": grudge_value(grudge)}
+        return {"nodes": [lead], "down": [lead], "grudge": grudge_value(grudge)}
 
     def stop(ctx: Context, value):
         for n in value["nodes"]:
@@ -38,8 +39,10 @@ def pause_isolated_leader(after: float = 0.3) -> FaultPackage:
         ctx.backend.restore_all()
         return {"nodes": value["nodes"], "healed": value["grudge"]}
 
-    return FaultPackage("pause-isolated-leader", "pause", "resume-and-heal", start, stop, (Pausable, Partitionable),
-                        ("leader",))
+    return FaultPackage("pause-isolated-leader", "pause", PAUSE_COLOUR, "pause", "resume-and-heal", start, stop,
+                        (Pausable, Partitionable), needs=("leader",), start_timeout=STEADY_TIMEOUT + 1.0,
+                        offered_by=())
 
 
-PACKAGES = [pause_isolated_leader()]
+def packages() -> list[FaultPackage]:
+    return [pause_isolated_leader()]

@@ -14,7 +14,7 @@ def _links(ctx: Context, nodes):
                     yield b, a
 
 
-def _link_fault(name: str, start_f: str, stop_f: str, capability: type, setter: str,
+def _link_fault(name: str, family: str, colour: str, start_f: str, stop_f: str, capability: type, setter: str,
                 field: str, on, off, targets: str) -> FaultPackage:
     """A package that sets one link property on every link touching the targets
     (`backend.<setter>(a, b, on)`) and puts it back (`off`) at stop."""
@@ -33,22 +33,23 @@ def _link_fault(name: str, start_f: str, stop_f: str, capability: type, setter: 
             getattr(ctx.backend, setter)(a, b, off)
         return {"nodes": value["nodes"]}
 
-    return FaultPackage(name, start_f, stop_f, start, stop, (capability,))
+    return FaultPackage(name, family, colour, start_f, stop_f, start, stop, (capability,))
 
 
 def loss(probability: float = 0.2, targets: str = "one") -> FaultPackage:
-    return _link_fault("packet-loss", "start-loss", "stop-loss", Lossy, "set_loss", "probability",
-                       probability, 0.0, targets)
+    return _link_fault("packet-loss", "loss", "#ffd166", "start-loss", "stop-loss", Lossy, "set_loss",
+                       "probability", probability, 0.0, targets)
 
 
 def delay(seconds: float = 0.05, targets: str = "one") -> FaultPackage:
-    return _link_fault("slow-link", "start-slow", "stop-slow", Delayable, "set_delay", "delay",
+    return _link_fault("slow-link", "slow", "#b5e48c", "start-slow", "stop-slow", Delayable, "set_delay", "delay",
                        seconds, 0.0, targets)
 
 
 def throttle(kbit: int = 256, targets: str = "one") -> FaultPackage:
-    return _link_fault("bandwidth", "start-bandwidth", "stop-bandwidth", Throttleable, "set_rate", "kbit",
-                       kbit, None, targets)
+    return _link_fault("bandwidth", "bandwidth", "#76c893", "start-bandwidth", "stop-bandwidth", Throttleable,
+                       "set_rate", "kbit", kbit, None, targets)
 
 
-PACKAGES = [loss(), delay(), throttle()]
+def packages() -> list[FaultPackage]:
+    return [loss(), delay(), throttle()]

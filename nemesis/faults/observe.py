@@ -1,16 +1,15 @@
-"""What faults that wait for a condition see of the nodes: each node's `GET /status`.
+"""What faults that wait for a condition see of the nodes: each node's status.
 
 A fault aimed at a moment (a new leader, a snapshot just taken, a commit index
 still behind) acts when the nodes report that moment, not after a fixed sleep:
-the same fault then lands on a quiet machine as on a loaded one. Needs the
-status the reference KV serves on its client address (role, term, commit,
-applied, snapshot_index, log_size); elsewhere such faults are unavailable.
+the same fault then lands on a quiet machine as on a loaded one. The status
+comes from the suite through `Context.status`, the system adapter's probe (the
+reference KV reports role, term, leader, commit, applied, snapshot_index,
+log_size); a fault that needs fields its system does not report is unavailable.
 """
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 from typing import Callable, TypeVar
 
 from .base import Context, FaultUnavailable
@@ -23,22 +22,20 @@ T = TypeVar("T")
 
 def status(ctx: Context, node: str) -> dict | None:
     """node's status, or None while it does not answer (down, paused, cut from us)."""
-    addr = getattr(ctx.backend, "addresses", None)
-    if addr is None:
-        raise FaultUnavailable("this fault needs the backend's client addresses to read GET /status")
+    if ctx.status is None:
+        raise FaultUnavailable("this fault needs the nodes' status from the suite")
     try:
-        with urllib.request.urlopen(f"http://{addr(node).client}/status", timeout=POLL_TIMEOUT) as r:
-            return json.loads(r.read())
+        return ctx.status(node, POLL_TIMEOUT)
     except (OSError, ValueError):
         return None
 
 
 def require(ctx: Context, node: str, *fields: str) -> dict:
-    """node's status; FaultUnavailable when it does not serve one with the fields the fault needs
-    (a system without the reference KV's /status: the fault is recorded as failed, never faked)."""
+    """node's status; FaultUnavailable when it does not report the fields the fault needs
+    (another system: the fault is recorded as failed, never faked)."""
     st = status(ctx, node)
-    if st is None or any(f not in st for f in fields):
-        raise FaultUnavailable(f"needs GET /status with {', '.join(fields)} from node {node}")
+    if st is None or any(st.get(f) is None for f in fields):
+        raise FaultUnavailable(f"needs the status fields {', '.join(fields)} from node {node}")
     return st
 
 
@@ -75,7 +72,7 @@ def settled(ctx: Context, timeout: float) -> tuple[str, dict[str, dict]] | None:
     no quorum to lose. FaultUnavailable if no node serves a status at all (another system).
     """
     if not any(status(ctx, n) for n in sorted(ctx.nodes)):
-        raise FaultUnavailable("needs GET /status (role, term) from the nodes")
+        raise FaultUnavailable("needs the nodes' status (role, term)")
 
     def look():
         sts = {n: status(ctx, n) for n in sorted(ctx.nodes)}
@@ -91,8 +88,11 @@ def settled(ctx: Context, timeout: float) -> tuple[str, dict[str, dict]] | None:
     return wait_for(look, timeout, period=0.02)
 
 
-def steady_leader(ctx: Context, timeout: float = 5.0) -> str | None:
-    """The leader of a settled cluster where the nodes serve a status; ctx.leader() where they do
+STEADY_TIMEOUT = 5.0
+
+
+def steady_leader(ctx: Context, timeout: float = STEADY_TIMEOUT) -> str | None:
+    """The leader of a settled cluster where the nodes report a status; ctx.leader() where they do
     not (the same fault then still runs on another system, aimed as well as the suite can)."""
     try:
         calm = settled(ctx, timeout)

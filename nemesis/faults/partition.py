@@ -7,6 +7,8 @@ from typing import Callable, Sequence
 from ..types import Partitionable
 from .base import Context, FaultPackage, Grudge, apply_grudge, grudge_value
 
+COLOUR = "#f4a261"
+
 
 def complete(groups: Sequence[Sequence[str]]) -> Grudge:
     """Every node drops traffic from every node outside its own group."""
@@ -67,7 +69,7 @@ def one_way(src: str, nodes: Sequence[str]) -> Grudge:
     return {n: frozenset({src}) for n in nodes if n != src}
 
 
-def _package(name: str, make: Callable[[Context], Grudge]) -> FaultPackage:
+def _package(name: str, make: Callable[[Context], Grudge], needs: tuple[str, ...] = ()) -> FaultPackage:
     def start(ctx: Context):
         g = make(ctx)
         apply_grudge(ctx.backend, g)
@@ -78,8 +80,8 @@ def _package(name: str, make: Callable[[Context], Grudge]) -> FaultPackage:
         ctx.backend.restore_all()
         return {"healed": value.get("grudge", {})}
 
-    callbacks = ("leader",) if name == "partition-leader" else ()
-    return FaultPackage(name, "start-partition", "heal", start, stop, (Partitionable,), callbacks)
+    return FaultPackage(name, "partition", COLOUR, "start-partition", "heal", start, stop, (Partitionable,),
+                        needs=needs)
 
 
 def _leader_isolation(ctx: Context) -> Grudge:
@@ -89,12 +91,13 @@ def _leader_isolation(ctx: Context) -> Grudge:
     return isolate(lead, ctx.nodes)
 
 
-PACKAGES = [
-    _package("partition-halves", lambda ctx: halves(ctx.nodes)),
-    _package("partition-random-halves", lambda ctx: random_halves(ctx.nodes, ctx.rng)),
-    _package("partition-one", lambda ctx: isolate(ctx.rng.choice(sorted(ctx.nodes)), ctx.nodes)),
-    _package("partition-leader", _leader_isolation),
-    _package("partition-majorities-ring", lambda ctx: majorities_ring(sorted(ctx.nodes), ctx.rng)),
-    _package("partition-bridge", lambda ctx: bridge(sorted(ctx.nodes), ctx.rng)),
-    _package("partition-one-way", lambda ctx: one_way(ctx.rng.choice(sorted(ctx.nodes)), ctx.nodes)),
-]
+def packages() -> list[FaultPackage]:
+    return [
+        _package("partition-halves", lambda ctx: halves(ctx.nodes)),
+        _package("partition-random-halves", lambda ctx: random_halves(ctx.nodes, ctx.rng)),
+        _package("partition-one", lambda ctx: isolate(ctx.rng.choice(sorted(ctx.nodes)), ctx.nodes)),
+        _package("partition-leader", _leader_isolation, needs=("leader",)),
+        _package("partition-majorities-ring", lambda ctx: majorities_ring(sorted(ctx.nodes), ctx.rng)),
+        _package("partition-bridge", lambda ctx: bridge(sorted(ctx.nodes), ctx.rng)),
+        _package("partition-one-way", lambda ctx: one_way(ctx.rng.choice(sorted(ctx.nodes)), ctx.nodes)),
+    ]

@@ -1,8 +1,15 @@
-"""Process faults: kill (SIGKILL) then restart, pause (SIGSTOP) then resume."""
+"""Process faults: kill (SIGKILL) then restart, pause (SIGSTOP) then resume.
+
+A fault that keeps nodes stopped until its own stop says so in its start's value
+(`down`), so what it broke can be read from the history alone (splitbrain.quorum).
+"""
 from __future__ import annotations
 
 from ..types import Killable, Pausable
-from .base import Context, FaultPackage, resolve
+from .base import Context, FaultPackage, resolve, target_needs
+
+KILL_COLOUR = "#e76f51"
+PAUSE_COLOUR = "#a8dadc"
 
 
 def kill_nodes(ctx: Context, nodes, then=None) -> None:
@@ -25,10 +32,11 @@ def kill(targets: str = "one") -> FaultPackage:
     def start(ctx: Context):
         nodes = resolve(targets, ctx)
         kill_nodes(ctx, nodes)
-        return {"targets": targets, "nodes": nodes}
+        return {"targets": targets, "nodes": nodes, "down": nodes}
 
-    cbs = ("leader",) if targets in ("leader", "followers") else ()
-    return FaultPackage(f"kill-{targets}", "kill", "restart", start, restart, (Killable,), cbs)
+    # every node down at once is no failover to test in a mixed nemesis: by its name only
+    return FaultPackage(f"kill-{targets}", "kill", KILL_COLOUR, "kill", "restart", start, restart, (Killable,),
+                        needs=target_needs(targets), offered_by=() if targets == "all" else None)
 
 
 def pause(targets: str = "one") -> FaultPackage:
@@ -37,7 +45,7 @@ def pause(targets: str = "one") -> FaultPackage:
         for n in nodes:
             ctx.backend.pause(n)
             ctx.paused.add(n)
-        return {"targets": targets, "nodes": nodes}
+        return {"targets": targets, "nodes": nodes, "down": nodes}
 
     def stop(ctx: Context, value):
         for n in value["nodes"]:
@@ -45,9 +53,9 @@ def pause(targets: str = "one") -> FaultPackage:
             ctx.paused.discard(n)
         return {"nodes": value["nodes"]}
 
-    cbs = ("leader",) if targets in ("leader", "followers") else ()
-    return FaultPackage(f"pause-{targets}", "pause", "resume", start, stop, (Pausable,), cbs)
+    return FaultPackage(f"pause-{targets}", "pause", PAUSE_COLOUR, "pause", "resume", start, stop, (Pausable,),
+                        needs=target_needs(targets))
 
 
-PACKAGES = [kill(t) for t in ("one", "minority", "leader", "all")] + \
-           [pause(t) for t in ("one", "minority", "leader")]
+def packages() -> list[FaultPackage]:
+    return [kill(t) for t in ("one", "minority", "leader", "all")] + [pause(t) for t in ("one", "minority", "leader")]

@@ -13,7 +13,7 @@ index is stale. That is the moment a leader must not answer ReadIndex (Raft
 thesis 6.4, step 1: commit an entry of your own term first).
 
 The fault starts from a settled cluster and keeps its delays until the nodes'
-`GET /status` shows the new leader's commit index past what the old one had
+status shows the new leader's commit index past what the old one had
 acknowledged (it records how long that took), whatever the machine's speed.
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ import time
 from ..types import Delayable, Killable, Partitionable
 from .base import Context, FaultPackage
 from .observe import field, leader_after, require, settled, wait_for
+from .process import KILL_COLOUR
 
 
 def kill_leader_commit_lag(lag: float = 0.12, reply_delay: float = 0.06, hold: float = 0.5,
@@ -45,7 +46,8 @@ def kill_leader_commit_lag(lag: float = 0.12, reply_delay: float = 0.06, hold: f
         ctx.backend.cut(lead, x)  # what is still in flight stays there
         ctx.backend.kill(lead)
         ctx.killed.add(lead)
-        value = {"nodes": [lead], "ahead": x, "behind": y, "delayed": delayed, "acknowledged": acknowledged}
+        value = {"nodes": [lead], "down": [lead], "ahead": x, "behind": y, "delayed": delayed,
+                 "acknowledged": acknowledged}
         # The delays stay until the new leader's commit index has caught up with what the old one
         # acknowledged: healing earlier (a fixed fault duration) would close the window unseen.
         won = wait_for(lambda: leader_after(ctx, [x, y], term), wait)
@@ -65,8 +67,10 @@ def kill_leader_commit_lag(lag: float = 0.12, reply_delay: float = 0.06, hold: f
             ctx.killed.discard(n)
         return {"nodes": value["nodes"]}
 
-    return FaultPackage("kill-leader-commit-lag", "kill", "restart", start, stop,
-                        (Delayable, Killable, Partitionable), ("leader",))
+    return FaultPackage("kill-leader-commit-lag", "kill", KILL_COLOUR, "kill", "restart", start, stop,
+                        (Delayable, Killable, Partitionable), needs=("leader", "status"),
+                        start_timeout=settle + hold + 2 * wait + 1.0, offered_by=())
 
 
-PACKAGES = [kill_leader_commit_lag()]
+def packages() -> list[FaultPackage]:
+    return [kill_leader_commit_lag()]

@@ -3,7 +3,7 @@
 The leader sends a follower a snapshot when the follower's next entry was
 compacted away, judging by the acknowledgements it has seen. This package makes
 that judgement stale on purpose, at the moment it matters, watching the nodes'
-`GET /status` instead of trusting timing:
+status instead of trusting timing:
 
 1. just before the leader's next snapshot (its interval learnt from the
    snapshot indexes it reports), follower f's acknowledgements start reaching
@@ -26,8 +26,8 @@ link to f for `DIP_HOLD`. It records what it saw (`commit_before`,
 `commit_after`) and goes again while its time lasts if nothing went back (a
 new election meanwhile resets the leader's view of f).
 
-Needs `GET /status` with snapshot_index (the reference KV), and snapshots a few
-seconds apart (`--snapshot-every`); elsewhere the fault is unavailable.
+Needs the nodes' status with snapshot_index (the reference KV), and snapshots a
+few seconds apart (`--snapshot-every`); elsewhere the fault is unavailable.
 """
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ import time
 from ..types import Delayable, Killable, Partitionable
 from .base import Context, FaultPackage
 from .observe import field, require, settled, status, wait_for
+from .process import KILL_COLOUR
 
 # A freshly restarted node is sampled by the suite's monitor (20 ms period) before anything is sent to it.
 MONITOR_PERIODS = 0.06
@@ -43,9 +44,7 @@ DIP_HOLD = 0.08  # below an election timeout (100 ms), so f does not campaign me
 
 PAST_SNAPSHOT = 8
 IDLE = 2.0
-
-# id(backend) -> the leader's snapshot interval in entries, learnt once per cluster.
-_intervals: dict[int, int] = {}
+INTERVAL = "snapshot-interval"  # Context.memo: the leader's snapshot interval in entries, learnt once per run
 
 
 def _last_index(st: dict) -> int:
@@ -77,7 +76,7 @@ def _next_snapshot(ctx: Context, lead: str, after: int, timeout: float) -> int |
 
 
 def _interval(ctx: Context, lead: str, st: dict, deadline: float) -> int | None:
-    every = _intervals.get(id(ctx.backend))
+    every = ctx.memo.get(INTERVAL)
     if every:
         return every
     first = _next_snapshot(ctx, lead, st["snapshot_index"], deadline - time.monotonic())
@@ -90,7 +89,7 @@ def _interval(ctx: Context, lead: str, st: dict, deadline: float) -> int | None:
         if second is None:
             return None
         every = second - first
-    _intervals[id(ctx.backend)] = every
+    ctx.memo[INTERVAL] = every
     return every
 
 
@@ -162,8 +161,10 @@ def kill_follower_after_snapshot(stale: float = 4.0, reply_delay: float = 0.15, 
             ctx.killed.discard(n)
         return {"nodes": value["nodes"]}
 
-    return FaultPackage("kill-follower-after-snapshot", "kill", "restart", start, stop,
-                        (Delayable, Killable, Partitionable), ("leader",))
+    # its rounds end by `wait`; the last may still wait out a restart and a dip (`stale` each)
+    return FaultPackage("kill-follower-after-snapshot", "kill", KILL_COLOUR, "kill", "restart", start, stop,
+                        (Delayable, Killable, Partitionable), needs=("leader", "status"),
+                        start_timeout=wait + 2 * stale + 1.0, offered_by=())
 
 
 def _crash_and_resend(ctx: Context, lead: str, f: str, snap: int, stale: float, reply_delay: float) -> dict:
@@ -196,4 +197,5 @@ def _crash_and_resend(ctx: Context, lead: str, f: str, snap: int, stale: float, 
             "ms": {"up": up, "restored": restored, "went_back": ms() if after else None}}
 
 
-PACKAGES = [kill_follower_after_snapshot()]
+def packages() -> list[FaultPackage]:
+    return [kill_follower_after_snapshot()]

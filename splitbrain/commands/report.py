@@ -5,8 +5,10 @@ HELP = "rebuild summary.json, report.html and the verdict from a run directory (
 
 
 def add_arguments(p):
+    from checker.models import MODELS
+
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (e.g. results/latest)")
-    p.add_argument("--model", choices=["cas-register", "kv"], help="checker model (default: from the history)")
+    p.add_argument("--model", choices=list(MODELS), help="checker model (default: from the history)")
     p.add_argument("--timeout", type=float, default=None, metavar="S", help="checker time limit")
     p.add_argument("--json", action="store_true", help="print summary.json instead of the short form")
 

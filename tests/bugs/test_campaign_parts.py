@@ -42,7 +42,7 @@ def test_a_leader_answer_with_the_old_term_just_before_the_new_one_is_not_a_seco
 
 @pytest.mark.unit
 def test_a_run_with_two_leaders_in_a_term_is_invalid_even_if_linearizable():
-    h = analysis.pair_history([])
+    h = analysis.from_events([])
     samples = [_round(a=("leader", 5)), _round(b=("leader", 5))]
     summary = analysis.summarize(h, samples, 3, {"valid": True})
     assert summary["leaders_per_term_ok"] is False
@@ -58,7 +58,7 @@ def _commits(*rounds):
 def test_a_commit_index_that_goes_back_on_a_running_node_is_reported_but_not_across_a_restart():
     samples = _commits({"a": 5, "b": 5}, {"a": 9, "b": 7}, {"a": None, "b": 8}, {"a": 3, "b": 8}, {"a": 4, "b": 6})
     assert analysis.commit_regressions(samples) == [{"node": "b", "time": 4, "from": 8, "to": 6}]
-    summary = analysis.summarize(analysis.pair_history([]), samples[:4], 2, {"valid": True})
+    summary = analysis.summarize(analysis.from_events([]), samples[:4], 2, {"valid": True})
     assert summary["commit_monotonic_ok"] is True  # a's drop came after it stopped answering: a restart
 
 

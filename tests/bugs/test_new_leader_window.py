@@ -56,7 +56,8 @@ def _first_reads_at_next_leader(b, seed) -> tuple[int, list]:
     t = threading.Thread(target=writer)
     t.start()
     time.sleep(1.0)
-    ctx = Context(b, random.Random(seed), leader=lambda: lead)
+    ctx = Context(b, random.Random(seed), leader=lambda: lead,
+                  status=lambda n, timeout: admin.status(str(b.addresses(n).client), timeout))
     # wait=0: the fault returns at the kill instead of holding until the window has closed, so the
     # reads below are the next leader's first.
     pkg = slow_leader.kill_leader_commit_lag(wait=0)

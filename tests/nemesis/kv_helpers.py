@@ -63,12 +63,12 @@ def running_kv(b, specs, timeout: float):
 def kv_context(b, seed: int, timeout: float = 20) -> Context:
     """A fault context once the nodes agree on a leader again (a previous test may have moved it)."""
     wait_until(lambda: leader(b), timeout=timeout, what="a leader all agree on")
-    return Context(b, rng=random.Random(seed), leader=lambda: leader(b))
+    return Context(b, rng=random.Random(seed), leader=lambda: leader(b), status=lambda n, t: status(b, n, t))
 
 
 def isolate_leader(ctx, timeout: float = 20):
     b = ctx.backend
-    pkg = faults.BY_NAME["partition-leader"]
+    pkg = faults.get("partition-leader")
     value = pkg.start(ctx)
     (old,) = [n for n, srcs in value["grudge"].items() if len(srcs) == 2]
     rest = [n for n in b.nodes() if n != old]
@@ -82,7 +82,7 @@ def isolate_leader(ctx, timeout: float = 20):
 
 def kill_leader(ctx, timeout: float = 20):
     b = ctx.backend
-    pkg = faults.BY_NAME["kill-leader"]
+    pkg = faults.get("kill-leader")
     value = pkg.start(ctx)
     (old,) = value["nodes"]
     assert not b.is_running(old)
@@ -96,7 +96,7 @@ def kill_leader(ctx, timeout: float = 20):
 
 def pause_leader(ctx, timeout: float = 20):
     b = ctx.backend
-    pkg = faults.BY_NAME["pause-leader"]
+    pkg = faults.get("pause-leader")
     value = pkg.start(ctx)
     (old,) = value["nodes"]
     assert status(b, old, timeout=0.3) is None

@@ -89,7 +89,7 @@ def test_rate_scales_asyncio_sleeps(cluster, rate, fake_s):
 def test_clock_packages_record_and_reset(cluster):
     ctx = Context(cluster, rng=random.Random(4))
     for name in ("clock-skew", "clock-bump", "clock-rate", "clock-strobe"):
-        pkg = faults.BY_NAME[name]
+        pkg = faults.get(name)
         value = pkg.start(ctx)
         if name == "clock-bump":
             (node, off), = value["offsets"].items()

@@ -78,7 +78,7 @@ def test_power_loss_package_on_the_local_backend(tmp_path):
         for n in b.nodes():
             marker = os.path.join(b.addresses(n).data_dir, "started")
             wait_until(lambda: os.path.exists(marker) and open(marker).read(), what=f"{n} wrote its marker")
-        pkg = faults.BY_NAME["power-loss-one"]
+        pkg = faults.get("power-loss-one")
         ctx = Context(b, rng=random.Random(0))
         value = pkg.start(ctx)
         node = value["nodes"][0]
@@ -100,7 +100,7 @@ def test_disk_full_package(tmp_path):
     try:
         b.setup(standin_specs(3))
         ctx = Context(b, rng=random.Random(0))
-        pkg = faults.BY_NAME["disk-full"]
+        pkg = faults.get("disk-full")
         value = pkg.start(ctx)
         data = b.addresses(value["nodes"][0]).data_dir
         with pytest.raises(OSError) as e:

@@ -67,10 +67,10 @@ def test_cut_and_restore_inside_the_container(b):
 def test_kill_restart_keeps_cuts_and_pause(b):
     ctx = Context(b, rng=random.Random(1))
     b.cut("n3", "n1")
-    value = faults.BY_NAME["kill-one"].start(ctx)
+    value = faults.get("kill-one").start(ctx)
     (node,) = value["nodes"]
     assert http_json(b.addresses(node).client, timeout=0.5) is None
-    faults.BY_NAME["kill-one"].stop(ctx, value)
+    faults.get("kill-one").stop(ctx, value)
     wait_until(lambda: http_json(b.addresses(node).client), timeout=20, what=f"{node} restarted")
     wait_until(lambda: hears(b, "n1", "n2"), timeout=15, what="n1 hears n2")
     assert not hears(b, "n1", "n3")  # the cut survived the restart

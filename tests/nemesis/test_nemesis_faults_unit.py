@@ -109,6 +109,6 @@ def test_packages_are_offered_only_where_the_backend_can():
 
 
 def test_compose_rejects_duplicates():
-    p = faults.BY_NAME["kill-one"]
+    p = faults.get("kill-one")
     with pytest.raises(ValueError):
         faults.compose(p, [p])

@@ -57,7 +57,7 @@ def test_one_way_cut_drops_established_flows_and_restores(b):
 
 def test_partition_package_and_heal(b):
     ctx = Context(b, rng=random.Random(2))
-    pkg = faults.BY_NAME["partition-one"]
+    pkg = faults.get("partition-one")
     value = pkg.start(ctx)
     (lonely,) = [n for n, srcs in value["grudge"].items() if len(srcs) == 2]
     for p in b.nodes():

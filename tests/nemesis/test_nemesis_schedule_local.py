@@ -9,6 +9,7 @@ import pytest
 
 from nemesis import faults
 from nemesis.backends.local import LocalBackend
+from nemesis.faults import partition
 from nemesis.faults.base import Context
 from nemesis.history import HistoryWriter
 from nemesis.schedule import Schedule
@@ -33,9 +34,9 @@ def ctx(cluster):
     return Context(cluster, rng=random.Random(5), leader=lambda: "n2")
 
 
-@pytest.mark.parametrize("name", [p.name for p in faults.partition.PACKAGES])
+@pytest.mark.parametrize("name", [p.name for p in partition.packages()])
 def test_partition_package_cuts_its_grudge_and_heals(ctx, name):
-    pkg = faults.BY_NAME[name]
+    pkg = faults.get(name)
     value = pkg.start(ctx)
     grudge = value["grudge"]
     assert grudge, f"{name} cut nothing"
@@ -49,14 +50,14 @@ def test_partition_package_cuts_its_grudge_and_heals(ctx, name):
 
 
 def test_leader_partition_isolates_the_leader(ctx):
-    value = faults.BY_NAME["partition-leader"].start(ctx)
+    value = faults.get("partition-leader").start(ctx)
     assert set(value["grudge"]) == {"n1", "n2", "n3"} and value["grudge"]["n2"] == ["n1", "n3"]
-    faults.BY_NAME["partition-leader"].stop(ctx, value)
+    faults.get("partition-leader").stop(ctx, value)
 
 
 @pytest.mark.parametrize("name", ["kill-one", "kill-minority", "kill-leader", "kill-all"])
 def test_kill_packages(ctx, name):
-    pkg = faults.BY_NAME[name]
+    pkg = faults.get(name)
     value = pkg.start(ctx)
     assert value["nodes"]
     for n in value["nodes"]:
@@ -68,7 +69,7 @@ def test_kill_packages(ctx, name):
 
 
 def test_pause_package(ctx):
-    pkg = faults.BY_NAME["pause-leader"]
+    pkg = faults.get("pause-leader")
     value = pkg.start(ctx)
     assert value["nodes"] == ["n2"]
     assert http_json(ctx.backend.addresses("n2").client, timeout=0.3) is None
@@ -78,7 +79,7 @@ def test_pause_package(ctx):
 
 def test_loss_and_slow_link_packages(ctx):
     for name in ("packet-loss", "slow-link"):
-        pkg = faults.BY_NAME[name]
+        pkg = faults.get(name)
         value = pkg.start(ctx)
         node = value["nodes"][0]
         stats = ctx.backend.link_stats()
@@ -124,7 +125,8 @@ def test_schedule_runs_records_and_always_heals(ctx, tmp_path):
     times = [e["time"] for e in events]
     assert times == sorted(times)
     fault_events = [e for e in events if "fault" in e]
-    assert [e["fault"] for e in fault_events] == [f for _, f in planned]
+    assert [(e["phase"], e["fault"]) for e in fault_events] == planned  # start/stop as planned, not guessed
+    assert events[-2]["phase"] == "stop" and "fault" not in events[-2]  # the final heal stops what is left
     wait_until(lambda: all_hear(ctx.backend), timeout=5, what="healed after the schedule")
     assert all(ctx.backend.is_running(n) for n in ctx.nodes)
 

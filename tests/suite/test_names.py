@@ -80,3 +80,48 @@ def test_the_run_command_offers_exactly_the_tables():
         assert RunConfig(workload=w).validate().workload == w
     for b in backends.NAMES:
         assert RunConfig(backend=b).validate().backend == b
+
+
+def _top_functions(path: pathlib.Path) -> set[str]:
+    return {n.name for n in ast.parse(path.read_text()).body if isinstance(n, ast.FunctionDef)}
+
+
+def test_a_fault_module_is_listed_once_and_every_listed_module_makes_packages():
+    from nemesis import faults
+
+    makers = {p.stem for p in (REPO / "nemesis" / "faults").glob("*.py") if "packages" in _top_functions(p)}
+    assert sorted(faults.MODULES) == sorted(makers) and len(set(faults.MODULES)) == len(faults.MODULES)
+    assert {p.name for p in faults.catalogue()} >= {"partition-halves", "kill-one", "pause-one"}
+
+
+def test_a_backend_module_is_in_the_backends_table():
+    named = {}
+    for path in (REPO / "nemesis" / "backends").glob("*.py"):
+        for cls in _classes(path).values():
+            name = _class_attr(cls, "name")
+            if isinstance(name, str) and any(isinstance(n, ast.FunctionDef) and n.name == "setup" for n in cls.body):
+                named[name] = (f"nemesis.backends.{path.stem}", cls.name)
+    named.pop("host", None)  # the base of local and netns: no backend of its own
+    assert named == {k: tuple(v) for k, v in backends.NAMES.items()}
+
+
+def test_a_checker_model_module_is_in_the_models_table():
+    import importlib
+
+    from checker import models
+    from checker.model import Model
+
+    found = set()
+    for path in (REPO / "checker" / "models").glob("*.py"):
+        mod = importlib.import_module(f"checker.models.{path.stem}")
+        found |= {v.name for v in vars(mod).values() if isinstance(v, Model)}
+    assert found == set(models.MODELS)
+
+
+def test_the_readme_says_where_each_piece_goes_as_the_code_has_it():
+    text = (REPO / "README.md").read_text()
+    table = text[text.index("## Where a new piece goes"):]
+    for owner in ("nemesis.faults.MODULES", "nemesis.backends.NAMES", "checker.models.MODELS", "workloads.WORKLOADS",
+                  "workloads.clients.PROTOCOLS", "splitbrain.systems._BUILTIN"):
+        module, _, name = owner.rpartition(".")
+        assert f"`{owner}`" in table and hasattr(__import__(module, fromlist=[name]), name), owner

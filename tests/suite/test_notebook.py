@@ -23,6 +23,6 @@ def test_analysis_notebook_runs_on_a_small_run(tmp_path, monkeypatch):
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nbclient.NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
-    assert "recomputed=" in text and "events" in text
+    assert "recomputed=" in text and "operations," in text and "nemesis steps" in text
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, errors

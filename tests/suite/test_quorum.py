@@ -73,11 +73,11 @@ def test_intervals_follow_starts_stops_and_the_final_heal():
         ev(0, "nemesis-start", {"seed": 1}),
         ring_start(1000),
         ev(4900, "heal", {"healed": {}}, "partition-majorities-ring", "stop"),
-        ev(6000, "kill", {"targets": "all", "nodes": N3}, "kill-all", "start"),
+        ev(6000, "kill", {"targets": "all", "nodes": N3, "down": N3}, "kill-all", "start"),
         ev(6500, "restart", {"nodes": N3}, "kill-all", "stop"),
-        ev(7000, "kill", {"targets": "one", "nodes": ["3"]}, "kill-one", "start"),   # still a majority
+        ev(7000, "kill", {"targets": "one", "nodes": ["3"], "down": ["3"]}, "kill-one", "start"),  # a majority
         ev(7100, "start-partition", {"grudge": {"1": ["2"], "2": ["1"]}}, "partition-halves", "start"),
-        ev(7900, "heal", {"links": "reset", "restarted": ["3"]}),  # the final heal ends both
+        ev(7900, "heal", {"links": "reset", "restarted": ["3"]}, None, "stop"),  # the final heal ends both
     ]
     out = quorum.no_quorum_intervals(events, N3)
     assert [(iv["start"] // MS, iv["end"] // MS, iv["faults"]) for iv in out] == [
@@ -119,13 +119,14 @@ def test_a_majorities_ring_run_reports_no_quorum_time_and_elections_from_the_hea
     g = {k: sorted(v) for k, v in partition.majorities_ring(N3).items()}
     events += [
         {"process": "nemesis", "type": "info", "f": "start-partition", "value": {"grudge": g},
-         "fault": "partition-majorities-ring", "time": 2000 * MS},
+         "fault": "partition-majorities-ring", "phase": "start", "time": 2000 * MS},
         {"process": "nemesis", "type": "info", "f": "heal", "value": {"healed": g},
-         "fault": "partition-majorities-ring", "time": 5900 * MS},
-        {"process": "nemesis", "type": "info", "f": "heal", "value": {"links": "reset"}, "time": 5901 * MS},
+         "fault": "partition-majorities-ring", "phase": "stop", "time": 5900 * MS},
+        {"process": "nemesis", "type": "info", "f": "heal", "value": {"links": "reset"}, "phase": "stop",
+         "time": 5901 * MS},
     ]
     events.sort(key=lambda e: e["time"])
-    h = analysis.pair_history(events)
+    h = analysis.from_events(events)
     agreed1 = {"1": st("leader", 1, "1"), "2": st("follower", 1, "1"), "3": st("follower", 1, "1")}
     samples = [rnd(t, **agreed1) for t in range(0, 2200, 100)]
     # the old leader loses its followers' agreement; candidates churn terms while nobody can win
@@ -146,6 +147,6 @@ def test_a_majorities_ring_run_reports_no_quorum_time_and_elections_from_the_hea
 
 
 def test_summary_without_faults_says_zero():
-    s = analysis.summarize(analysis.pair_history([]), [], 3, {"valid": True})
+    s = analysis.summarize(analysis.from_events([]), [], 3, {"valid": True})
     assert s["no_quorum_s"] == 0 and s["no_quorum"] == []
     assert "no quorum possible: 0.0 s" in summary_text.short("run", s)

@@ -1,0 +1,179 @@
+"""From `--nemesis` names to fault packages, and what each package says of itself (pure)."""
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from nemesis import faults
+from nemesis.faults.base import NEEDS, Context
+from nemesis.schedule import plan
+from nemesis.types import ClockControl, DiskFull, PowerLoss
+from splitbrain import faultplan, report
+from splitbrain.config import DEMO_NEMESIS
+from splitbrain.errors import UsageError
+
+pytestmark = pytest.mark.unit
+
+
+def names(pkgs):
+    return [p.name for p in pkgs]
+
+
+def test_a_family_is_its_packages_in_catalogue_order_and_a_name_is_itself():
+    assert names(faultplan.resolve(["partition"])) == [
+        "partition-halves", "partition-random-halves", "partition-one", "partition-leader",
+        "partition-majorities-ring", "partition-bridge", "partition-one-way"]
+    assert names(faultplan.resolve(["kill"])) == ["kill-one", "kill-minority", "kill-leader"]  # not kill-all
+    assert names(faultplan.resolve(["disk"])) == ["power-loss-one", "disk-full"]
+    assert names(faultplan.resolve(["power-loss"])) == ["power-loss-one", "power-loss-all"]
+    assert names(faultplan.resolve(["kill-all", "clock-slow-leader"])) == ["kill-all", "clock-slow-leader"]
+    with pytest.raises(UsageError, match=r"unknown fault 'quake' \(known: .*bandwidth.*partition-leader"):
+        faultplan.resolve(["quake"])
+
+
+def test_the_demo_schedule_is_the_one_it_always_was():
+    # seed 0, the demo's timings: the order runs before this change recorded
+    steps = plan(faultplan.resolve(DEMO_NEMESIS), seed=0, duration=57.0, interval=5.0, fault_duration=3.0)
+    assert [s.fault for s in steps if s.action == "start"] == [
+        "partition-one-way", "kill-one", "partition-majorities-ring", "partition-leader", "pause-leader",
+        "kill-minority"]
+
+
+def test_backend_options_come_from_the_capabilities_packages_require():
+    assert faultplan.backend_options(["partition", "kill", "pause"]) == {}
+    assert faultplan.backend_options(["clock-slow-leader"]) == {"clock_control": True}  # required, not named
+    assert faultplan.backend_options(["disk"]) == {"power_loss": True, "disk_mb": 64}
+    assert faultplan.backend_options(["disk"], accepted={"power_loss"}) == {"power_loss": True}
+    for p in faults.catalogue():
+        opts = faultplan.backend_options([p.name])
+        assert ("clock_control" in opts) == (ClockControl in p.requires), p.name
+        assert ("power_loss" in opts) == (PowerLoss in p.requires), p.name
+        assert ("disk_mb" in opts) == (DiskFull in p.requires), p.name
+
+
+def test_every_package_is_a_whole_value():
+    pkgs = faults.catalogue()
+    assert len({p.name for p in pkgs}) == len(pkgs)
+    for p in pkgs:
+        assert p.family and re.fullmatch(r"#[0-9a-f]{6}", p.colour), p.name
+        assert set(p.needs) <= set(NEEDS) and p.start_timeout > 0, p.name
+        assert p.start_f and p.stop_f, p.name
+    families = {p.family for p in pkgs}
+    offered = {g for p in pkgs for g in p.groups}
+    assert families <= offered | {"kill", "pause", "clock"} and offered <= families
+    # a family is drawn in one colour, whatever else its packages differ in
+    assert all(len({p.colour for p in pkgs if p.family == f}) == 1 for f in families)
+
+
+def test_a_power_loss_is_not_drawn_in_the_packet_loss_colour():
+    colours = report.fault_colours()
+    assert colours["power-loss-one"] != colours["packet-loss"]
+    assert colours["power-loss-one"] == colours["power-loss-all"] == faults.get("power-loss-one").colour
+
+
+class Backend:
+    """Enough for the schedule: nodes that can be killed and restarted, links that can be cut."""
+
+    def __init__(self, nodes=("1", "2", "3")):
+        self._nodes, self.down, self.cut_links = list(nodes), set(), set()
+
+    def nodes(self):
+        return list(self._nodes)
+
+    def kill(self, n):
+        self.down.add(n)
+
+    def start(self, n):
+        self.down.discard(n)
+
+    def is_running(self, n):
+        return n not in self.down
+
+    def cut(self, a, b):
+        self.cut_links.add((a, b))
+
+    def restore(self, a, b):
+        self.cut_links.discard((a, b))
+
+    def restore_all(self):
+        self.cut_links.clear()
+
+
+def test_packages_refuse_what_the_context_or_backend_lacks_with_the_reason():
+    ctx = Context(Backend(), random.Random(0))
+    usable, refused = faultplan.packages(["kill", "partition"], ctx)
+    assert "kill-leader" not in names(usable) and ("kill-leader", ["leader"]) in refused
+    with pytest.raises(UsageError, match="fault 'kill-voter' cannot run here: needs Delayable, leader, status"):
+        faultplan.packages(["kill-voter"], ctx)
+    usable, refused = faultplan.packages(["kill", "partition"], ctx, allow_link_faults=False, why_no_links="iptables")
+    assert not any(p.acts_on_links for p in usable) and ("partition-one", ["iptables"]) in refused
+
+
+def test_the_schedule_writes_each_steps_phase_and_the_final_heal_stops_the_rest():
+    from nemesis.history import MemoryHistory
+    from nemesis.schedule import Schedule
+
+    ctx = Context(Backend(), random.Random(0))
+    hist = MemoryHistory()
+    sched = Schedule(ctx, faults.by_name(["kill-one", "partition-halves"]), hist, seed=3, duration=20,
+                     interval=2, fault_duration=1, quiet=0)
+    for step in sched.steps[:-1]:  # the last stop is left to the final heal
+        sched._do(step)
+    broken = faults.get("kill-one")
+
+    def fails(ctx):
+        raise RuntimeError("no")
+
+    sched.packages["kill-one"] = dataclass_replace(broken, start=fails)
+    sched._do(type(sched.steps[0])(99.0, "start", "kill-one", 99))
+    sched.final_heal()
+    events = [e for e in hist.events if e["f"] not in ("nemesis-start", "nemesis-stop")]
+    planned = [(s.action, s.fault) for s in sched.steps]
+    *steps, failed, last, heal = events
+    assert [(e["phase"], e["fault"]) for e in steps + [last]] == planned  # the final heal stopped the last
+    assert failed["f"] == "start-failed" and failed["fault"] == "kill-one" and "phase" not in failed
+    assert heal["f"] == "heal" and heal["phase"] == "stop" and "fault" not in heal
+    assert not ctx.backend.down and not ctx.backend.cut_links
+
+
+def dataclass_replace(pkg, **kw):
+    import dataclasses
+
+    return dataclasses.replace(pkg, **kw)
+
+
+def test_a_strobe_left_running_stops_at_the_final_heal():
+    from nemesis.schedule import heal_everything
+
+    class Clocks(Backend):
+        def set_clock(self, n, offset, rate=1.0):
+            pass
+
+    ctx = Context(Clocks(), random.Random(0))
+    value = faults.get("clock-strobe").start(ctx)
+    assert value["strobe"] in ctx.running
+    done = heal_everything(ctx)
+    assert done["stopped"] == [value["strobe"]] and not ctx.running
+
+
+def test_what_a_fault_broke_is_read_from_the_history_it_wrote():
+    """No name of a fault is known to the analysis: a kill-all written by the schedule is a no-quorum
+    interval because its start says which nodes are down, and it ends at its stop."""
+    from nemesis.history import MemoryHistory
+    from nemesis.schedule import Schedule
+    from splitbrain import analysis
+
+    ctx = Context(Backend(), random.Random(0))
+    hist = MemoryHistory()
+    sched = Schedule(ctx, faults.by_name(["kill-all"]), hist, seed=1, duration=6, interval=2, fault_duration=1,
+                     quiet=0, jitter=0)
+    for step in sched.steps:
+        sched._do(step)
+    sched.final_heal()
+    h = analysis.from_events(hist.events)
+    start, stop = [e for e in h.nemesis if e.fault == "kill-all"][:2]
+    assert (start.phase, stop.phase) == ("start", "stop") and start.value["down"] == ["1", "2", "3"]
+    nq = analysis.no_quorum(h, [{"time": 0, "nodes": {"1": None, "2": None, "3": None}}], 3)
+    assert [(iv["start"], iv["end"], iv["faults"]) for iv in nq][0] == (start.time, stop.time, ["kill-all"])
