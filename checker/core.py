@@ -339,4 +339,6 @@ def time_format(result: Result, part: PartitionResult) -> Callable[[float], str]
     if result.time_unit == "ns" and len(part.ops):
         origin = part.ops[0].call  # ops are in call order
         return lambda t: "never returned" if t == math.inf else f"{(t - origin) / 1e6:.3f} ms"
+    if result.time_unit == "event":
+        return lambda t: "never returned" if t == math.inf else f"event #{int(t)}"
     return lambda t: "never returned" if t == math.inf else f"{'line ' if result.time_unit == 'line' else ''}{t:g}"

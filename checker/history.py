@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-FORMATS = ("jsonl", "jepsen-log", "porcupine-kv")
+FORMATS = ("jsonl", "jepsen-edn", "jepsen-log", "porcupine-kv")
 TYPES = frozenset({"invoke", "ok", "fail", "info"})
 INF = math.inf
 
@@ -296,7 +296,72 @@ def _parse_porcupine_kv(text: str, path: str) -> History:
     return History(events, path, lines, trusted=True, time_unit="line")
 
 
-_PARSERS = {"jsonl": _parse_jsonl, "jepsen-log": _parse_jepsen_log, "porcupine-kv": _parse_porcupine_kv}
+def _parse_jepsen_edn(text: str, path: str) -> History:
+    """Jepsen's history.edn, as Jepsen means it: a vector, list or stream of op
+    maps; :fail means the op did not happen (whatever f is), :info is
+    indeterminate, a nil read value is unknown, [k v] values of an independent
+    history split per key. Times are used when every op has one and they never
+    go back; otherwise the order of the events is the clock ("event #n")."""
+    from checker import edn
+
+    try:
+        forms = edn.read_all(text)
+    except edn.EDNError as e:
+        raise HistoryError(f"{path}: {e}") from None
+    except RecursionError:
+        raise HistoryError(f"{path}: nested too deeply") from None
+    maps = []
+    for value, pos in forms:
+        items = value if isinstance(value, (list, tuple)) and len(forms) == 1 else [value]
+        for item in items:
+            if not isinstance(item, dict):
+                line = text.count("\n", 0, pos) + 1
+                raise HistoryError(f"{path}: line {line}: expected an operation map {{:process .. :type ..}}, "
+                                   f"got {_short(item)}")
+            maps.append((item, pos))
+    ops = [m for m, _ in maps if m.get("process") != "nemesis"]
+    independent = bool(ops) and all(_is_tuple(m) for m in ops)
+    times = [m.get("time") for m, _ in maps]
+    clock = all(type(t) is int for t in times) and all(a <= b for a, b in zip(times, times[1:]))
+    events, lines = [], []
+    for n, (m, pos) in enumerate(maps, 1):
+        typ, f, proc = _plain(m.get("type")), _plain(m.get("f")), _plain(m.get("process"))
+        ev = {"process": proc, "type": typ, "f": f if isinstance(f, str) else _short(f), "value": m.get("value"),
+              "time": m["time"] if clock else n}
+        if independent and ev["process"] != "nemesis":
+            ev["key"], ev["value"] = ev["value"][0], ev["value"][1]
+        if "error" in m:
+            ev["error"] = _plain(m["error"])
+        if typ == "fail" and ev["process"] != "nemesis":
+            ev.setdefault("error", "fail")  # Jepsen's :fail: it did not happen
+        if typ == "ok" and f == "read" and ev["value"] is None:
+            ev["type"] = "info"  # a read that returned nothing known constrains nothing
+        ev["value"] = _plain(ev["value"])
+        events.append(ev)
+        lines.append(text.count("\n", 0, pos) + 1 if len(maps) < 100000 else n)
+    return History(events, path, lines, time_unit="ns" if clock and maps else "event")
+
+
+def _is_tuple(m) -> bool:
+    v = m.get("value")
+    if not (isinstance(v, list) and len(v) == 2):
+        return False
+    return m.get("f") != "cas" or (isinstance(v[1], list) and len(v[1]) == 2) or v[1] is None
+
+
+def _plain(v):
+    """EDN values as the JSON events have them (keywords as strings, lists for vectors)."""
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, str):
+        return str(v)
+    return v
+
+
+_PARSERS = {"jsonl": _parse_jsonl, "jepsen-edn": _parse_jepsen_edn, "jepsen-log": _parse_jepsen_log,
+            "porcupine-kv": _parse_porcupine_kv}
 
 
 @dataclass

@@ -12,13 +12,21 @@ option, HTML not written), 3 unknown (time or memory limit), 4 no operations (an
 history proves nothing). With several files every file is reported, then the worst
 status is returned, worst first: 1, 2, 3, 4, 0.
 
-formats: jsonl (DESIGN.md's events), jepsen-log (the etcd logs of the Porcupine corpus,
+formats: jsonl (DESIGN.md's events); jepsen-edn (Jepsen's history.edn, as Jepsen means
+it: :fail did not happen whatever f is, :info is indeterminate, a nil read is unknown,
+[k v] values split per key, and without a usable :time the order of events is the
+clock, shown as "event #n"); jepsen-log (only the etcd logs of the Porcupine corpus,
 read the etcd way: ":fail :cas" is a cas whose comparison failed, ":fail :read
-:timed-out" is indeterminate), porcupine-kv (Porcupine's kv logs)."""
+:timed-out" is indeterminate; for other Jepsen histories use jepsen-edn); porcupine-kv
+(Porcupine's kv logs).
+
+Histories whose writes are unique values are decided in polynomial time; the rest by
+the Wing & Gong search (--method search forces it everywhere, as a cross-check)."""
 
 # Exit statuses, and which one wins when several files are checked.
 EXIT = {True: 0, False: 1, "unknown": 3, "empty": 4}
 SEVERITY = (1, 2, 3, 4, 0)
+_UNSET = object()  # --initial-value not given (null is a value)
 
 
 def seconds(text: str) -> float:
@@ -50,6 +58,16 @@ def size(text: str) -> int:
     return int(v)
 
 
+def initial_value(text: str):
+    """--initial-value: JSON when it parses, else the text itself (argparse type)."""
+    import json
+
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+
+
 def default_max_memory() -> int:
     """A quarter of the machine's memory: well under what the kernel would kill at."""
     try:
@@ -68,8 +86,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="history files")
     parser.add_argument("--model", default="cas-register", choices=["cas-register", "kv"],
                         help="sequential model of one key (default cas-register)")
-    parser.add_argument("--format", default="jsonl", choices=["jsonl", "jepsen-log", "porcupine-kv"],
+    parser.add_argument("--format", default="jsonl", choices=["jsonl", "jepsen-edn", "jepsen-log", "porcupine-kv"],
                         help="history format (default jsonl, DESIGN.md; see below)")
+    parser.add_argument("--initial-value", type=initial_value, metavar="V", default=_UNSET,
+                        help="the built-in model's initial value, as JSON (0, null, \"x\"; other text is a "
+                             "string); default absent (cas-register) or \"\" (kv)")
+    parser.add_argument("--method", default="auto", choices=["auto", "search"],
+                        help="auto: unique-value partitions in polynomial time, the rest by search (default); "
+                             "search: the Wing & Gong search everywhere")
     parser.add_argument("--timeout", type=seconds, metavar="S",
                         help="give up after S seconds per file with verdict unknown")
     parser.add_argument("--max-memory", type=size, metavar="SIZE",
@@ -136,11 +160,12 @@ def check_one(path, args, max_memory):
         history = checker.load(path, args.format)
         progress = _Progress(path)
         try:
+            extra = {} if args.initial_value is _UNSET else {"initial": args.initial_value}
             result = checker.check(history, args.model, timeout=args.timeout, progress=progress,
-                                   max_memory=max_memory)
+                                   max_memory=max_memory, method=args.method, **extra)
         finally:
             progress.end()
-    except (checker.HistoryError, checker.CompiledMissing) as e:
+    except (checker.HistoryError, checker.CompiledMissing, ValueError) as e:
         _error(path, str(e))
         return 2
     except MemoryError:

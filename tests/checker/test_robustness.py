@@ -176,7 +176,7 @@ def _lines(draw_events, junk):
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(events=st.lists(_EVENT, max_size=8), junk=st.text(max_size=20),
        fmt_model=st.sampled_from([("jsonl", "cas-register"), ("jsonl", "kv"), ("jepsen-log", "cas-register"),
-                                  ("porcupine-kv", "kv")]),
+                                  ("porcupine-kv", "kv"), ("jepsen-edn", "cas-register")]),
        raw=st.text(max_size=200))
 def test_fuzz_importers(tmp_path_factory, events, junk, fmt_model, raw):
     fmt, model = fmt_model
@@ -185,7 +185,8 @@ def test_fuzz_importers(tmp_path_factory, events, junk, fmt_model, raw):
         path.write_text(_lines(events, junk))
     else:
         lines = ["INFO  jepsen.util - 3\t:invoke\t:write\t1", "INFO  jepsen.util - 3\t:ok\t:write\t1",
-                 '{:process 1, :type :invoke, :f :get, :key "1", :value nil}']
+                 '{:process 1, :type :invoke, :f :get, :key "1", :value nil}',
+                 "[{:process 0, :type :invoke, :f :write, :value [1 2]} {:process 0 :type :ok :f :read :value 3}"]
         path.write_text("\n".join(lines) + "\n" + raw)
     try:
         h = checker.load(path, fmt)
