@@ -11,8 +11,19 @@ import importlib
 
 from .base import Context, FaultPackage, FaultUnavailable, Grudge, compose, resolve
 
-MODULES = ("partition", "process", "clock", "network", "disk", "cluster", "leader_clock", "election_crash",
-           "slow_leader", "leader_pause", "snapshot_race")
+MODULES = (
+    "partition",
+    "process",
+    "clock",
+    "network",
+    "disk",
+    "cluster",
+    "leader_clock",
+    "election_crash",
+    "slow_leader",
+    "leader_pause",
+    "snapshot_race",
+)
 
 
 def catalogue() -> list[FaultPackage]:
