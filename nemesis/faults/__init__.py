@@ -23,6 +23,7 @@ MODULES = (
     "slow_leader",
     "leader_pause",
     "snapshot_race",
+    "graceful",
 )
 
 
