@@ -13,6 +13,7 @@ WORKLOADS = {
     "reads": "workloads.reads:Reads",
     "append": "workloads.append:Append",
     "failover": "workloads.failover:Failover",
+    "churn": "workloads.churn:Churn",
 }
 
 
