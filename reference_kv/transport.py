@@ -270,6 +270,9 @@ class Transport:
             p.task.cancel()
 
     def send(self, peer_id: int, kind: int, payload) -> bool:
+        if kind not in self.limits:
+            # Peers run this code too and would close the connection on it: a programming error, said at once.
+            raise ValueError(f"frame kind {kind} has no size limit; give it one where its owner sets `limits`")
         p = self._peers.get(peer_id)
         if p is None or not p.send(encode_frame(kind, payload)):
             self.on_unreachable(peer_id)

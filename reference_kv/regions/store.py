@@ -69,6 +69,10 @@ REGION_SNAP = 17  # [region_id, snapshot_transfer kind, payload]
 WANT_SNAP = 18  # [region_id, node]: an empty replica asks the leader for a snapshot
 META_CALL = 19  # [call id, from, op, arg]: propose op at the meta group, where the receiver leads it
 META_REPLY = 20  # [call id, ok, result]
+# The largest frame of each kind this store reads; the transport closes connections sending any other
+# kind, so a new kind gets its line here. Region frames wrap a group's message in [region_id, ...].
+FRAME_LIMITS = {REGION_RAFT: RAFT_FRAME_LIMIT + 64, REGION_SNAP: max(SNAPSHOT_FRAME_LIMITS.values()) + 64,
+                WANT_SNAP: 64, META_CALL: 1 << 20, META_REPLY: 1 << 20}
 WANT_EVERY_S = 1.0
 EARLY_REGIONS, EARLY_MESSAGES, EARLY_TTL_S = 16, 64, 2.0  # messages held for Regions not created yet
 UNKNOWN_REGION_S = 1.0  # held this long with no split creating it: an empty replica takes them
@@ -143,9 +147,7 @@ class Store:
             await self._open_peer(region.id, region)
         self.transport.on_frame = self._on_frame
         self.transport.on_unreachable = self._on_unreachable
-        # A Region frame wraps its group's message in [region_id, ...]: a little over the inner limit.
-        self.transport.limits = {REGION_RAFT: RAFT_FRAME_LIMIT + 64, WANT_SNAP: 64,
-                                 REGION_SNAP: max(SNAPSHOT_FRAME_LIMITS.values()) + 64}
+        self.transport.limits = FRAME_LIMITS
         self.transport.addresses.pop(self.id, None)
         await self.transport.start()
         loop = asyncio.get_running_loop()

@@ -144,3 +144,11 @@ def test_six_connections_announcing_64mib_do_not_grow_a_node(make_cluster):
         s.close()
     assert grown < 64 << 20, f"node grew by {grown >> 20} MiB"
     assert c.status(1) is not None
+
+
+@pytest.mark.unit
+def test_sending_a_kind_without_a_limit_fails_at_the_sender():
+    """The receiving peer would close the connection on it; the sender says so at once instead."""
+    t = Transport("127.0.0.1:1", {}, limits={RAFT: 100})
+    with pytest.raises(ValueError, match="no size limit"):
+        t.send(2, 19, [1])
