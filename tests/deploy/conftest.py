@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from reference_kv import admin
+
 DOMAIN = "kv.ns.svc.cluster.local"
 STS = "kv"
 
@@ -135,11 +137,7 @@ class DnsCluster:
         return p
 
     def status(self, ordinal: int) -> dict | None:
-        try:
-            code, body = http(self.address(ordinal), "GET", "/status", timeout=0.5)
-        except OSError:
-            return None
-        return body if code == 200 else None
+        return admin.status(self.address(ordinal), timeout=0.5)
 
     def wait_leader(self, timeout: float = 15.0, exclude: tuple[int, ...] = ()) -> int:
         """-> the leader's id once every running node agrees on it."""
