@@ -137,6 +137,7 @@ async def _serve(args) -> int:
         read_mode=args.read_mode, snapshot_every=args.snapshot_every, tick_ms=args.tick_ms,
         election_ticks=args.election_ticks, heartbeat_ticks=args.heartbeat_ticks, join=args.join,
         unsafe_bug=args.unsafe_bug, request_timeout=args.request_timeout,
+        peer_address=args.peers.get(args.id) or args.peer_listen,
     )
     node = Node(cfg, opener, peer_transport(args, args.peers))
     host, port = split_hostport(args.listen)

@@ -1,4 +1,9 @@
-"""A local cluster of reference-KV node processes on loopback: up, down, status.
+"""A local cluster of reference-KV node processes on loopback: up, down, status, remove, rejoin.
+
+`remove` and `rejoin` are the supported way back for a member that lost its
+data (see identity.py): it is removed from the configuration, started afresh
+with --join, added as a learner that catches up (by snapshot when the log was
+compacted) and promoted to voter once caught up.
 
 The cluster directory holds `cluster.json` (ids, addresses, options: enough to
 bring any node back), `ca/` (the cluster CA that signs the peer certificates)
@@ -11,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -51,12 +57,12 @@ def load_config(root: Path) -> dict | None:
         raise ValueError(f"{p} is not a cluster config: {e}") from None
 
 
-def node_argv(cfg: dict, root: Path, nid: int, python: str = sys.executable) -> list[str]:
+def node_argv(cfg: dict, root: Path, nid: int, python: str = sys.executable, join: bool = False) -> list[str]:
     nodes = {n["id"]: n for n in cfg["nodes"]}
     return launch.node_argv(nid, listen=nodes[nid]["address"], peer_listen=nodes[nid]["peer_address"],
                             peers={i: n["peer_address"] for i, n in nodes.items()},
                             peer_clients={i: n["address"] for i, n in nodes.items()},
-                            data_dir=node_dir(root, nid) / "data", python=python,
+                            data_dir=node_dir(root, nid) / "data", python=python, join=join,
                             peer_tls=node_dir(root, nid) / "tls" if cfg.get("peer_tls") else None,
                             **cfg.get("options", {}))
 
@@ -81,11 +87,11 @@ def _is_our_node(pid: int, nid: int) -> bool:
     return b"reference_kv" in cmd and b"--id" in cmd and cmd[cmd.index(b"--id") + 1] == str(nid).encode()
 
 
-def start_node(cfg: dict, root: Path, nid: int) -> subprocess.Popen:
+def start_node(cfg: dict, root: Path, nid: int, join: bool = False) -> subprocess.Popen:
     d = node_dir(root, nid)
     d.mkdir(parents=True, exist_ok=True)
     with open(d / "node.log", "ab") as logf:
-        proc = subprocess.Popen(node_argv(cfg, root, nid), stdin=subprocess.DEVNULL, stdout=logf,
+        proc = subprocess.Popen(node_argv(cfg, root, nid, join=join), stdin=subprocess.DEVNULL, stdout=logf,
                                 stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
     (d / "node.pid").write_text(f"{proc.pid}\n")
     return proc
@@ -115,7 +121,7 @@ def up(root: Path, n: int = 3, wait: float = 15.0, **options) -> tuple[dict, lis
         # loaded machine can take long enough for that to look like a node that died.
         dead = [nid for nid, p in procs.items() if p.poll() is not None]
         if dead:
-            raise RuntimeError(f"node {dead[0]} exited at start; see {node_dir(root, dead[0]) / 'node.log'}")
+            raise RuntimeError(_exited(root, dead[0]))
         if all(r["role"] not in ("down", "starting") for r in rows) and any(r["role"] == "leader" for r in rows):
             break
         time.sleep(0.1)
@@ -145,3 +151,104 @@ def down(root: Path, cfg: dict, grace: float = 5.0) -> list[int]:
     for nid in running:
         (node_dir(root, nid) / "node.pid").unlink(missing_ok=True)
     return sorted(running)
+
+
+def _exited(root: Path, nid: int) -> str:
+    """Why node nid exited at start: its own last line (a refusal names the remedy), and where its log is."""
+    log = node_dir(root, nid) / "node.log"
+    try:
+        last = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()][-1]
+    except (OSError, IndexError):
+        last = ""
+    return f"node {nid} exited at start: {last.strip()} (log: {log})" if last else f"node {nid} exited at start; see {log}"
+
+
+def _node(cfg: dict, nid: int) -> dict:
+    for n in cfg["nodes"]:
+        if n["id"] == nid:
+            return n
+    raise ValueError(f"no node {nid} in this cluster (nodes: {', '.join(str(n['id']) for n in cfg['nodes'])})")
+
+
+def _leader(cfg: dict, exclude=()) -> tuple[int, str, dict] | None:
+    for n in cfg["nodes"]:
+        if n["id"] in exclude:
+            continue
+        st = admin.status(n["address"], timeout=0.5)
+        if st and st.get("role") == "leader":
+            return n["id"], n["address"], st
+    return None
+
+
+def at_leader(cfg: dict, method: str, path: str, body=None, wait: float = 20.0, exclude=()) -> dict:
+    """An admin request to whoever leads now, asked again while the answer is not-leader or none."""
+    deadline = time.monotonic() + wait
+    last = "no leader"
+    while time.monotonic() < deadline:
+        lead = _leader(cfg, exclude)
+        if lead is not None:
+            try:
+                code, reply = admin.http(lead[1], method, path, body, timeout=max(0.5, deadline - time.monotonic()))
+            except OSError as e:
+                code, reply = None, {"error": str(e)}
+            if code == 200:
+                return reply
+            last = f"{code}: {reply.get('error')}"
+            if code not in (None, 503, 504):
+                raise RuntimeError(f"{method} {path} refused by the leader (node {lead[0]}): {last}")
+        time.sleep(0.2)
+    raise RuntimeError(f"{method} {path} did not succeed within {wait:.0f}s ({last})")
+
+
+def remove(root: Path, cfg: dict, nid: int, out=print) -> None:
+    """Remove node nid from the configuration (it stays stopped; its data is no longer a member's)."""
+    _node(cfg, nid)
+    lead = _leader(cfg)
+    if lead is not None and nid not in lead[2].get("voters", []) + lead[2].get("learners", []):
+        out(f"node {nid} is not a member (voters {lead[2].get('voters')}); nothing to remove")
+        return
+    at_leader(cfg, "DELETE", f"/admin/members/{nid}")
+    out(f"node {nid} removed from the configuration")
+
+
+def rejoin(root: Path, cfg: dict, nid: int, wait: float = 120.0, out=print) -> None:
+    """The way back for node nid: stop it, remove it if it is still a member, start it afresh with
+    --join (its data directory is emptied: a member that lost its log may not keep a part of it),
+    add it as a learner, wait until it caught up, promote it."""
+    me = _node(cfg, nid)
+    pid = read_pid(root, nid)
+    if pid is not None:
+        out(f"stopping node {nid}")
+        down(root, {"nodes": [me]})
+    remove(root, cfg, nid, out)
+    data = node_dir(root, nid) / "data"
+    if data.exists():
+        shutil.rmtree(data)
+        out(f"emptied {data}")
+    proc = start_node(cfg, root, nid, join=True)
+    deadline = time.monotonic() + wait
+    while admin.status(me["address"], timeout=0.5) is None:
+        if proc.poll() is not None:
+            raise RuntimeError(_exited(root, nid))
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"node {nid} did not answer within {wait:.0f}s; see {node_dir(root, nid) / 'node.log'}")
+        time.sleep(0.1)
+    out(f"node {nid} started with --join")
+    at_leader(cfg, "POST", "/admin/members", {"id": nid, "peer_address": me["peer_address"], "address": me["address"]},
+              exclude=(nid,))
+    out(f"node {nid} added as a learner; catching up")
+    last = 0.0
+    while True:
+        lead, mine = _leader(cfg, exclude=(nid,)), admin.status(me["address"], timeout=0.5)
+        if lead and mine and mine.get("applied", 0) >= lead[2].get("commit", 0) > 0:
+            break
+        if proc.poll() is not None:
+            raise RuntimeError(_exited(root, nid))
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"node {nid} did not catch up within {wait:.0f}s; see {node_dir(root, nid) / 'node.log'}")
+        if time.monotonic() - last > 2:
+            last = time.monotonic()
+            out(f"  applied {(mine or {}).get('applied', 0)} of {(lead or [0, 0, {}])[2].get('commit', '?')}")
+        time.sleep(0.1)
+    at_leader(cfg, "POST", f"/admin/members/{nid}/promote", exclude=(nid,))
+    out(f"node {nid} caught up and promoted: a voter again")

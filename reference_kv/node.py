@@ -36,7 +36,7 @@ from pathlib import Path
 
 import msgpack
 
-from reference_kv import process
+from reference_kv import identity, process
 from reference_kv.runner import threads
 from reference_kv.raft import Config, InitialState, NotLeader, ProposalDropped, RawNode
 from reference_kv.raft.errors import InvalidConfChange
@@ -74,6 +74,7 @@ _ROLE_NAMES = {Role.FOLLOWER: "follower", Role.CANDIDATE: "candidate", Role.PRE_
 # the lease but not towards elections or CheckQuorum. A process that is merely
 # slow (waking every 20-30 ms) still counts all of its time.
 STALL_TICKS = 3
+STRANGER_S = 30.0  # how long a connection to a node that asked who we are outlives its question
 FSYNC_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
 
 
@@ -99,6 +100,7 @@ class NodeConfig:
     election_ticks: int = 10
     heartbeat_ticks: int = 1
     join: bool = False
+    peer_address: str = ""  # where peers dial this node (default: its entry in peers)
     unsafe_bug: str | None = None
     request_timeout: float = 3.0
     seed: int | None = None
@@ -232,6 +234,7 @@ class Node:
         self._drain_waiters: list[asyncio.Future] = []
         self._unwritten_hs: HardState | None = None
         self._votes_inflight = 0  # queued writes of a new term or vote
+        self.raw: RawNode | None = None
 
     # --- lifecycle -----------------------------------------------------------------
     async def start(self) -> None:
@@ -246,7 +249,9 @@ class Node:
             # Crashed between recording a snapshot and keeping its checkpoint: take it again.
             await self._io(self._checkpoint_now)
             loaded = await self._io(self.sm.load)
-        fresh = loaded.hard_state == HardState() and not loaded.conf_state.voters and not loaded.entries
+        fresh = (loaded.hard_state == HardState() and not loaded.conf_state.voters and not loaded.entries
+                 and loaded.snapshot is None)
+        await self._establish_identity(fresh)
         peers = () if self.cfg.join else tuple(sorted(self.cfg.peers))
         conf = loaded.conf_state
         if fresh and peers:
@@ -268,21 +273,63 @@ class Node:
         self._last_synced = loaded.hard_state
         self.term = loaded.hard_state.term
         self._members = dict(loaded.members)
-        self.snapshots = SnapshotTransfer(self.id, Path(self.cfg.data_dir) / "incoming", self._send_frame,
-                                          is_checkpoint_file, run=self._exec.run)
-        self.transport.on_frame = self._on_frame
-        self.transport.on_unreachable = self._on_unreachable
-        self.transport.limits = {RAFT: RAFT_FRAME_LIMIT, **SNAPSHOT_FRAME_LIMITS}
         for nid, (peer, _client) in self._members.items():
             if nid not in self.cfg.peers and nid != self.id and peer:
-                self.transport.addresses.setdefault(nid, peer)
-        self.transport.addresses.pop(self.id, None)
-        await self.transport.start()
+                self.transport.add_peer(nid, peer)
         loop = asyncio.get_running_loop()
         self._last_tick = self.clock.now()  # loading the log is not time the cluster saw us absent
         self._tasks = [loop.create_task(self._ticker()), loop.create_task(self._ready_loop())]
         log.info("node %d started: term %d, applied %d, snapshot %d, voters %s",
                  self.id, self.term, self.applied, self.snapshot_index, conf.voters)
+
+    async def _establish_identity(self, fresh: bool) -> None:
+        """Load (or create) this data directory's identity, start the transport, and, for a new
+        member, wait until the cluster has formed (or refuse to start: see identity.py)."""
+        ident, write = identity.establish(await self._io(identity.load, self.db), self.id, fresh, self.cfg.join,
+                                          self.rng, self.cfg.data_dir)
+        if write:
+            await self._io(identity.save, self.db, ident)
+        self.snapshots = SnapshotTransfer(self.id, Path(self.cfg.data_dir) / "incoming", self._send_frame,
+                                          is_checkpoint_file, run=self._exec.run)
+        self.formation = identity.Formation(
+            ident, self.cfg.peers, self._send_frame, lambda i: self._io(identity.save, self.db, i), self.clock,
+            conf=self._conf_now, address=self.cfg.peer_address or self.cfg.peers.get(self.id, ""),
+            route=self._route_to_stranger)
+        self.transport.on_frame = self._on_frame
+        self.transport.on_unreachable = self._on_unreachable
+        self.transport.limits = {RAFT: RAFT_FRAME_LIMIT, identity.IDENTITY: identity.FRAME_LIMIT,
+                                 **SNAPSHOT_FRAME_LIMITS}
+        self.transport.addresses.pop(self.id, None)
+        await self.transport.start()
+        if (not ident.formed and not ident.joined) or (ident.joined and fresh and not ident.cluster):
+            try:
+                await self.formation.run()
+            except identity.Refused:
+                if fresh:
+                    await self._io(identity.forget, self.db)
+                raise
+
+    def _route_to_stranger(self, peer: int, address: str) -> None:
+        """A node we do not know asks who we are (it joins): answer on a connection to the address it
+        gave, dropped again unless it became a member meanwhile."""
+        if peer in self.transport.addresses or peer == self.id:
+            return
+        self.transport.add_peer(peer, address)
+
+        def forget():
+            if peer not in self._members and peer not in self.cfg.peers and not self._stopped:
+                self.transport.remove_peer(peer)
+        asyncio.get_running_loop().call_later(STRANGER_S, forget)
+
+    def _conf_now(self):
+        if self.raw is None:
+            return None
+        st = self.raw.status()
+        return st["voters"], st["learners"]
+
+    @property
+    def cluster_id(self) -> str:
+        return self.formation.saved.cluster_hex()
 
     async def stop(self) -> None:
         self._stopped = True
@@ -306,6 +353,8 @@ class Node:
     # --- inputs ----------------------------------------------------------------------
     def _on_frame(self, kind: int, payload) -> None:
         if kind == RAFT:
+            if self.raw is None:
+                return  # not a member yet (the cluster is forming)
             try:
                 self.raw.step(from_wire(payload))
             except Exception as e:  # a message the core rejects must not kill the node
@@ -313,9 +362,12 @@ class Node:
             self._wake.set()
         elif kind in (OFFER, CHUNK, ACK):
             self.snapshots.on_frame(kind, payload)
+        elif kind == identity.IDENTITY:
+            self.formation.on_frame(payload)
 
     def _on_unreachable(self, peer: int) -> None:
-        self.raw.report_unreachable(peer)
+        if self.raw is not None:
+            self.raw.report_unreachable(peer)
 
     def _send_frame(self, to: int, kind: int, payload) -> None:
         self.transport.send(to, kind, payload)
@@ -584,8 +636,10 @@ class Node:
             try:
                 peer, client = msgpack.unpackb(cc.context, raw=False)
                 self._members[cc.node_id] = (peer, client)
-                if cc.node_id != self.id and cc.node_id not in self.cfg.peers:
-                    self.transport.add_peer(cc.node_id, peer)
+                if cc.node_id != self.id:
+                    # An initial member removed and added back is dialled where --peers says (a
+                    # proxy on the local backend), else where the change says.
+                    self.transport.add_peer(cc.node_id, self.cfg.peers.get(cc.node_id) or peer)
             except (ValueError, TypeError, msgpack.UnpackException):
                 log.warning("conf change for %d with unreadable context", cc.node_id)
         elif cc.type == ConfChangeType.REMOVE and cc.node_id != self.id:
@@ -816,6 +870,7 @@ class Node:
             self.db = self._open_storage(self.db_path, True)
             self.sm.db = self.db
             self.sm.adopt_snapshot(meta, hard_state)
+            identity.save(self.db, self.formation.saved)  # the checkpoint carried the sender's
             shutil.rmtree(old, ignore_errors=True)
             self.snapshots.clear()
             return self._checkpoint_now()  # so this node can send it on if it leads later
@@ -855,7 +910,8 @@ class Node:
             "leader": self.leader or None, "leader_address": self.leader_address(),
             "commit": st.get("commit", 0), "applied": self.applied,
             "snapshot_index": self.snapshot_index, "log_size": self.sm.last_index - self.snapshot_index,
-            "read_mode": self.read_mode, "incarnation": self.incarnation,
+            "read_mode": self.read_mode, "incarnation": self.incarnation, "cluster_id": self.cluster_id,
+            "voters": st.get("voters", []), "learners": st.get("learners", []),
         }
 
     def metrics_text(self) -> str:

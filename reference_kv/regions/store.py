@@ -44,7 +44,7 @@ from pathlib import Path
 
 import msgpack
 
-from reference_kv import process
+from reference_kv import identity, process
 from reference_kv.runner import threads
 from reference_kv.node import STALL_TICKS, AsyncioClock, NodeConfig, not_leader, timeout
 from reference_kv.raft.types import (
@@ -72,7 +72,8 @@ META_REPLY = 20  # [call id, ok, result]
 # The largest frame of each kind this store reads; the transport closes connections sending any other
 # kind, so a new kind gets its line here. Region frames wrap a group's message in [region_id, ...].
 FRAME_LIMITS = {REGION_RAFT: RAFT_FRAME_LIMIT + 64, REGION_SNAP: max(SNAPSHOT_FRAME_LIMITS.values()) + 64,
-                WANT_SNAP: 64, META_CALL: 1 << 20, META_REPLY: 1 << 20}
+                WANT_SNAP: 64, META_CALL: 1 << 20, META_REPLY: 1 << 20,
+                identity.IDENTITY: identity.FRAME_LIMIT}
 WANT_EVERY_S = 1.0
 EARLY_REGIONS, EARLY_MESSAGES, EARLY_TTL_S = 16, 64, 2.0  # messages held for Regions not created yet
 UNKNOWN_REGION_S = 1.0  # held this long with no split creating it: an empty replica takes them
@@ -110,6 +111,7 @@ class Store:
         self._exec = runners("storage")
         self._scan = runners("scan")  # range scans and file work, off the storage lane
         self.peers: dict[int, RegionPeer] = {}
+        self.meta: RegionPeer | None = None  # the meta group's replica, once the store is a member
         self.incarnation = self.rng.getrandbits(48).to_bytes(6, "big").hex()  # a restart, as the suite's monitor tells it
         self.splits = 0
         self.merges = 0
@@ -138,23 +140,48 @@ class Store:
         Path(self.cfg.data_dir).mkdir(parents=True, exist_ok=True)
         self.db = await self._io(self._open_storage, Path(self.cfg.data_dir) / "db", False)
         hosted = await self._io(self._hosted)
-        if not hosted:
-            if not self.cfg.peers:
-                raise ValueError("a fresh region store needs --peers (joining is not supported)")
-            hosted = await self._io(self._bootstrap)
-        self.meta = await self._open_peer(layout.META_REGION, None)
-        for region in hosted:
-            await self._open_peer(region.id, region)
+        if not hosted and not self.cfg.peers:
+            raise ValueError("a fresh region store needs --peers (joining is not supported)")
         self.transport.on_frame = self._on_frame
         self.transport.on_unreachable = self._on_unreachable
         self.transport.limits = FRAME_LIMITS
         self.transport.addresses.pop(self.id, None)
-        await self.transport.start()
+        await self._establish_identity(fresh=not hosted)
+        if not hosted:
+            hosted = await self._io(self._bootstrap)
+        self.meta = await self._open_peer(layout.META_REGION, None)
+        for region in hosted:
+            await self._open_peer(region.id, region)
         loop = asyncio.get_running_loop()
         self._last_tick = self.clock.now()
         self._tasks = [loop.create_task(f()) for f in (self._ticker, self._ready_loop, self._split_loop,
                                                        self._publish_loop, self._balance_loop, self._merge_loop)]
         log.info("store %d started: %d regions", self.id, len(hosted))
+
+    async def _establish_identity(self, fresh: bool) -> None:
+        """As the node's (see identity.py): a store whose data is gone never votes as that store again."""
+        ident, write = identity.establish(await self._io(identity.load, self.db), self.id, fresh, self.cfg.join,
+                                          self.rng, self.cfg.data_dir)
+        if write:
+            await self._io(identity.save, self.db, ident)
+        self.formation = identity.Formation(
+            ident, self.cfg.peers, self.transport.send, lambda i: self._io(identity.save, self.db, i), self.clock,
+            conf=self._meta_conf, address=self.cfg.peers.get(self.id, ""))
+        await self.transport.start()
+        if (not ident.formed and not ident.joined) or (ident.joined and fresh and not ident.cluster):
+            try:
+                await self.formation.run()
+            except identity.Refused:
+                if fresh:
+                    await self._io(identity.forget, self.db)
+                raise
+
+    def _meta_conf(self):
+        meta = self.peers.get(layout.META_REGION)
+        if meta is None:
+            return None
+        st = meta.raw.status()
+        return st["voters"], st["learners"]
 
     async def stop(self) -> None:
         for t in self._tasks:
@@ -217,6 +244,9 @@ class Store:
 
     # --- inputs ----------------------------------------------------------------------
     def _on_frame(self, kind: int, payload) -> None:
+        if kind == identity.IDENTITY:
+            self.formation.on_frame(payload)
+            return
         if kind == META_CALL:
             self._on_meta_call(payload)
             return
@@ -810,6 +840,8 @@ class Store:
             await self.clock.sleep(0.05)
 
     def _on_meta_call(self, payload) -> None:
+        if self.meta is None:
+            return  # still forming: the caller asks again
         if not (isinstance(payload, list) and len(payload) == 4 and type(payload[0]) is int
                 and type(payload[1]) is int and payload[2] in meta.META_OPS):
             log.warning("store %d: malformed meta call refused", self.id)

@@ -78,6 +78,7 @@ class SimCluster:
                                seed=self.rng.getrandbits(32), **kw)
         from reference_kv.node import NodeConfig
         return NodeConfig(id=i, data_dir=self.data_dir(i), peers=peers, peer_clients=clients, join=join,
+                          peer_address=self.address(i),
                           seed=self.rng.getrandbits(32), **kw)
 
     # --- lifecycle -----------------------------------------------------------------
@@ -104,7 +105,11 @@ class SimCluster:
         if i not in self.ids:
             self.ids.append(i)
         node = self.make(i, join, **extra)
-        await node.start()
+        try:
+            await node.start()
+        except BaseException:
+            await node.transport.close()  # a refused start leaves nothing listening
+            raise
         self.nodes[i] = node
         self.incarnations += 1
         return node
@@ -144,6 +149,11 @@ class SimCluster:
     async def close(self) -> None:
         for i in list(self.nodes):
             await self.crash(i, lose_unsynced=False)
+
+    @property
+    def failures(self) -> list:
+        """Fatal errors of nodes and frames the real transport would have refused: a test wants none."""
+        return self.fatal + self.net.errors
 
     def _on_fatal(self, i: int, what: str, exc) -> None:
         self.fatal.append((i, what, exc))

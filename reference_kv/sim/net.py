@@ -27,6 +27,7 @@ class Network:
         self.sent = 0
         self.delivered = 0
         self.filter = None  # callable(frm, to, kind, payload) -> True to drop the frame
+        self.errors: list[str] = []  # frames the real transport would have refused
 
     def transport(self, node_id: int, peers: dict[int, str]) -> "MemTransport":
         return MemTransport(self, node_id, peers)
@@ -76,6 +77,8 @@ class MemTransport:
         self.addresses = dict(peers)
         self.on_frame = lambda kind, payload: None
         self.on_unreachable = lambda peer: None
+        self.limits: dict[int, int] | None = None  # as Transport.limits: set, they are enforced
+        self.refused = 0
         self.up = False
         self.paused = False
         self._held: list[bytes] = []
@@ -128,6 +131,11 @@ class MemTransport:
             self._handle(frame)
 
     def _handle(self, frame: bytes) -> None:
-        self.net.delivered += 1
         kind, payload = msgpack.unpackb(frame, raw=False)
+        if self.limits is not None and (kind not in self.limits or len(frame) > self.limits[kind]):
+            self.refused += 1  # the real transport drops the connection: a kind nobody owns is a bug
+            self.net.errors.append(f"node {self.id}: frame of kind {kind} ({len(frame)} bytes) over its limit "
+                                   f"{self.limits.get(kind)}: the real transport would drop the connection")
+            return
+        self.net.delivered += 1
         self.on_frame(kind, payload)

@@ -1,4 +1,4 @@
-"""`splitbrain cluster up|down|status`: a local reference-KV cluster of real processes on loopback."""
+"""`splitbrain cluster up|down|status|remove|rejoin`: a local reference-KV cluster of real processes on loopback."""
 from __future__ import annotations
 
 HELP = "start, stop or inspect a local reference-KV cluster (processes on 127.0.0.1)"
@@ -6,9 +6,13 @@ DEFAULT_DIR = "results/cluster"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("action", choices=("up", "down", "status"),
+    parser.add_argument("action", choices=("up", "down", "status", "remove", "rejoin"),
                         help="up: start the nodes not running (creating the cluster if new); "
-                             "down: stop them; status: one line (or JSON object) per node")
+                             "down: stop them; status: one line (or JSON object) per node; "
+                             "remove NODE: take it out of the configuration; rejoin NODE: the way back for a "
+                             "member that lost its data (remove, start it empty with --join, add it as a learner, "
+                             "promote it once caught up)")
+    parser.add_argument("node", nargs="?", type=int, help="the node id for remove and rejoin")
     parser.add_argument("--nodes", type=int, default=3, help="cluster size when creating it (default 3)")
     parser.add_argument("--dir", default=DEFAULT_DIR, help=f"cluster directory (default {DEFAULT_DIR})")
     parser.add_argument("--json", action="store_true", help="print status as a JSON list")
@@ -58,6 +62,14 @@ def run(args) -> int:
             print("[]")
             return 0
         raise UsageError(f"no cluster in {root} (run `splitbrain cluster up --dir {root}` first)")
+    if args.action in ("remove", "rejoin"):
+        if args.node is None:
+            raise UsageError(f"cluster {args.action} needs a node id (e.g. `splitbrain cluster {args.action} 3`)")
+        try:
+            (cluster.remove if args.action == "remove" else cluster.rejoin)(root, cfg, args.node)
+        except (ValueError, RuntimeError) as e:
+            raise UsageError(str(e)) from None
+        return 0
     if args.action == "down":
         stopped = cluster.down(root, cfg)
         print(json.dumps({"stopped": stopped}) if args.json else f"stopped {len(stopped)} node(s) {stopped or ''}".rstrip())

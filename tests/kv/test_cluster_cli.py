@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,7 +12,10 @@ import time
 
 import pytest
 
+from reference_kv.admin import status
 from reference_kv.client import Client
+
+from .harness import http
 
 pytestmark = pytest.mark.integration
 
@@ -68,3 +73,32 @@ def test_up_status_down_and_up_restarts_a_killed_node(cluster_dir):
 def test_status_without_cluster_is_a_usage_error(tmp_path):
     p = sb("status", "--dir", str(tmp_path / "none"), check=False)
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_a_wiped_node_is_refused_and_rejoins_by_remove_learner_snapshot_promote(cluster_dir):
+    rows = json.loads(sb("up", "--dir", str(cluster_dir), "--nodes", "3", "--snapshot-every", "20",
+                         "--json").stdout)
+    addresses = [r["address"] for r in rows]
+    with Client(addresses, timeout=5) as cl:
+        for i in range(50):
+            cl.put(f"k{i}", i)
+    victim = next(r for r in rows if r["role"] != "leader")
+    os.kill(victim["pid"], signal.SIGKILL)
+    shutil.rmtree(cluster_dir / "nodes" / str(victim["id"]) / "data")
+    with Client(addresses, timeout=5) as cl:
+        for i in range(50, 80):
+            cl.put(f"k{i}", i)
+
+    p = sb("up", "--dir", str(cluster_dir), check=False)  # the same command line as before
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert "lost its data" in p.stderr and f"cluster rejoin {victim['id']}" in p.stderr, p.stderr
+
+    p = sb("rejoin", str(victim["id"]), "--dir", str(cluster_dir), check=False)
+    assert p.returncode == 0, p.stderr + p.stdout
+    assert "promoted" in p.stdout
+    me = status(victim["address"])
+    assert me["role"] == "follower" and victim["id"] in me["voters"], me
+    _, metrics = http(victim["address"], "GET", "/metrics")
+    assert re.search(r"^reference_kv_snapshots_installed_total [1-9]", metrics, re.M), "no catch-up by snapshot"
+    with Client([victim["address"]], timeout=5) as cl:
+        assert [cl.get(f"k{i}", read="follower") for i in range(80)] == list(range(80))

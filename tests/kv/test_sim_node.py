@@ -44,7 +44,7 @@ def test_a_second_membership_change_waits_for_the_first_to_be_applied(tmp_path):
         await c.stop(lead)
         n = await c.start(lead)
         assert n.raw.status()["voters"] == [1, 2, 3, 4, 5, 6], "the persisted configuration lost a promotion"
-        assert not c.fatal
+        assert not c.failures, c.failures
         await c.close()
     run(main())
 
