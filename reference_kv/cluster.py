@@ -122,7 +122,7 @@ def up(root: Path, n: int = 3, wait: float = 15.0, **options) -> tuple[dict, lis
         dead = [nid for nid, p in procs.items() if p.poll() is not None]
         if dead:
             raise RuntimeError(_exited(root, dead[0]))
-        if all(r["role"] not in ("down", "starting") for r in rows) and any(r["role"] == "leader" for r in rows):
+        if all(r["role"] not in ("down", "starting", "forming") for r in rows) and any(r["role"] == "leader" for r in rows):
             break
         time.sleep(0.1)
     else:

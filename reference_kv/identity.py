@@ -40,7 +40,7 @@ import msgpack
 log = logging.getLogger("reference_kv.identity")
 
 IDENTITY_KEY = b"\x02id"  # beside the node's hard state; a Region store keeps one for the store
-# transport frame kind: [request, from, token, [[id, token]...], formed, cluster, voters, learners, address]
+# transport frame kind: [request, from, token, [[id, token]...], formed, cluster, voters, learners, address, applied]
 IDENTITY = 21
 FRAME_LIMIT = 64 << 10
 RETRY_S = 0.05
@@ -149,15 +149,15 @@ class Formation:
     # --- frames -------------------------------------------------------------------------
     def frame(self, request: bool) -> list:
         i = self.saved
-        conf = self.conf() if i.formed else None
-        voters, learners = conf if conf is not None else ((), ())
+        conf = self.conf() if i.formed or i.joined else None
+        voters, learners, applied = conf if conf is not None else ((), (), 0)
         return [request, i.member, i.token, sorted(i.tokens.items()), i.formed, i.cluster,
-                list(voters), list(learners), self.address if request else ""]
+                list(voters), list(learners), self.address if request else "", applied]
 
     def on_frame(self, payload) -> None:
         try:
-            request, frm, token, tokens, formed, cluster, voters, learners, address = payload
-            frm, token, address = int(frm), int(token), str(address)
+            request, frm, token, tokens, formed, cluster, voters, learners, address, applied = payload
+            frm, token, address, applied = int(frm), int(token), str(address), int(applied)
             tokens = {int(a): int(b) for a, b in tokens}
             voters, learners = [int(v) for v in voters], [int(v) for v in learners]
         except (TypeError, ValueError):
@@ -169,7 +169,9 @@ class Formation:
             self.send(frm, IDENTITY, self.frame(False))
         if self.saved.formed and not self.saved.joined:
             return  # formed: we only answer
-        self._answers[frm] = [bool(formed), int(cluster), tokens, set(voters), token]
+        # A joined member that runs answers as formed: it knows the configuration as well.
+        formed = bool(formed) or (bool(voters) and bool(cluster))
+        self._answers[frm] = [formed, int(cluster), tokens, set(voters), token, applied]
         if not self.ident.joined:
             # What a peer saw is evidence too: its own token, and every token it recorded.
             seen = dict(tokens)
@@ -185,16 +187,10 @@ class Formation:
         """'formed', 'adopt' (a formed peer has our token), 'start' (a joiner may wait to be added), a
         refusal message, or None (keep asking)."""
         me = self.ident
-        for peer, (formed, cluster, tokens, voters, _token) in sorted(self._answers.items()):
+        if me.joined:
+            return self._join_verdict()
+        for peer, (formed, cluster, tokens, voters, _token, _applied) in sorted(self._answers.items()):
             known = tokens.get(me.member)
-            if me.joined:
-                # A learner counts for nothing (no quorum, no election): joining as one is safe even if
-                # it was added before it started. A voter's acknowledgements and votes would be gone.
-                if formed and me.member in voters:
-                    return (f"node {me.member} is still a voter of cluster {cluster:016x} (node {peer} says so): "
-                            f"remove it first (DELETE /admin/members/{me.member} at the leader, or "
-                            f"`splitbrain cluster remove {me.member}`), then start it with --join and add it back")
-                continue
             if known is not None and known != me.token:
                 return (f"node {me.member}'s data directory is not the one cluster "
                         f"{cluster_id(tokens) if formed and not cluster else cluster:016x} knows (node {peer} "
@@ -208,12 +204,30 @@ class Formation:
                         f"with --join and add it as a learner (POST /admin/members at the leader)")
             if formed and known == me.token:
                 return "adopt"
-        if me.joined:
-            return "start" if any(a[0] for a in self._answers.values()) else None
         if set(me.tokens) >= self.initial and all(
                 p in self._answers and self._answers[p][2] == me.tokens for p in self.initial - {me.member}):
             return "formed"
         return None
+
+    def _join_verdict(self) -> str | None:
+        """A joiner runs once a majority of the voters answered and the freshest of them (the most
+        applied) does not count it as a voter. A learner counts for no quorum and no election, so
+        joining as one is safe even when it was added before it started; a voter's acknowledgements
+        and votes would be gone."""
+        me = self.ident
+        formed = {p: a for p, a in self._answers.items() if a[0]}
+        if not formed:
+            return None
+        peer, (_f, cluster, _tokens, voters, _token, _applied) = max(formed.items(), key=lambda kv: (kv[1][5], kv[0]))
+        others = voters - {me.member}
+        # Enough voters to meet every majority that could have committed a later configuration.
+        if sum(p in formed for p in others) < min(len(others), len(voters) - len(voters) // 2):
+            return None
+        if me.member in voters:
+            return (f"node {me.member} is still a voter of cluster {cluster:016x} (node {peer} says so): "
+                    f"remove it first (DELETE /admin/members/{me.member} at the leader, or "
+                    f"`splitbrain cluster remove {me.member}`), then start it with --join and add it back")
+        return "start"
 
     async def _save(self) -> None:
         snapshot = replace(self.ident, tokens=dict(self.ident.tokens))
@@ -262,3 +276,29 @@ class Formation:
                 await asyncio.wait_for(self._changed.wait(), max(0.0, next_ask - now))
             except asyncio.TimeoutError:
                 pass
+
+
+async def prepare(io, db, member: int, fresh: bool, join: bool, rng, data_dir, peers, send, clock, conf,
+                  address: str, route=lambda peer, address: None) -> tuple[Formation, bool]:
+    """The identity this start runs with, written if new -> (its Formation, whether it must run first).
+
+    io(fn, *args) runs storage work on the storage lane. The node and the Region store both call
+    this, then serve their client API while `Formation.run()` decides (a liveness probe must answer
+    while the cluster forms)."""
+    ident, write = establish(await io(load, db), member, fresh, join, rng, data_dir)
+    if write:
+        await io(save, db, ident)
+    formation = Formation(ident, peers, send, lambda i: io(save, db, i), clock, conf=conf, address=address,
+                          route=route)
+    must = (not ident.formed and not ident.joined) or (ident.joined and fresh and not ident.cluster)
+    return formation, must
+
+
+async def form(formation: Formation, io, db, fresh: bool) -> None:
+    """Run the formation; a refused fresh start leaves the data directory as empty as it found it."""
+    try:
+        await formation.run()
+    except Refused:
+        if fresh:
+            await io(forget, db)
+        raise

@@ -234,7 +234,8 @@ class Node:
         self._drain_waiters: list[asyncio.Future] = []
         self._unwritten_hs: HardState | None = None
         self._votes_inflight = 0  # queued writes of a new term or vote
-        self.raw: RawNode | None = None
+        self.raw: RawNode | None = None  # None while the cluster forms (see identity.py)
+        self.running: asyncio.Future | None = None  # done when the core runs; a Refused exception if it may not
 
     # --- lifecycle -----------------------------------------------------------------
     async def start(self) -> None:
@@ -251,7 +252,37 @@ class Node:
             loaded = await self._io(self.sm.load)
         fresh = (loaded.hard_state == HardState() and not loaded.conf_state.voters and not loaded.entries
                  and loaded.snapshot is None)
-        await self._establish_identity(fresh)
+        self.running = asyncio.get_running_loop().create_future()
+        self.snapshots = SnapshotTransfer(self.id, Path(self.cfg.data_dir) / "incoming", self._send_frame,
+                                          is_checkpoint_file, run=self._exec.run)
+        self.formation, must_form = await identity.prepare(
+            self._io, self.db, self.id, fresh, self.cfg.join, self.rng, self.cfg.data_dir, self.cfg.peers,
+            self._send_frame, self.clock, self._conf_now, self.cfg.peer_address or self.cfg.peers.get(self.id, ""),
+            self._route_to_stranger)
+        self.transport.on_frame = self._on_frame
+        self.transport.on_unreachable = self._on_unreachable
+        self.transport.limits = {RAFT: RAFT_FRAME_LIMIT, identity.IDENTITY: identity.FRAME_LIMIT,
+                                 **SNAPSHOT_FRAME_LIMITS}
+        self.transport.addresses.pop(self.id, None)
+        await self.transport.start()
+        if must_form:
+            # The client API serves (status says "forming") while the cluster forms.
+            self._tasks = [asyncio.get_running_loop().create_task(self._form_then_begin(loaded, fresh))]
+        else:
+            await self._begin(loaded, fresh)
+
+    async def _form_then_begin(self, loaded, fresh: bool) -> None:
+        try:
+            await identity.form(self.formation, self._io, self.db, fresh)
+            await self._begin(loaded, fresh)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # a refusal names the remedy; the process exits with it
+            if not self.running.done():
+                self.running.set_exception(e)
+
+    async def _begin(self, loaded, fresh: bool) -> None:
+        """The Raft core and its loops, once this member may run."""
         peers = () if self.cfg.join else tuple(sorted(self.cfg.peers))
         conf = loaded.conf_state
         if fresh and peers:
@@ -278,36 +309,11 @@ class Node:
                 self.transport.add_peer(nid, peer)
         loop = asyncio.get_running_loop()
         self._last_tick = self.clock.now()  # loading the log is not time the cluster saw us absent
-        self._tasks = [loop.create_task(self._ticker()), loop.create_task(self._ready_loop())]
+        self._tasks += [loop.create_task(self._ticker()), loop.create_task(self._ready_loop())]
+        if not self.running.done():
+            self.running.set_result(None)
         log.info("node %d started: term %d, applied %d, snapshot %d, voters %s",
                  self.id, self.term, self.applied, self.snapshot_index, conf.voters)
-
-    async def _establish_identity(self, fresh: bool) -> None:
-        """Load (or create) this data directory's identity, start the transport, and, for a new
-        member, wait until the cluster has formed (or refuse to start: see identity.py)."""
-        ident, write = identity.establish(await self._io(identity.load, self.db), self.id, fresh, self.cfg.join,
-                                          self.rng, self.cfg.data_dir)
-        if write:
-            await self._io(identity.save, self.db, ident)
-        self.snapshots = SnapshotTransfer(self.id, Path(self.cfg.data_dir) / "incoming", self._send_frame,
-                                          is_checkpoint_file, run=self._exec.run)
-        self.formation = identity.Formation(
-            ident, self.cfg.peers, self._send_frame, lambda i: self._io(identity.save, self.db, i), self.clock,
-            conf=self._conf_now, address=self.cfg.peer_address or self.cfg.peers.get(self.id, ""),
-            route=self._route_to_stranger)
-        self.transport.on_frame = self._on_frame
-        self.transport.on_unreachable = self._on_unreachable
-        self.transport.limits = {RAFT: RAFT_FRAME_LIMIT, identity.IDENTITY: identity.FRAME_LIMIT,
-                                 **SNAPSHOT_FRAME_LIMITS}
-        self.transport.addresses.pop(self.id, None)
-        await self.transport.start()
-        if (not ident.formed and not ident.joined) or (ident.joined and fresh and not ident.cluster):
-            try:
-                await self.formation.run()
-            except identity.Refused:
-                if fresh:
-                    await self._io(identity.forget, self.db)
-                raise
 
     def _route_to_stranger(self, peer: int, address: str) -> None:
         """A node we do not know asks who we are (it joins): answer on a connection to the address it
@@ -325,7 +331,7 @@ class Node:
         if self.raw is None:
             return None
         st = self.raw.status()
-        return st["voters"], st["learners"]
+        return st["voters"], st["learners"], st["applied"]
 
     @property
     def cluster_id(self) -> str:
@@ -904,6 +910,10 @@ class Node:
         return self.client_address(self.leader)
 
     def status(self) -> dict:
+        if self.raw is None:
+            return {"id": self.id, "role": "forming", "term": 0, "leader": None, "leader_address": None,
+                    "commit": 0, "applied": 0, "snapshot_index": 0, "log_size": 0, "read_mode": self.read_mode,
+                    "incarnation": self.incarnation, "cluster_id": "", "voters": [], "learners": []}
         st = self.raw.status()
         return {
             "id": self.id, "role": _ROLE_NAMES.get(self.role, "follower"), "term": self.term,
@@ -916,7 +926,7 @@ class Node:
 
     def metrics_text(self) -> str:
         m = self.metrics
-        st = self.raw.status()
+        st = self.raw.status() if self.raw is not None else {}
         lines = []
 
         def metric(name, kind, help_, value, labels=""):

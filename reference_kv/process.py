@@ -58,6 +58,15 @@ async def wait_for_signal() -> None:
     await stop.wait()
 
 
+async def _failure(running: asyncio.Future) -> BaseException:
+    """Completes only if `running` fails: -> its exception."""
+    try:
+        await running
+    except Exception as e:
+        return e
+    await asyncio.Event().wait()
+
+
 async def serve(prog: str, what: str, backend, server, started: str) -> int:
     """Start backend (a node or a store) and its HTTP server; run until signalled; stop both."""
     try:
@@ -70,9 +79,18 @@ async def serve(prog: str, what: str, backend, server, started: str) -> int:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
     log.info("%s", started)
-    await wait_for_signal()
+    # The backend may still learn it must not run (a member that lost its data, see identity.py).
+    signalled = asyncio.ensure_future(wait_for_signal())
+    failed = asyncio.ensure_future(_failure(backend.running))
+    await asyncio.wait([signalled, failed], return_when=asyncio.FIRST_COMPLETED)
+    refused = failed.result() if failed.done() else None
+    signalled.cancel()
+    failed.cancel()
     await server.close()
     await backend.stop()
+    if refused:
+        print(f"{prog}: error: {refused}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -112,6 +112,7 @@ class Store:
         self._scan = runners("scan")  # range scans and file work, off the storage lane
         self.peers: dict[int, RegionPeer] = {}
         self.meta: RegionPeer | None = None  # the meta group's replica, once the store is a member
+        self.running: asyncio.Future | None = None  # done when the store runs; a Refused exception if it may not
         self.incarnation = self.rng.getrandbits(48).to_bytes(6, "big").hex()  # a restart, as the suite's monitor tells it
         self.splits = 0
         self.merges = 0
@@ -146,7 +147,29 @@ class Store:
         self.transport.on_unreachable = self._on_unreachable
         self.transport.limits = FRAME_LIMITS
         self.transport.addresses.pop(self.id, None)
-        await self._establish_identity(fresh=not hosted)
+        fresh = not hosted
+        self.running = asyncio.get_running_loop().create_future()
+        self.formation, must_form = await identity.prepare(
+            self._io, self.db, self.id, fresh, self.cfg.join, self.rng, self.cfg.data_dir, self.cfg.peers,
+            self.transport.send, self.clock, self._meta_conf, self.cfg.peers.get(self.id, ""))
+        await self.transport.start()
+        if must_form:
+            self._tasks = [asyncio.get_running_loop().create_task(self._form_then_begin(hosted, fresh))]
+        else:
+            await self._begin(hosted)
+
+    async def _form_then_begin(self, hosted, fresh: bool) -> None:
+        try:
+            await identity.form(self.formation, self._io, self.db, fresh)
+            await self._begin(hosted)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # a refusal names the remedy; the process exits with it
+            if not self.running.done():
+                self.running.set_exception(e)
+
+    async def _begin(self, hosted) -> None:
+        """The meta group, the hosted Regions and the store's loops, once this store may run."""
         if not hosted:
             hosted = await self._io(self._bootstrap)
         self.meta = await self._open_peer(layout.META_REGION, None)
@@ -154,34 +177,18 @@ class Store:
             await self._open_peer(region.id, region)
         loop = asyncio.get_running_loop()
         self._last_tick = self.clock.now()
-        self._tasks = [loop.create_task(f()) for f in (self._ticker, self._ready_loop, self._split_loop,
-                                                       self._publish_loop, self._balance_loop, self._merge_loop)]
+        self._tasks += [loop.create_task(f()) for f in (self._ticker, self._ready_loop, self._split_loop,
+                                                        self._publish_loop, self._balance_loop, self._merge_loop)]
+        if not self.running.done():
+            self.running.set_result(None)
         log.info("store %d started: %d regions", self.id, len(hosted))
-
-    async def _establish_identity(self, fresh: bool) -> None:
-        """As the node's (see identity.py): a store whose data is gone never votes as that store again."""
-        ident, write = identity.establish(await self._io(identity.load, self.db), self.id, fresh, self.cfg.join,
-                                          self.rng, self.cfg.data_dir)
-        if write:
-            await self._io(identity.save, self.db, ident)
-        self.formation = identity.Formation(
-            ident, self.cfg.peers, self.transport.send, lambda i: self._io(identity.save, self.db, i), self.clock,
-            conf=self._meta_conf, address=self.cfg.peers.get(self.id, ""))
-        await self.transport.start()
-        if (not ident.formed and not ident.joined) or (ident.joined and fresh and not ident.cluster):
-            try:
-                await self.formation.run()
-            except identity.Refused:
-                if fresh:
-                    await self._io(identity.forget, self.db)
-                raise
 
     def _meta_conf(self):
         meta = self.peers.get(layout.META_REGION)
         if meta is None:
             return None
         st = meta.raw.status()
-        return st["voters"], st["learners"]
+        return st["voters"], st["learners"], st["applied"]
 
     async def stop(self) -> None:
         for t in self._tasks:
@@ -996,6 +1003,10 @@ class Store:
     # --- reporting -----------------------------------------------------------------------
     def status(self) -> dict:
         """The node's view for the suite's monitor: role, term, leader, commit of the META group (region 0)."""
+        if self.meta is None:
+            return {"id": self.id, "role": "forming", "term": 0, "leader": None, "leader_address": None,
+                    "commit": 0, "applied": 0, "snapshot_index": 0, "log_size": 0, "read_mode": self.read_mode,
+                    "regions": 0, "local_regions": 0, "leading": 0, "incarnation": self.incarnation}
         st = self.meta.status()
         data = self.data_peers()
         return {
@@ -1024,8 +1035,9 @@ class Store:
                  self.snapshots_installed),
                 ("log_entries", "gauge", "Raft log entries held (all groups).",
                  sum(p.sm.last_index - p.compacted for p in self.peers.values())),
-                ("term", "gauge", "Meta group term.", self.meta.term),
-                ("is_leader", "gauge", "1 if this node leads the meta group.", int(self.meta.role == Role.LEADER))]
+                ("term", "gauge", "Meta group term.", self.meta.term if self.meta else 0),
+                ("is_leader", "gauge", "1 if this node leads the meta group.",
+                 int(self.meta is not None and self.meta.role == Role.LEADER))]
         lines = []
         for name, kind, help_, value in rows:
             lines += [f"# HELP reference_kv_{name} {help_}", f"# TYPE reference_kv_{name} {kind}",

@@ -107,6 +107,7 @@ class SimCluster:
         node = self.make(i, join, **extra)
         try:
             await node.start()
+            await node.running  # formed, or refused
         except BaseException:
             await node.transport.close()  # a refused start leaves nothing listening
             raise

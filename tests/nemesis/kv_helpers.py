@@ -22,11 +22,11 @@ def reference_kv_missing() -> str | None:
     return None if r.returncode == 0 else "python -m reference_kv is not available yet"
 
 
-def kv_argv(a, storage: str = "memory"):
+def kv_argv(a, storage: str = "pebble"):
     return placed_argv(a, storage=storage, log_level="WARNING")
 
 
-def kv_specs(n: int = 3, storage: str = "memory") -> list[NodeSpec]:
+def kv_specs(n: int = 3, storage: str = "pebble") -> list[NodeSpec]:
     return [NodeSpec(id=str(i), argv=functools.partial(kv_argv, storage=storage)) for i in range(1, n + 1)]
 
 
