@@ -102,6 +102,8 @@ class MemTransport:
         return 8192 if peer_id in self.addresses else 0
 
     def send(self, peer_id: int, kind: int, payload) -> bool:
+        if self.limits is not None and kind not in self.limits:
+            raise ValueError(f"frame kind {kind} has no size limit; give it one where its owner sets `limits`")
         if not self.up:
             return False
         dst = self.net.endpoints.get(peer_id)

@@ -2,7 +2,6 @@
 bootstrap, refusal of a wiped voter, and the way back (remove, re-add as a learner, promote)."""
 from __future__ import annotations
 
-import asyncio
 
 import pytest
 
