@@ -27,6 +27,7 @@ import bisect
 import collections
 import itertools
 import logging
+import os
 import random
 import shutil
 import threading
@@ -174,6 +175,14 @@ class _Lane:
 
 def _nothing() -> None:
     pass
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def not_leader(leader: int, address: str | None) -> HTTPError:
@@ -866,17 +875,27 @@ class Node:
         if src is None:
             raise RuntimeError(f"snapshot {meta.index} was not received before its SNAP message")
 
+        def adopt(db) -> None:
+            # The checkpoint carries the sender's log, hard state and identity: ours replace them.
+            self.sm.db = db
+            self.sm.adopt_snapshot(meta, hard_state)
+            identity.save(db, self.formation.saved)
+
         def install():
+            # Made ours before it becomes our store, so a crash at any point leaves either the old
+            # store or the new one whole (never the sender's term, vote or identity in our place).
+            incoming = self._open_storage(src, True)
+            adopt(incoming)
+            incoming.close()
             self.db.close()
             old = self.db_path.with_name("db.old")
             shutil.rmtree(old, ignore_errors=True)
             if self.db_path.exists():
                 self.db_path.rename(old)
             src.rename(self.db_path)
+            _fsync_dir(self.db_path.parent)
             self.db = self._open_storage(self.db_path, True)
-            self.sm.db = self.db
-            self.sm.adopt_snapshot(meta, hard_state)
-            identity.save(self.db, self.formation.saved)  # the checkpoint carried the sender's
+            adopt(self.db)  # a store that lives in memory forgot it with the close
             shutil.rmtree(old, ignore_errors=True)
             self.snapshots.clear()
             return self._checkpoint_now()  # so this node can send it on if it leads later
@@ -893,9 +912,14 @@ class Node:
         log.info("node %d: installed snapshot %d", self.id, meta.index)
 
     def _recover_interrupted_install(self) -> None:
+        """A crash between the two renames of an install left db.old alone: the old store comes back.
+        With both there, the swap finished and db (adopted before it was moved in) is ours."""
         old = self.db_path.with_name("db.old")
-        if old.exists() and not self.db_path.exists():
-            old.rename(self.db_path)
+        if old.exists():
+            if self.db_path.exists():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.rename(self.db_path)
 
     # --- reporting ---------------------------------------------------------------------
     def client_address(self, node_id: int) -> str | None:

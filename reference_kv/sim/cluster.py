@@ -43,7 +43,9 @@ class PausableClock:
 
 
 class SimCluster:
-    def __init__(self, root: Path, n: int = 3, seed: int = 0, regions: bool = False, **options):
+    def __init__(self, root: Path, n: int = 3, seed: int = 0, regions: bool = False, opener=None, **options):
+        """opener(path, from_checkpoint) -> Storage replaces the simulated disks (e.g. real Pebble,
+        whose store is its directory: a rename moves it)."""
         self.root = Path(root)
         self.ids = list(range(1, n + 1))
         self.voters = list(self.ids)
@@ -51,6 +53,7 @@ class SimCluster:
         self.rng = random.Random(seed)
         self.net = Network(random.Random(self.rng.getrandbits(64)))
         self.disks = Disks()
+        self.opener = opener or self.disks.open
         self.regions = regions
         self.options = dict(tick_ms=10, election_ticks=10, heartbeat_ticks=3 if regions else 1,
                             request_timeout=3.0)
@@ -97,7 +100,7 @@ class SimCluster:
         else:
             from reference_kv.node import Node
             cls = Node
-        node = cls(cfg, self.disks.open, transport, clock=clock, runners=factory, rng=rng,
+        node = cls(cfg, self.opener, transport, clock=clock, runners=factory, rng=rng,
                    fatal=lambda what, exc, i=i: self._on_fatal(i, what, exc))
         return node
 

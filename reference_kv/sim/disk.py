@@ -50,9 +50,13 @@ class Disks:
 
     def __init__(self) -> None:
         self.disks: dict[Path, SimDisk] = {}
+        self.fail_opens: set[Path] = set()  # the next open of these paths fails (a crash at that instant)
 
     def open(self, path, from_checkpoint: bool = False) -> SimDisk:
         path = Path(path)
+        if path in self.fail_opens:
+            self.fail_opens.discard(path)
+            raise OSError(f"simulated crash opening {path}")
         if from_checkpoint:
             src = MemoryStorage.open(path)
             d = SimDisk()
