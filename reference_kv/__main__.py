@@ -12,7 +12,8 @@ from pathlib import Path
 from reference_kv.discovery import expand_argv
 from reference_kv.node import UNSAFE_BUGS
 from reference_kv import process
-from reference_kv.server import READ_MODES
+from reference_kv import readmodes
+from reference_kv.readmodes import READ_MODES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -91,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--peer-clients", type=_id_map, default={},
                    help="ID=HOST:PORT,... each node's client API address, for not-leader hints")
     p.add_argument("--data-dir", required=True, help="directory for this node's data (created if absent)")
-    p.add_argument("--read-mode", choices=READ_MODES, default="readindex",
+    p.add_argument("--read-mode", choices=READ_MODES, default=readmodes.DEFAULT,
                    help="default read mode; local-unsafe is UNSAFE (stale reads, to prove the checker)")
     p.add_argument("--snapshot-every", type=_positive, default=10000, help="snapshot every N applied entries")
     p.add_argument("--tick-ms", type=_positive, default=10, help="Raft tick interval in milliseconds")

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import collections
-import itertools
 import logging
 import os
 import random
@@ -37,24 +36,21 @@ from pathlib import Path
 
 import msgpack
 
-from reference_kv import identity, process
-from reference_kv.runner import threads
-from reference_kv.raft import Config, InitialState, NotLeader, ProposalDropped, RawNode
-from reference_kv.raft.errors import InvalidConfChange
+from reference_kv import errors, identity, process, readmodes
+from reference_kv.raft import Config, InitialState, RawNode
 from reference_kv.raft.types import (
     NONE, ConfChange, ConfChangeType, ConfState, EntryType, HardState, Message, MsgType, Role, from_wire, to_wire,
 )
-from reference_kv.server import HTTPError
+from reference_kv.replica import ROLE_NAMES, AsyncioClock, Replica, ticker
+from reference_kv.runner import threads
 from reference_kv.snapshot_transfer import ACK, CHUNK, OFFER, SnapshotTransfer
 from reference_kv.snapshot_transfer import FRAME_LIMITS as SNAPSHOT_FRAME_LIMITS
-from reference_kv.statemachine import StaleRequest, StateMachine, encode_command
+from reference_kv.statemachine import Applied, StateMachine, encode_command
 from reference_kv.storage.base import is_checkpoint_file
 from reference_kv.transport import RAFT, RAFT_FRAME_LIMIT
-from reference_kv.waiting import AppliedWaiters, fail_all, settle
 
 log = logging.getLogger("reference_kv.node")
 
-READ_MODES = ("readindex", "lease", "log", "follower", "local-unsafe")
 # Planted bugs (`--unsafe-bug NAME`), each one marked branch off the safe path,
 # so the suite can prove its campaigns find them (splitbrain/bugs.py holds the
 # catalogue and the campaigns). Those branching in the core are in raft/core.py.
@@ -69,24 +65,8 @@ UNSAFE_BUGS = (
     "snapshot-lost-entries",         # core._handle_snapshot: installing drops the log after the snapshot
     "lease-ignores-pause",           # node._catch_up_ticks: ticks missed while stopped are dropped
 )
-_ROLE_NAMES = {Role.FOLLOWER: "follower", Role.CANDIDATE: "candidate", Role.PRE_CANDIDATE: "candidate",
-               Role.LEADER: "leader", Role.LEARNER: "learner"}
-# Missed ticks beyond this many are a stall of our own process: they count for
-# the lease but not towards elections or CheckQuorum. A process that is merely
-# slow (waking every 20-30 ms) still counts all of its time.
-STALL_TICKS = 3
 STRANGER_S = 30.0  # how long a connection to a node that asked who we are outlives its question
 FSYNC_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
-
-
-class AsyncioClock:
-    """Real time through the event loop (asyncio sleeps keep working under libfaketime)."""
-
-    def now(self) -> float:
-        return asyncio.get_running_loop().time()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
 
 @dataclass
@@ -95,7 +75,7 @@ class NodeConfig:
     data_dir: Path
     peers: dict[int, str]  # voter id -> peer address this node dials (itself included)
     peer_clients: dict[int, str] = field(default_factory=dict)  # id -> client HTTP address (leader hints)
-    read_mode: str = "readindex"
+    read_mode: str = readmodes.DEFAULT
     snapshot_every: int = 10000
     tick_ms: int = 10
     election_ticks: int = 10
@@ -185,14 +165,6 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def not_leader(leader: int, address: str | None) -> HTTPError:
-    return HTTPError(503, {"error": "not_leader", "leader": leader or None, "leader_address": address})
-
-
-def timeout(why: str = "timeout") -> HTTPError:
-    return HTTPError(504, {"error": "timeout", "detail": why})
-
-
 class Node:
     def __init__(self, cfg: NodeConfig, open_storage, transport, clock=None, runners=None, rng=None, fatal=None):
         """open_storage(path, from_checkpoint: bool) -> Storage; transport: reference_kv.transport.Transport-like;
@@ -205,27 +177,16 @@ class Node:
         self.id = cfg.id
         self.read_mode = cfg.read_mode
         self.clock = clock or AsyncioClock()
-        self._last_tick = self.clock.now()
         self.transport = transport
         self._open_storage = open_storage
         self.db_path = Path(cfg.data_dir) / "db"
         self.snap_dir = Path(cfg.data_dir) / "snapshots"
         self._exec = runners("storage")
         self.metrics = _Metrics()
-        self.role = Role.FOLLOWER
-        self.leader = NONE
-        self.term = 0
-        self.applied = 0
+        self.replica: Replica | None = None  # the Raft core's driver, once this member may run
         self.snapshot_index = 0
         self._last_synced = HardState()
         self._members: dict[int, tuple[str, str]] = {}
-        self._pending: dict[int, asyncio.Future] = {}
-        self._pid = itertools.count(1)
-        self._apply_waiters = AppliedWaiters()
-        self._conf_waiters: dict[tuple[int, int], list[asyncio.Future]] = {}
-        self._read_queue: list[asyncio.Future] = []
-        self._read_rounds: dict[bytes, tuple[float, list[asyncio.Future]]] = {}
-        self._read_ctx = itertools.count(1)
         self._snapshotting = False
         self._sending_snap: set[int] = set()
         self._tasks: list[asyncio.Task] = []
@@ -300,25 +261,29 @@ class Node:
         config = Config(
             id=self.id, peers=peers, election_tick=self.cfg.election_ticks,
             heartbeat_tick=self.cfg.heartbeat_ticks,
-            read_only="lease_based" if self.read_mode == "lease" else "safe",
+            read_only=readmodes.core_read_only(self.read_mode),
             unsafe_bug=self.cfg.unsafe_bug, leader_ack_on_persist=True,
         )
         config.validate()
         state = InitialState(hard_state=loaded.hard_state, conf_state=conf, snapshot=loaded.snapshot,
                              entries=loaded.entries, applied=loaded.applied)
         self.raw = RawNode(config, state, self.rng)
-        self.applied = loaded.applied
+        # Loading the log is not time the cluster saw us absent: the replica's clock starts now.
+        self.replica = Replica(self.raw, node_id=self.id, clock=self.clock, tick_s=self.cfg.tick_ms / 1000,
+                               election_ticks=self.cfg.election_ticks, request_timeout=self.cfg.request_timeout,
+                               wake=self._wake.set, address_of=self.client_address, pid_base=self.id,
+                               bug=self._bug, on_conf=self._on_conf_applied)
+        self.replica.on_hard_state(loaded.hard_state)
         self._durable = self.sm.last_index
         self.snapshot_index = loaded.snapshot.index if loaded.snapshot else 0
         self._last_synced = loaded.hard_state
-        self.term = loaded.hard_state.term
         self._members = dict(loaded.members)
         for nid, (peer, _client) in self._members.items():
             if nid not in self.cfg.peers and nid != self.id and peer:
                 self.transport.add_peer(nid, peer)
         loop = asyncio.get_running_loop()
-        self._last_tick = self.clock.now()  # loading the log is not time the cluster saw us absent
-        self._tasks += [loop.create_task(self._ticker()), loop.create_task(self._ready_loop())]
+        self._tasks += [loop.create_task(ticker(self.clock, self.cfg.tick_ms / 1000, lambda: (self.replica,))),
+                        loop.create_task(self._ready_loop())]
         if not self.running.done():
             self.running.set_result(None)
         log.info("node %d started: term %d, applied %d, snapshot %d, voters %s",
@@ -341,6 +306,22 @@ class Node:
             return None
         st = self.raw.status()
         return st["voters"], st["learners"], st["applied"]
+
+    @property
+    def role(self) -> Role:
+        return self.replica.role if self.replica is not None else Role.FOLLOWER
+
+    @property
+    def leader(self) -> int:
+        return self.replica.leader if self.replica is not None else NONE
+
+    @property
+    def term(self) -> int:
+        return self.replica.term if self.replica is not None else 0
+
+    @property
+    def applied(self) -> int:
+        return self.replica.applied if self.replica is not None else 0
 
     @property
     def cluster_id(self) -> str:
@@ -386,50 +367,6 @@ class Node:
 
     def _send_frame(self, to: int, kind: int, payload) -> None:
         self.transport.send(to, kind, payload)
-
-    async def _ticker(self) -> None:
-        interval = self.cfg.tick_ms / 1000
-        while True:
-            await self.clock.sleep(max(0.0, self._last_tick + interval - self.clock.now()))
-            if self.clock.now() - self._last_tick >= 2 * interval:
-                # We did not run for a while (a starved or paused process).
-                # Read what peers sent meanwhile before counting the time as
-                # silence: otherwise a follower campaigns and a leader steps
-                # down over heartbeats that sit unread in the socket. (libuv
-                # fires timers before it polls sockets; two yields let one
-                # poll run first under either event loop.) Reads still catch
-                # up the ticks themselves before they trust a lease.
-                await asyncio.sleep(0)
-                await asyncio.sleep(0)
-            self._catch_up_ticks()
-
-    def _catch_up_ticks(self) -> None:
-        """Count every tick interval that really elapsed.
-
-        Time the process did not run (SIGSTOP, a stalled host, a long GC) still
-        counts for the lease: a leader that slept through its lease must wake
-        up knowing the lease is gone, not hold it for another election
-        timeout. A longer gap does not count as silence from peers (we could
-        not read them), so it starts no election and deposes no leader: past
-        STALL_TICKS the missed ticks only advance the lease clock. The burst
-        is capped because more than two election timeouts change nothing.
-        """
-        interval = self.cfg.tick_ms / 1000
-        now = self.clock.now()
-        owed = int((now - self._last_tick) / interval + 1e-6)  # floats: last + interval <= now yet (now - last) / interval < 1
-        if owed <= 0:
-            return
-        self._last_tick += owed * interval
-        if owed > 5 and self._bug("lease-ignores-pause"):
-            owed = 1  # UNSAFE planted bug: time spent stopped is not counted, so a lease outlives a pause
-        owed = min(owed, 2 * self.cfg.election_ticks + 2)
-        live = min(owed, STALL_TICKS)
-        if owed > live:
-            self.raw.advance_clock(owed - live)
-        for _ in range(live):
-            self.raw.tick()
-        self._expire_reads(now)
-        self._wake.set()
 
     # --- the ready loop -----------------------------------------------------------
     async def _ready_loop(self) -> None:
@@ -483,7 +420,7 @@ class Node:
                 messages = [m for m in messages if m.type != MsgType.HEARTBEAT_RESP]
         if hs is not None:
             self._last_synced = hs
-            self.term = hs.term
+            self.replica.on_hard_state(hs)
         if rd.entries:
             self.metrics.batches += 1
             self.metrics.batched_entries += len(rd.entries)
@@ -514,10 +451,10 @@ class Node:
             # A membership change is applied before the core's applied index passes it (as etcd's
             # server waits before Advance): until then the one-change-at-a-time gate must hold
             # and no election may start under a configuration that is about to change.
-            await self._apply_waiters.wait(self.applied, conf_index)
+            await self.replica.applied_at_least(conf_index)
         self.raw.advance(rd)
         for rs in rd.read_states:
-            self._on_read_state(rs.index, rs.ctx)
+            self.replica.on_read_state(rs.index, rs.ctx)
 
     # --- the storage pipeline -------------------------------------------------------
     # Two lanes, each one thread taking everything queued for it at once:
@@ -590,7 +527,7 @@ class Node:
     def _applies_done(self, done) -> None:
         for applied in done:
             self._applies_inflight -= 1
-            self._applied_now(applied)
+            self.replica.on_applied(applied)
         if (self.applied - self.snapshot_index >= self.cfg.snapshot_every and not self._snapshotting):
             self._snapshotting = True
             asyncio.get_running_loop().create_task(self._take_snapshot())
@@ -617,16 +554,7 @@ class Node:
             else:
                 self.transport.send(m.to, RAFT, to_wire(m))
 
-    def _applied_now(self, applied) -> None:
-        for _entry, cc in applied.conf_changes:
-            self.raw.apply_conf_change(cc)
-            self._on_conf_applied(cc)
-        self.applied = applied.index
-        settle(self._pending, applied.results)
-        self._apply_waiters.release(self.applied)
-
     def _on_soft_state(self, ss) -> None:
-        was_leader = self.role == Role.LEADER
         if ss.role in (Role.CANDIDATE, Role.PRE_CANDIDATE) and self.role not in (Role.CANDIDATE, Role.PRE_CANDIDATE):
             self.metrics.elections += 1
         if ss.leader != self.leader:
@@ -635,15 +563,9 @@ class Node:
                 log.info("node %d: leader is now %d", self.id, ss.leader)
         if ss.role != self.role:
             # Who started an election and who stepped down, to explain leader churn.
-            log.info("node %d: %s -> %s (term %d)", self.id, _ROLE_NAMES.get(self.role), Role(ss.role).name.lower(),
+            log.info("node %d: %s -> %s (term %d)", self.id, ROLE_NAMES.get(self.role), Role(ss.role).name.lower(),
                      self.raw.status().get("term", 0))
-        self.role, self.leader = ss.role, ss.leader
-        if was_leader and ss.role != Role.LEADER:
-            # Our proposals may still commit under the next leader: the outcome is unknown.
-            # Answer at once so clients retry (same request id) instead of waiting out a timeout.
-            fail_all(self._pending.values(), timeout("leadership lost"))
-            self._pending.clear()
-            self._fail_reads(not_leader(self.leader, self.leader_address()))
+        self.replica.on_soft_state(ss)
 
     # --- membership ---------------------------------------------------------------
     def _on_conf_applied(self, cc: ConfChange) -> None:
@@ -659,165 +581,50 @@ class Node:
                 log.warning("conf change for %d with unreadable context", cc.node_id)
         elif cc.type == ConfChangeType.REMOVE and cc.node_id != self.id:
             self.transport.remove_peer(cc.node_id)
-        for fut in self._conf_waiters.pop((int(cc.type), cc.node_id), []):
-            if not fut.done():
-                fut.set_result(True)
 
-    async def _conf_change(self, cc: ConfChange) -> None:
-        self._require_leader()
-        fut = asyncio.get_running_loop().create_future()
-        self._conf_waiters.setdefault((int(cc.type), cc.node_id), []).append(fut)
-        deadline = self.clock.now() + self.cfg.request_timeout
-        while True:
-            try:
-                self.raw.propose_conf_change(cc)
-                break
-            except NotLeader as e:
-                raise not_leader(e.leader, self.client_address(e.leader)) from None
-            except InvalidConfChange as e:
-                raise HTTPError(409, {"error": f"membership change refused: {e}"}) from None
-            except ProposalDropped as e:
-                # The previous change (or a new leader's first entry) is not
-                # applied yet: that passes within moments, so wait for it.
-                if self.clock.now() >= deadline:
-                    raise HTTPError(409, {"error": f"membership change refused: {e}"}) from None
-                await self.clock.sleep(self.cfg.tick_ms / 1000)
-                self._require_leader()
-        self._wake.set()
-        try:
-            await asyncio.wait_for(fut, self.cfg.request_timeout * 2)
-        except asyncio.TimeoutError:
-            raise timeout("membership change not applied in time") from None
+    def _running(self) -> Replica:
+        if self.replica is None:
+            raise errors.NotLeader()  # not a member yet: the cluster forms
+        return self.replica
 
     async def add_learner(self, node_id: int, peer_address: str, client_address: str) -> None:
         ctx = msgpack.packb([peer_address, client_address], use_bin_type=True)
-        await self._conf_change(ConfChange(ConfChangeType.ADD_LEARNER, node_id, ctx))
+        await self._running().change_membership(ConfChange(ConfChangeType.ADD_LEARNER, node_id, ctx))
 
     async def promote(self, node_id: int) -> None:
-        await self._conf_change(ConfChange(ConfChangeType.PROMOTE, node_id))
+        await self._running().change_membership(ConfChange(ConfChangeType.PROMOTE, node_id))
 
     async def remove(self, node_id: int) -> None:
-        await self._conf_change(ConfChange(ConfChangeType.REMOVE, node_id))
+        await self._running().change_membership(ConfChange(ConfChangeType.REMOVE, node_id))
 
     async def transfer_leader(self, to: int) -> None:
-        self._require_leader()
-        self.raw.transfer_leader(to)
-        self._wake.set()
-        deadline = self.clock.now() + self.cfg.request_timeout
-        while self.clock.now() < deadline:
-            if self.leader == to:
-                return
-            await self.clock.sleep(self.cfg.tick_ms / 1000)
-            if self.role == Role.LEADER and not self.raw.status().get("lead_transferee"):
-                # The core gives a transfer one election timeout; a target
-                # slow to catch up (a busy disk) needs another try, not a 504.
-                self.raw.transfer_leader(to)
-                self._wake.set()
-        raise timeout(f"node {to} did not take over in time")
+        await self._running().transfer_leader(to)
 
-    # --- writes --------------------------------------------------------------------
-    def _require_leader(self) -> None:
-        if self.role != Role.LEADER:
-            raise not_leader(self.leader, self.leader_address())
-
+    # --- writes and reads ---------------------------------------------------------------
     async def write(self, op: str, key: str, a, b, request_id: str | None):
-        self._require_leader()
-        pid = (self.id << 40) | next(self._pid)
-        fut = asyncio.get_running_loop().create_future()
-        self._pending[pid] = fut
+        r = self._running()
+        pid = r.new_pid()
         try:
-            self.raw.propose(encode_command(op, pid, request_id, key, a, b))
-        except NotLeader as e:
-            self._pending.pop(pid, None)
-            raise not_leader(e.leader, self.client_address(e.leader)) from None
-        except ProposalDropped:
-            self._pending.pop(pid, None)
+            result = await r.propose(pid, encode_command(op, pid, request_id, key, a, b))
+        except errors.NotLeader:
+            raise
+        except errors.KVError:
             self.metrics.proposals_failed += 1
-            raise not_leader(self.leader if self.leader != self.id else NONE, None) from None
+            raise
         self.metrics.proposals += 1
-        self._wake.set()
-        try:
-            result = await asyncio.wait_for(fut, self.cfg.request_timeout)
-        except asyncio.TimeoutError:
-            self._pending.pop(pid, None)
-            self.metrics.proposals_failed += 1
-            raise timeout() from None
-        if isinstance(result, StaleRequest):
-            raise timeout("request id too old to know its outcome")
         return result
 
-    # --- reads ----------------------------------------------------------------------
-    async def read(self, key: str, mode: str) -> bytes | None:
+    async def read(self, key: str, mode: str | None = None) -> bytes | None:
+        """mode: what the request asked (None: the node's --read-mode); BadRequest if it may not have it."""
+        mode = readmodes.served(mode, self.read_mode)
+        r = self._running()
         self.metrics.reads[mode] = self.metrics.reads.get(mode, 0) + 1
-        if mode == "local-unsafe" or self._bug("stale-read"):  # UNSAFE: may return stale data
+        if mode == readmodes.LOCAL_UNSAFE or self._bug("stale-read"):  # UNSAFE: may return stale data
             return self.sm.read(key)
-        if mode == "log":
+        if mode == readmodes.LOG:
             return await self.write("r", key, None, None, None)
-        if mode in ("readindex", "lease"):
-            # A read that waited in the socket while we were paused is handled
-            # before the ticker wakes: bring the core's clock up to date first.
-            self._catch_up_ticks()
-            self._require_leader()
-        elif self.leader == NONE:
-            raise not_leader(NONE, None)
-        fut = asyncio.get_running_loop().create_future()
-        self._read_queue.append(fut)
-        if not self._read_rounds:
-            self._issue_read_round()
-        try:
-            index = await asyncio.wait_for(fut, self.cfg.request_timeout)
-            await asyncio.wait_for(self._apply_waiters.wait(self.applied, index), self.cfg.request_timeout)
-        except asyncio.TimeoutError:
-            raise timeout("read index not confirmed in time") from None
+        await r.read_index(at_leader=mode in readmodes.AT_LEADER, lease=mode == readmodes.LEASE)
         return self.sm.read(key)
-
-    def _issue_read_round(self) -> None:
-        """One ReadIndex round serves every read queued since the last one."""
-        if not self._read_queue:
-            return
-        ctx = next(self._read_ctx).to_bytes(8, "big")
-        batch, self._read_queue = self._read_queue, []
-        self._read_rounds[ctx] = (self.clock.now(), batch)
-        try:
-            self.raw.read_index(ctx)
-        except NotLeader as e:
-            self._read_rounds.pop(ctx, None)
-            err = not_leader(e.leader, self.client_address(e.leader))
-            for f in batch:
-                if not f.done():
-                    f.set_exception(err)
-            return
-        self._wake.set()
-
-    def _on_read_state(self, index: int, ctx: bytes) -> None:
-        round_ = self._read_rounds.pop(ctx, None)
-        if round_ is not None:
-            for f in round_[1]:
-                if not f.done():
-                    f.set_result(index)
-        if not self._read_rounds:
-            self._issue_read_round()
-
-    def _expire_reads(self, now: float) -> None:
-        limit = self.cfg.tick_ms / 1000 * self.cfg.election_ticks * 2
-        for ctx, (started, _batch) in list(self._read_rounds.items()):
-            if now - started > limit:
-                # Lost (dropped message, leader change): the waiting reads retry in a new round.
-                _, batch = self._read_rounds.pop(ctx)
-                self._read_queue.extend(f for f in batch if not f.done())
-        if not self._read_rounds:
-            self._issue_read_round()
-
-    def _fail_reads(self, err: Exception) -> None:
-        for _, batch in self._read_rounds.values():
-            for f in batch:
-                if not f.done():
-                    f.set_exception(err)
-        for f in self._read_queue:
-            if not f.done():
-                f.set_exception(err)
-        self._read_rounds.clear()
-        self._read_queue = []
 
     # --- snapshots -------------------------------------------------------------------
     def _checkpoint_now(self):
@@ -902,7 +709,7 @@ class Node:
 
         await self._io(install)
         self._durable = self.sm.last_index
-        self.applied = self.sm.applied
+        self.replica.on_applied(Applied(index=self.sm.applied, term=self.sm.applied_term))
         self.snapshot_index = meta.index
         self._members = self.sm.members() | self._members
         for nid, (peer, _) in self._members.items():
@@ -940,7 +747,7 @@ class Node:
                     "incarnation": self.incarnation, "cluster_id": "", "voters": [], "learners": []}
         st = self.raw.status()
         return {
-            "id": self.id, "role": _ROLE_NAMES.get(self.role, "follower"), "term": self.term,
+            "id": self.id, "role": ROLE_NAMES.get(self.role, "follower"), "term": self.term,
             "leader": self.leader or None, "leader_address": self.leader_address(),
             "commit": st.get("commit", 0), "applied": self.applied,
             "snapshot_index": self.snapshot_index, "log_size": self.sm.last_index - self.snapshot_index,

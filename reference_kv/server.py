@@ -5,8 +5,10 @@ Content-Length body) because that is all the API needs and it keeps the hot
 path short. One bad request gets its 400/413 and only its own connection may
 close; other clients never notice.
 
-Routes map onto `node.Node` coroutines; errors from the node carry the HTTP
-status they mean (503 not leader with a hint, 504 outcome unknown).
+Routes map onto `node.Node` coroutines. The node raises the KV's own errors
+(reference_kv.errors); this module alone says which HTTP status each means:
+503 not leader (with a hint), 504 outcome unknown, 409 refused or epoch not
+match, 400 bad request.
 """
 from __future__ import annotations
 
@@ -15,10 +17,12 @@ import json
 import logging
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from reference_kv import errors
+from reference_kv.readmodes import READ_MODES  # noqa: F401 - the suite asks here too; reference_kv.readmodes owns them
+
 log = logging.getLogger("reference_kv.server")
 
 MAX_HEADER = 16 << 10
-READ_MODES = ("readindex", "lease", "log", "follower", "local-unsafe")
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
             413: "Payload Too Large", 500: "Internal Server Error", 503: "Service Unavailable",
             504: "Gateway Timeout"}
@@ -33,6 +37,19 @@ class HTTPError(Exception):
 
 def bad(msg: str) -> HTTPError:
     return HTTPError(400, {"error": msg})
+
+
+def http_error(e: errors.KVError) -> HTTPError:
+    """The HTTP answer to one of the KV's errors."""
+    if isinstance(e, errors.NotLeader):
+        return HTTPError(503, {"error": "not_leader", "leader": e.leader or None, "leader_address": e.address})
+    if isinstance(e, errors.Timeout):
+        return HTTPError(504, {"error": "timeout", "detail": e.detail})
+    if isinstance(e, errors.EpochNotMatch):
+        return HTTPError(409, {"error": "epoch_not_match", "regions": e.regions})
+    if isinstance(e, errors.Refused):
+        return HTTPError(409, {"error": str(e)})
+    return HTTPError(400, {"error": str(e)})
 
 
 class Server:
@@ -107,6 +124,9 @@ class Server:
             status, resp, ctype = await self._route(method, target, body)
         except HTTPError as e:
             status, resp, ctype = e.status, e.body, "application/json"
+        except errors.KVError as e:
+            h = http_error(e)
+            status, resp, ctype = h.status, h.body, "application/json"
         except Exception as e:
             log.exception("handling %s %s", method, target)
             status, resp, ctype = 500, {"error": f"internal: {e}"}, "application/json"
@@ -151,6 +171,10 @@ class Server:
             raise bad("request_id must be \"client:seq\" with an integer seq")
         return rid
 
+    def _where(self, url) -> dict:
+        """What a /kv/ request says about where its key lives, passed on to the node (Regions name one)."""
+        return {}
+
     async def _route(self, method: str, target: str, body: bytes):
         url = urlsplit(target)
         path = url.path
@@ -164,27 +188,25 @@ class Server:
             key = rest
             if not key:
                 raise bad("empty key")
+            where = self._where(url)
             if method == "GET":
-                mode = parse_qs(url.query).get("read", [node.read_mode])[0]
-                if mode not in READ_MODES:
-                    raise bad(f"unknown read mode {mode!r}; one of {', '.join(READ_MODES)}")
-                raw = await node.read(key, mode)
+                raw = await node.read(key, parse_qs(url.query).get("read", [None])[0], **where)
                 return 200, b'{"value":' + (raw if raw is not None else b"null") + b"}", "application/json"
             obj = self._json(body)
             rid = self._request_id(obj)
             if method == "PUT":
-                result = await node.write("p", key, self._value(obj, "value"), None, rid)
+                result = await node.write("p", key, self._value(obj, "value"), None, rid, **where)
             elif method == "DELETE":
-                result = await node.write("d", key, None, None, rid)
+                result = await node.write("d", key, None, None, rid, **where)
             elif op == "cas":
-                result = await node.write("c", key, self._value(obj, "expected"), self._value(obj, "new"), rid)
+                result = await node.write("c", key, self._value(obj, "expected"), self._value(obj, "new"), rid, **where)
             elif op == "append":
                 s = obj.get("value")
                 if not isinstance(s, str):
                     raise bad("append needs a string 'value'")
                 if len(s.encode()) > self.max_value_bytes:
                     raise HTTPError(413, {"error": f"value larger than {self.max_value_bytes} bytes"})
-                result = await node.write("a", key, s, None, rid)
+                result = await node.write("a", key, s, None, rid, **where)
             else:
                 raise HTTPError(405, {"error": f"{method} not allowed on /kv/<key>"})
             return 200, {"ok": bool(result)}, "application/json"

@@ -51,13 +51,13 @@ class Config:
             raise ValueError("election_tick must be greater than heartbeat_tick")
         if self.read_only not in (READ_SAFE, READ_LEASE):
             raise ValueError(f"read_only must be 'safe' or 'lease_based', got {self.read_only!r}")
-        if self.read_only == READ_LEASE:
-            if not self.check_quorum:
-                # Without CheckQuorum a deposed leader never learns it lost its
-                # lease and followers grant votes at once: lease reads go stale.
-                raise ValueError("lease_based reads need check_quorum=True")
-            if not 1 <= self.drift_ticks() < self.election_tick:
-                raise ValueError("lease_drift_ticks must be in [1, election_tick)")
+        if self.read_only == READ_LEASE and not self.check_quorum:
+            # Without CheckQuorum a deposed leader never learns it lost its
+            # lease and followers grant votes at once: lease reads go stale.
+            raise ValueError("lease_based reads need check_quorum=True")
+        if self.check_quorum and not 1 <= self.drift_ticks() < self.election_tick:
+            # A read may ask for the lease whatever read_only says.
+            raise ValueError("lease_drift_ticks must be in [1, election_tick)")
         if self.max_inflight_msgs <= 0 or self.max_size_per_msg <= 0:
             raise ValueError("max_inflight_msgs and max_size_per_msg must be positive")
         if set(self.peers) & set(self.learners):

@@ -87,7 +87,7 @@ class Raft:
         self.randomized_election_timeout = self.election_timeout
         self.votes: dict[int, bool] = {}
         self.rounds = Rounds()
-        self.pending_reads: list[tuple[bytes, int]] = []  # before the first commit of the term
+        self.pending_reads: list[tuple[bytes, int, bool | None]] = []  # before the first commit of the term
         self.lease_disabled = False
         self.bcast_pending = False
         self.last_bcast_commit = 0
@@ -448,16 +448,17 @@ class Raft:
     def _committed_in_term(self) -> bool:
         return self.log.term_or_none(self.log.committed) == self.term
 
-    def _leader_read_index(self, ctx: bytes, frm: int) -> None:
+    def _leader_read_index(self, ctx: bytes, frm: int, lease: bool | None = None) -> None:
         if not self._committed_in_term() and not self._bug("readindex-before-term-commit"):
             # Our commit index may lag the previous leader's: answering now
             # could miss writes it acknowledged. Wait for our first commit.
-            self.pending_reads.append((ctx, frm))
+            self.pending_reads.append((ctx, frm, lease))
             return
         if len(self.voters) == 1 and self.id in self.voters:
             self._answer_read(self.log.committed, ctx, frm)
             return
-        if (self.lease_reads and not self.lease_disabled and self.lead_transferee == NONE
+        use_lease = self.lease_reads if lease is None else lease and self.cfg.check_quorum
+        if (use_lease and not self.lease_disabled and self.lead_transferee == NONE
                 and (self.rounds.lease_valid(self.now, self.lease_ticks) or self._bug("no-checkquorum"))):
             self._answer_read(self.log.committed, ctx, frm)
             return
@@ -501,8 +502,8 @@ class Raft:
             log.commit_to(mci)
             if first_of_term and self.pending_reads:
                 pending, self.pending_reads = self.pending_reads, []
-                for ctx, frm in pending:
-                    self._leader_read_index(ctx, frm)
+                for ctx, frm, lease in pending:
+                    self._leader_read_index(ctx, frm, lease)
             return True
         return False
 
@@ -725,9 +726,10 @@ class Raft:
             self.become_follower(self.term, NONE)
         return self.conf_state()
 
-    def read_index(self, ctx: bytes) -> None:
+    def read_index(self, ctx: bytes, lease: bool | None = None) -> None:
+        """lease: answer from the leader lease when it is valid (needs CheckQuorum); None: as configured."""
         if self.role == LEADER:
-            self._leader_read_index(ctx, self.id)
+            self._leader_read_index(ctx, self.id, lease)
         elif self.lead != NONE:
             self.msgs.append(Message(READ_INDEX, self.lead, self.id, self.term, context=ctx))
         else:

@@ -61,13 +61,15 @@ class RawNode:
     def propose_conf_change(self, cc: ConfChange) -> int:
         return self.raft.propose_conf_change(cc)
 
-    def read_index(self, ctx: bytes) -> None:
+    def read_index(self, ctx: bytes, lease: bool | None = None) -> None:
         """Ask for a read index; a ReadState with ctx appears in a later Ready.
 
-        ctx must be unique among this node's outstanding reads. Raises
-        NotLeader(0) when no leader is known to forward to.
+        ctx must be unique among this node's outstanding reads. lease: the
+        leader answers from its lease while valid (True), never (False), or as
+        Config.read_only says (None). Raises NotLeader(0) when no leader is
+        known to forward to.
         """
-        self.raft.read_index(ctx)
+        self.raft.read_index(ctx, lease)
 
     def transfer_leader(self, to: int) -> None:
         self.raft.transfer_leader(to)

@@ -10,24 +10,21 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from reference_kv.regions.region import Epoch
-from reference_kv.regions.store import ROUTE
 from reference_kv.server import Server, bad
 
 
 class RegionServer(Server):
+    def _where(self, url) -> dict:
+        q = parse_qs(url.query)
+        try:
+            rid = int(q["region_id"][0]) if "region_id" in q else None
+            epoch = Epoch.parse(q["epoch"][0]) if "epoch" in q else None
+        except ValueError as e:
+            raise bad(f"bad region_id or epoch: {e}") from None
+        return {"region_id": rid, "epoch": epoch}
+
     async def _route(self, method: str, target: str, body: bytes):
         url = urlsplit(target)
         if url.path == "/regions" and method == "GET":
             return 200, self.node.regions(), "application/json"
-        if url.path.startswith("/kv/"):
-            q = parse_qs(url.query)
-            rid = epoch = None
-            try:
-                if "region_id" in q:
-                    rid = int(q["region_id"][0])
-                if "epoch" in q:
-                    epoch = Epoch.parse(q["epoch"][0])
-            except ValueError as e:
-                raise bad(f"bad region_id or epoch: {e}") from None
-            ROUTE.set((rid, epoch))
         return await super()._route(method, target, body)

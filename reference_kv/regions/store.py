@@ -33,7 +33,6 @@ prepare; the source replica is then destroyed.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import itertools
 import logging
@@ -46,7 +45,9 @@ import msgpack
 
 from reference_kv import identity, process
 from reference_kv.runner import threads
-from reference_kv.node import STALL_TICKS, AsyncioClock, NodeConfig, not_leader, timeout
+from reference_kv import errors, readmodes
+from reference_kv.node import NodeConfig
+from reference_kv.replica import AsyncioClock, ticker
 from reference_kv.raft.types import (
     NONE, ConfState, EntryType, Message, MsgType, Role, SnapshotMeta, conf_to_wire, entry_from_wire, from_wire, to_wire,
 )
@@ -57,7 +58,6 @@ from reference_kv.regions.balance import pick_transfer
 from reference_kv.regions.merge import live_size, merge_candidate
 from reference_kv.regions.split import find_split_key, split_limit
 from reference_kv.regions import snapshot
-from reference_kv.server import HTTPError
 from reference_kv.snapshot_transfer import FRAME_LIMITS as SNAPSHOT_FRAME_LIMITS, SnapshotTransfer
 from reference_kv.statemachine import EPOCH_NOT_MATCH, META_CONF, Applied, StateMachine, log_key
 from reference_kv.transport import RAFT_FRAME_LIMIT
@@ -77,8 +77,6 @@ FRAME_LIMITS = {REGION_RAFT: RAFT_FRAME_LIMIT + 64, REGION_SNAP: max(SNAPSHOT_FR
 WANT_EVERY_S = 1.0
 EARLY_REGIONS, EARLY_MESSAGES, EARLY_TTL_S = 16, 64, 2.0  # messages held for Regions not created yet
 UNKNOWN_REGION_S = 1.0  # held this long with no split creating it: an empty replica takes them
-# (region_id, Epoch) a request named, set per request by the HTTP layer.
-ROUTE: contextvars.ContextVar = contextvars.ContextVar("route", default=(None, None))
 
 
 @dataclass
@@ -177,8 +175,10 @@ class Store:
             await self._open_peer(region.id, region)
         loop = asyncio.get_running_loop()
         self._last_tick = self.clock.now()
-        self._tasks += [loop.create_task(f()) for f in (self._ticker, self._ready_loop, self._split_loop,
-                                                        self._publish_loop, self._balance_loop, self._merge_loop)]
+        self._tasks += [loop.create_task(ticker(self.clock, self.cfg.tick_ms / 1000, self.peers.values,
+                                                self._after_tick))]
+        self._tasks += [loop.create_task(f()) for f in (self._ready_loop, self._split_loop, self._publish_loop,
+                                                        self._balance_loop, self._merge_loop)]
         if not self.running.done():
             self.running.set_result(None)
         log.info("store %d started: %d regions", self.id, len(hosted))
@@ -332,47 +332,17 @@ class Store:
         for p in self.peers.values():
             p.raw.report_unreachable(node)
 
-    def catch_up_ticks(self) -> bool:
-        """As node._catch_up_ticks: every tick that really elapsed, a stall counting for leases only.
-
-        Also called by a read before it trusts a lease: a read that waited in the socket while this
-        process was stopped is handled before the ticker wakes."""
-        interval = self.cfg.tick_ms / 1000
-        now = self.clock.now()
-        owed = int((now - self._last_tick) / interval + 1e-6)  # floats: last + interval <= now yet (now - last) / interval < 1
-        if owed <= 0:
-            return False
-        self._last_tick += owed * interval
-        owed = min(owed, 2 * self.cfg.election_ticks + 2)
-        live = min(owed, STALL_TICKS)
-        peers = list(self.peers.values())
-        for p in peers:
-            if owed > live:
-                p.raw.advance_clock(owed - live)
-            for _ in range(live):
-                p.raw.tick()
-        for p in peers:
-            p.expire_reads(now)
-        self._wake.set()
-        return True
-
-    async def _ticker(self) -> None:
-        interval = self.cfg.tick_ms / 1000
-        while True:
-            await self.clock.sleep(max(0.0, self._last_tick + interval - self.clock.now()))
-            if not self.catch_up_ticks():
+    async def _after_tick(self, now: float) -> None:
+        for rid in [r for r, held in self._early.items() if now - held[0][0] > UNKNOWN_REGION_S]:
+            held = self._early.pop(rid)
+            if rid in self.peers or rid in self._gone:
                 continue
-            now = self.clock.now()
-            for rid in [r for r, held in self._early.items() if now - held[0][0] > UNKNOWN_REGION_S]:
-                held = self._early.pop(rid)
-                if rid in self.peers or rid in self._gone:
-                    continue
-                # No split made it here in time: a Region we lost track of (wiped or behind a compaction).
-                log.info("store %d: region %d unknown here; an empty replica waits for its snapshot", self.id, rid)
-                p = await self._open_peer(rid, Region(rid), uninit=True)
-                for _, wire in held:
-                    self._step(p, wire)
-            self._wake.set()
+            # No split made it here in time: a Region we lost track of (wiped or behind a compaction).
+            log.info("store %d: region %d unknown here; an empty replica waits for its snapshot", self.id, rid)
+            p = await self._open_peer(rid, Region(rid), uninit=True)
+            for _, wire in held:
+                self._step(p, wire)
+        self._wake.set()
 
     # --- the ready loop: all groups, one batch ---------------------------------------
     async def _ready_loop(self) -> None:
@@ -416,8 +386,7 @@ class Store:
         created = []
         for (p, rd), applied in zip(work, results):
             if rd.hard_state is not None:
-                p.hard = rd.hard_state
-                p.term = rd.hard_state.term
+                p.on_hard_state(rd.hard_state)
             for m in rd.messages:
                 if m.type == MsgType.SNAP:
                     self._start_snapshot_send(p, m)
@@ -621,7 +590,7 @@ class Store:
                 if not (_replicas_have(src, src.applied) and _replicas_have(dst, dst.applied)):
                     return
                 side = src.region.side_of(dst.region)
-                index = await src.propose("v", src.region.start, side, src.region.epoch.version, None)
+                index = await src.command("v", src.region.start, side, src.region.epoch.version, None)
                 if isinstance(index, bool) or not isinstance(index, int):
                     return
                 log.info("store %d: region %d prepared to merge into %d at %d", self.id, src.id, dst.id, index)
@@ -637,12 +606,12 @@ class Store:
                 if self.clock.now() > deadline:
                     return
                 await self.clock.sleep(self.cfg.tick_ms / 1000)
-            ok = await dst.propose("M", dst.region.start, src.region.to_json(), [dst.region.epoch.version, index],
+            ok = await dst.command("M", dst.region.start, src.region.to_json(), [dst.region.epoch.version, index],
                                    None)
             if ok is not True:
                 log.info("store %d: merge of region %d into %d refused; asked again later", self.id, src.id, dst.id)
-        except HTTPError as e:
-            log.info("store %d: merge of region %d into %d not done: %s", self.id, src.id, dst.id, e.body)
+        except errors.KVError as e:
+            log.info("store %d: merge of region %d into %d not done: %s", self.id, src.id, dst.id, e)
         finally:
             src.splitting = dst.splitting = False
 
@@ -757,7 +726,7 @@ class Store:
             upto = p.applied  # a voter that far behind (or down) gets a snapshot instead of holding the log
         if upto - p.compacted >= max(1, self.cfg.snapshot_every // 2):
             key = p.region.start if p.region is not None else ""  # a key the Region owns, so it applies
-            task = asyncio.get_running_loop().create_task(p.propose("g", key, upto, None, None))
+            task = asyncio.get_running_loop().create_task(p.command("g", key, upto, None, None))
             task.add_done_callback(lambda t: t.cancelled() or t.exception())  # best effort; retried next round
 
     async def _split_loop(self) -> None:
@@ -804,11 +773,11 @@ class Store:
             if key is None:
                 return
             new_id = await self.meta_call("I", None)
-            ok = await p.propose("s", key, new_id, region.epoch.version, None)
+            ok = await p.command("s", key, new_id, region.epoch.version, None)
             if ok is not True:
                 log.info("store %d: split of region %d at %r refused (%s)", self.id, p.id, key, ok)
-        except HTTPError as e:
-            log.info("store %d: split of region %d not done: %s", self.id, p.id, e.body)
+        except errors.KVError as e:
+            log.info("store %d: split of region %d not done: %s", self.id, p.id, e)
             p.written = self.cfg.split_size  # try again at the next check
         except Exception:
             log.exception("split of region %d", p.id)
@@ -825,7 +794,7 @@ class Store:
         while True:
             try:
                 if self.meta.role == Role.LEADER:
-                    return await self.meta.propose(op, "", arg, None, None)
+                    return await self.meta.command(op, "", arg, None, None)
                 leader = self.meta.leader
                 if leader not in (NONE, self.id):
                     cid = next(self._call_ids)
@@ -837,13 +806,12 @@ class Store:
                                 return result
                     finally:
                         self._calls.pop(cid, None)
-            except HTTPError as e:
-                if e.status != 503:
-                    raise
+            except errors.NotLeader:
+                pass
             except asyncio.TimeoutError:
                 log.debug("meta call at leader %d timed out", self.meta.leader)
             if self.clock.now() >= deadline:
-                raise timeout("meta group unavailable")
+                raise errors.Timeout("meta group unavailable")
             await self.clock.sleep(0.05)
 
     def _on_meta_call(self, payload) -> None:
@@ -857,8 +825,8 @@ class Store:
 
         async def serve():
             try:
-                reply = [cid, True, await self.meta.propose(op, "", arg, None, None)]
-            except HTTPError:
+                reply = [cid, True, await self.meta.command(op, "", arg, None, None)]
+            except errors.KVError:
                 reply = [cid, False, None]
             self.transport.send(frm, META_REPLY, reply)
         asyncio.get_running_loop().create_task(serve())
@@ -888,8 +856,8 @@ class Store:
             try:
                 await self.meta_call("R", [[r.to_json(), leader] for r, leader in todo.values()])
                 self._published.update(todo)
-            except HTTPError as e:
-                log.debug("publishing regions: %s", e.body)
+            except errors.KVError as e:
+                log.debug("publishing regions: %s", e)
 
     def regions(self) -> list[dict]:
         """The directory, corrected by what this store knows first-hand (its own replicas)."""
@@ -912,8 +880,8 @@ class Store:
     def client_address(self, node_id: int) -> str | None:
         return self.cfg.peer_clients.get(node_id) if node_id else None
 
-    def epoch_not_match(self) -> HTTPError:
-        return HTTPError(409, {"error": "epoch_not_match", "regions": self.regions()})
+    def epoch_not_match(self) -> errors.EpochNotMatch:
+        return errors.EpochNotMatch(self.regions())
 
     def _owner(self, key: str) -> RegionPeer:
         # While a merge applies, a key is in the target and the prepared source alike: the target owns it.
@@ -922,20 +890,21 @@ class Store:
                 return p
         raise RuntimeError(f"no local region holds {key!r}: the hosted regions must cover the key space")
 
-    def route(self, key: str) -> RegionPeer:
-        rid, epoch = ROUTE.get()
+    def route(self, key: str, region_id: int | None = None, epoch: Epoch | None = None) -> RegionPeer:
+        """The local replica that serves key, checked against the Region (and epoch) the request named."""
+        rid = region_id
         if rid is None:
             return self._owner(key)
         p = self.peers.get(rid)
         if rid == layout.META_REGION:
-            raise HTTPError(400, {"error": "region 0 is the meta group: it holds no keys"})
+            raise errors.BadRequest("region 0 is the meta group: it holds no keys")
         if p is None:
             raise self.epoch_not_match()
         if epoch is not None and epoch.key() > p.region.epoch.key():
             # The client knows a newer layout than this replica has applied: ask the leader.
             owner = self._owner(key)
             hint = owner.leader if owner.leader != self.id else NONE
-            raise not_leader(hint, self.client_address(hint))
+            raise errors.NotLeader(hint, self.client_address(hint))
         if (epoch is not None and epoch != p.region.epoch) or not p.region.contains(key):
             raise self.epoch_not_match()
         return p
@@ -956,24 +925,28 @@ class Store:
             await self.clock.sleep(self.cfg.tick_ms / 1000)
         raise self.epoch_not_match()
 
-    async def write(self, op: str, key: str, a, b, request_id: str | None):
-        p = self.route(key)
+    async def write(self, op: str, key: str, a, b, request_id: str | None, region_id: int | None = None,
+                    epoch: Epoch | None = None):
+        p = self.route(key, region_id, epoch)
         await self._not_merging(p)
         await self._leader_known(p)
-        result = await p.propose(op, key, a, b, request_id)
+        result = await p.command(op, key, a, b, request_id)
         if result is EPOCH_NOT_MATCH:
             raise self.epoch_not_match()
         return result
 
-    async def read(self, key: str, mode: str):
-        if mode == "local-unsafe":  # UNSAFE: may return stale data
+    async def read(self, key: str, mode: str | None = None, region_id: int | None = None,
+                   epoch: Epoch | None = None):
+        """mode: what the request asked (None: the store's --read-mode); BadRequest if it may not have it."""
+        mode = readmodes.served(mode, self.read_mode)
+        if mode == readmodes.LOCAL_UNSAFE:  # UNSAFE: may return stale data
             return self._owner(key).sm.read(key)
-        if mode == "log":
-            return await self.write("r", key, None, None, None)
-        p = self.route(key)
+        if mode == readmodes.LOG:
+            return await self.write("r", key, None, None, None, region_id, epoch)
+        p = self.route(key, region_id, epoch)
         await self._not_merging(p)
         await self._leader_known(p)
-        await p.read_index(mode)
+        await p.read(mode)
         # A split applied while the read waited, or a merge prepared: the target may take writes now.
         if p.merging is not None or not p.region.contains(key):
             raise self.epoch_not_match()
@@ -981,24 +954,22 @@ class Store:
 
     # --- admin ----------------------------------------------------------------------------
     async def add_learner(self, node_id: int, peer_address: str, client_address: str) -> None:
-        raise HTTPError(400, {"error": "membership changes are not supported by the region store"})
+        raise errors.BadRequest("membership changes are not supported by the region store")
 
     promote = remove = add_learner
 
     async def transfer_leader(self, to: int) -> None:
         """Hand every group this node leads (the meta group included) to node `to`."""
-        mine = [p for p in self.peers.values() if p.role == Role.LEADER]
-        if self.meta not in mine:
-            self.meta.require_leader()
-        for p in mine:
-            p.raw.transfer_leader(to)
-        self._wake.set()
-        deadline = self.clock.now() + self.cfg.request_timeout
-        while self.clock.now() < deadline:
-            if self.meta.leader == to:
-                return
-            await self.clock.sleep(self.cfg.tick_ms / 1000)
-        raise timeout(f"node {to} did not take over in time")
+        if self.meta is None:
+            raise errors.NotLeader()
+        self.meta.require_leader()
+        for p in self.peers.values():
+            if p is not self.meta and p.role == Role.LEADER:
+                try:
+                    p.start_transfer(to)
+                except errors.NotLeader:
+                    pass
+        await self.meta.transfer_leader(to)
 
     # --- reporting -----------------------------------------------------------------------
     def status(self) -> dict:

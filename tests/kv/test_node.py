@@ -37,9 +37,10 @@ def test_operations_in_every_read_mode(make_cluster, node_mode):
         cl.put("gone", 1)
         cl.delete("gone")
         for mode in MODES:
-            if mode == "local-unsafe":  # may lag on a follower: wait until it caught up
-                c.wait(lambda: all(Client([a], timeout=1).get("s", read=mode) == "abcd" for a in c.addresses()),
-                       what="followers to apply")
+            if mode == "local-unsafe":  # UNSAFE: only a node started with it answers
+                with pytest.raises(DefiniteError, match="only by a node started with --read-mode local-unsafe"):
+                    cl.get("a", read=mode)
+                continue
             assert cl.get("a", read=mode) == 7, mode
             assert cl.get("s", read=mode) == "abcd", mode
             assert cl.get("gone", read=mode) is None, mode
@@ -91,7 +92,7 @@ def test_restart_keeps_data_and_snapshots(make_cluster):
 
 
 def test_far_behind_follower_catches_up_by_snapshot(make_cluster):
-    c = make_cluster(3, "--snapshot-every", "20")
+    c = make_cluster(3, "--snapshot-every", "20", "--read-mode", "local-unsafe")  # to read one replica's state
     leader = c.wait_leader()
     lagging = next(i for i in c.ids if i != leader)
     c.kill(lagging)
@@ -119,7 +120,7 @@ def test_membership_add_promote_remove(make_cluster):
     c.wait(lambda: (c.status(new) or {}).get("role") == "follower", what="promotion")
     for i in range(20):
         cl.put("during", i)
-    c.wait(lambda: Client([c.client[new]], timeout=2).get("during", read="local-unsafe") == 19, what="new node applies")
+    c.wait(lambda: Client([c.client[new]], timeout=2).get("during", read="follower") == 19, what="new node applies")
     code, body = c.admin("DELETE", f"/admin/members/{new}")
     assert code == 200, body
     cl.put("after", 2)
@@ -213,3 +214,23 @@ def test_bad_command_line_is_one_line(tmp_path):
     base[-1] = str(corrupt)
     code, err = run(*base, "--peers", f"1=127.0.0.1:{free_port()}")
     assert code == 1 and len(err.splitlines()) == 1 and "Traceback" not in err, err
+
+
+def test_an_unsafe_node_answers_local_reads_and_counts_each_mode_as_served(make_cluster):
+    c = make_cluster(3, "--read-mode", "local-unsafe")
+    with Client(c.addresses(), timeout=5) as cl:
+        cl.put("k", 1)
+        c.wait(lambda: all(Client([a], timeout=1).get("k", read="local-unsafe") == 1 for a in c.addresses()),
+               what="every replica applied")
+        leader = c.client[c.wait_leader()]
+        before = {m: metric_or_zero(leader, m) for m in ("lease", "readindex")}
+        assert Client([leader], timeout=3).get("k", read="lease") == 1
+        assert Client([leader], timeout=3).get("k", read="readindex") == 1
+        assert metric_or_zero(leader, "lease") == before["lease"] + 1
+        assert metric_or_zero(leader, "readindex") == before["readindex"] + 1
+
+
+def metric_or_zero(address: str, mode: str) -> float:
+    _, text = http(address, "GET", "/metrics")
+    m = re.search(rf'^reference_kv_reads_total{{mode="{mode}"}} (\S+)$', text, re.M)
+    return float(m.group(1)) if m else 0.0
