@@ -34,6 +34,7 @@ bench: bench-checker bench-storage bench-kv bench-workloads bench-regions
 
 bench-checker: $(STAMP)
 	$(PY) -m bench.checker
+	$(PY) -m bench.checker.scale
 
 bench-storage: $(STAMP)
 	$(PY) -m bench.storage

@@ -235,7 +235,8 @@ def _witness(result: Result, p: PartitionResult, deadline) -> None:
     means the polynomial procedure erred, and the search decides the partition."""
     from checker import witness
 
-    budget = max(0.5, min(3.0, deadline - time.monotonic()))
+    # The search's judgements of weakened histories are slower: a shorter budget.
+    budget = max(0.5, min(3.0 if p.method == "unique-values" else 1.5, deadline - time.monotonic()))
     try:
         w = witness.shrink(result.model, p, sentence_time(result), budget)
     except (MemoryError, RecursionError):

@@ -272,6 +272,29 @@ def unique_history(seed: int, ops: int = 12, processes: int = 4) -> list[dict]:
     return events
 
 
+def crowd(writers: int, readers: int, repeat: int | None = None, read=lambda p: (p * 7) % 14) -> list[dict]:
+    """Every writer invoked, then every reader, all reads returning, then all
+    writes: one big concurrent burst whose reads rarely match (a huge search
+    space). Writer p writes p (or p % repeat: values written more than once,
+    which only the search decides); reader p returns read(p)."""
+    ev, t = [], 0
+    for p in range(writers):
+        t += 1
+        ev.append({"process": p, "type": "invoke", "f": "write", "key": "k", "value": p % (repeat or writers + 1),
+                   "time": t})
+    for p in range(writers, writers + readers):
+        t += 1
+        ev.append({"process": p, "type": "invoke", "f": "read", "key": "k", "time": t})
+    for p in range(writers, writers + readers):
+        t += 1
+        ev.append({"process": p, "type": "ok", "f": "read", "key": "k", "value": read(p), "time": t})
+    for p in range(writers):
+        t += 1
+        ev.append({"process": p, "type": "ok", "f": "write", "key": "k", "value": p % (repeat or writers + 1),
+                   "time": t})
+    return ev
+
+
 def dumps(events: list[dict]) -> str:
     """JSONL text of `events`."""
     import json

@@ -3,25 +3,15 @@ with file:line, no traceback), --timeout, --html, a custom model."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 import checker
+from clitool import jl, sb
 
 pytestmark = pytest.mark.integration
 
 
-def sb(*args):
-    return subprocess.run([sys.executable, "-m", "splitbrain", "check", *map(str, args)],
-                          capture_output=True, text=True, timeout=120)
-
-
-def jl(tmp_path, name, events, raw_tail=""):
-    p = tmp_path / name
-    p.write_text("".join(json.dumps(e) + "\n" for e in events) + raw_tail)
-    return p
 
 
 W = [{"process": 0, "type": "invoke", "f": "write", "key": "k", "value": 1, "time": 10},
@@ -70,19 +60,10 @@ def test_malformed_jepsen_and_kv_lines(tmp_path, corpus_dir):
 
 def test_timeout_gives_unknown_exit_3(tmp_path):
     # Many concurrent writes and reads of rarely matching values: a big search space.
-    ev, t = [], 0
-    for p in range(14):
-        t += 1
-        ev.append({"process": p, "type": "invoke", "f": "write", "key": "k", "value": p, "time": t})
-    for p in range(14, 40):
-        t += 1
-        ev.append({"process": p, "type": "invoke", "f": "read", "key": "k", "time": t})
-    for p in range(14, 40):
-        t += 1
-        ev.append({"process": p, "type": "ok", "f": "read", "key": "k", "value": (p * 7) % 14, "time": t})
-    for p in range(14):
-        t += 1
-        ev.append({"process": p, "type": "ok", "f": "write", "key": "k", "value": p, "time": t})
+    from checker.synth import crowd
+
+    ev = crowd(14, 26)
+    t = ev[-1]["time"]
     ev.append({"process": 99, "type": "invoke", "f": "read", "key": "k", "time": t + 1})
     ev.append({"process": 99, "type": "ok", "f": "read", "key": "k", "value": 99, "time": t + 2})
     # Unique writes: the polynomial procedure decides it at once.

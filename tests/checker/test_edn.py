@@ -3,20 +3,15 @@ Knossos corpus gets Knossos's verdicts; malformed EDN is one line, exit 2."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 import checker
 from checker import edn
+from clitool import sb
 
 pytestmark = pytest.mark.unit
 
-
-def sb(*args):
-    return subprocess.run([sys.executable, "-m", "splitbrain", "check", *map(str, args)],
-                          capture_output=True, text=True, timeout=120)
 
 
 def load(tmp_path, text, name="h.edn"):

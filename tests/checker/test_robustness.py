@@ -5,14 +5,13 @@ verdict; every bad value is one line and exit 2; a fuzz test over the importers.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import checker
 from checker.history import pair
+from clitool import jl, sb
 
 pytestmark = pytest.mark.unit
 
@@ -24,15 +23,6 @@ STALE = W + [{"process": 0, "type": "invoke", "f": "write", "key": "k", "value":
              {"process": 1, "type": "ok", "f": "read", "key": "k", "value": 1, "time": 60}]
 
 
-def sb(*args):
-    return subprocess.run([sys.executable, "-m", "splitbrain", "check", *map(str, args)],
-                          capture_output=True, text=True, timeout=120)
-
-
-def write(tmp_path, name, events, raw_tail=""):
-    p = tmp_path / name
-    p.write_text("".join(json.dumps(e) + "\n" for e in events) + raw_tail)
-    return p
 
 
 def one_line_exit_2(p):
@@ -41,7 +31,7 @@ def one_line_exit_2(p):
 
 
 def test_torn_last_line_dropped_and_named(tmp_path):
-    f = write(tmp_path, "h.jsonl", STALE, '{"process": 2, "type": "inv')
+    f = jl(tmp_path, "h.jsonl", STALE, '{"process": 2, "type": "inv')
     p = sb(f)
     assert p.returncode == 1, p.stderr  # the violation before the tear is still found
     assert f"{f}:7: torn last line dropped" in p.stdout
@@ -84,7 +74,7 @@ def test_empty_history_is_its_own_verdict(tmp_path):
 
 
 def test_html_into_missing_directory_keeps_the_verdict(tmp_path):
-    good, bad = write(tmp_path, "good.jsonl", W), write(tmp_path, "bad.jsonl", STALE)
+    good, bad = jl(tmp_path, "good.jsonl", W), jl(tmp_path, "bad.jsonl", STALE)
     p = sb("--html", tmp_path / "no" / "such" / "v.html", good)
     assert p.returncode == 2 and "linearizable" in p.stdout and "cannot write" in p.stderr
     assert "Traceback" not in p.stderr
@@ -93,22 +83,22 @@ def test_html_into_missing_directory_keeps_the_verdict(tmp_path):
 
 
 def test_every_file_reported_then_worst_code(tmp_path):
-    bad = write(tmp_path, "bad.jsonl", STALE)
+    bad = jl(tmp_path, "bad.jsonl", STALE)
     p = sb(bad, tmp_path / "missing.jsonl")
     assert p.returncode == 1 and "NOT linearizable" in p.stdout and "missing.jsonl" in p.stderr
-    good = write(tmp_path, "good.jsonl", W)
+    good = jl(tmp_path, "good.jsonl", W)
     p = sb(good, tmp_path / "missing.jsonl", tmp_path / "e.jsonl")
     assert p.returncode == 2 and "linearizable" in p.stdout
 
 
 @pytest.mark.parametrize("value", ["nan", "-1", "0", "inf", "-inf", "abc"])
 def test_bad_timeouts(tmp_path, value):
-    one_line_exit_2(sb("--timeout", value, write(tmp_path, "h.jsonl", W)))
+    one_line_exit_2(sb("--timeout", value, jl(tmp_path, "h.jsonl", W)))
 
 
 @pytest.mark.parametrize("value", ["nan", "1", "lots", "-4G"])
 def test_bad_max_memory(tmp_path, value):
-    one_line_exit_2(sb("--max-memory", value, write(tmp_path, "h.jsonl", W)))
+    one_line_exit_2(sb("--max-memory", value, jl(tmp_path, "h.jsonl", W)))
 
 
 def test_hostile_values(tmp_path):
@@ -198,19 +188,9 @@ def test_fuzz_importers(tmp_path_factory, events, junk, fmt_model, raw):
 
 
 def test_cli_max_memory_turns_into_unknown(tmp_path):
-    ev, t = [], 0
-    for p in range(16):
-        t += 1
-        ev.append({"process": p, "type": "invoke", "f": "write", "key": "k", "value": p % 4, "time": t})
-    for p in range(16, 40):
-        t += 1
-        ev.append({"process": p, "type": "invoke", "f": "read", "key": "k", "time": t})
-    for p in range(16, 40):
-        t += 1
-        ev.append({"process": p, "type": "ok", "f": "read", "key": "k", "value": (p * 7) % 5, "time": t})
-    for p in range(16):
-        t += 1
-        ev.append({"process": p, "type": "ok", "f": "write", "key": "k", "value": p % 4, "time": t})
-    f = write(tmp_path, "h.jsonl", ev)
+    from checker.synth import crowd
+
+    ev = crowd(16, 24, repeat=4, read=lambda p: (p * 7) % 5)
+    f = jl(tmp_path, "h.jsonl", ev)
     p = sb("--max-memory", "200M", "--timeout", "60", f)
     assert p.returncode == 3 and "memory limit" in p.stdout, (p.stdout, p.stderr)

@@ -11,7 +11,7 @@ import pytest
 
 import checker
 from checker import unique
-from checker.synth import UNIQUE_MIX, Spec, generate, unique_history
+from checker.synth import UNIQUE_MIX, Spec, crowd, generate, unique_history
 
 pytestmark = pytest.mark.unit
 
@@ -108,19 +108,7 @@ def test_initial_value():
 def test_memory_limit_gives_unknown_not_a_kill():
     # Many concurrent writes of repeated values: only the search applies, and its
     # cache would grow well past 1 MB.
-    ev, t = [], 0
-    for p in range(16):
-        t += 1
-        ev.append({"process": p, "type": "invoke", "f": "write", "key": "k", "value": p % 4, "time": t})
-    for p in range(16, 40):
-        t += 1
-        ev.append({"process": p, "type": "invoke", "f": "read", "key": "k", "time": t})
-    for p in range(16, 40):
-        t += 1
-        ev.append({"process": p, "type": "ok", "f": "read", "key": "k", "value": (p * 7) % 5, "time": t})
-    for p in range(16):
-        t += 1
-        ev.append({"process": p, "type": "ok", "f": "write", "key": "k", "value": p % 4, "time": t})
+    ev = crowd(16, 24, repeat=4, read=lambda p: (p * 7) % 5)
     for compiled in (True, False):
         # Unbounded, this search fills tens of millions of cache entries in a minute.
         r = checker.check(ev, compiled=compiled, max_memory=2**20, timeout=60)
