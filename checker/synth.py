@@ -295,6 +295,31 @@ def crowd(writers: int, readers: int, repeat: int | None = None, read=lambda p: 
     return ev
 
 
+def plant_stale_read(events: list[dict], at: float = 0.6, process: int = 10**6) -> list[dict]:
+    """`events` with one read inserted about `at` of the way through that returns
+    a value certainly overwritten: its write completed before a later write was
+    called, and that later write completed before the read is called. Such a
+    read is a violation in any history (unlike the `stale-read` anomaly, which
+    a concurrent write may still explain)."""
+    pos = int(len(events) * at)
+    t = events[pos]["time"]
+    calls, done = {}, []  # (value, call, ret, key) of completed ok writes before t
+    for ev in events[:pos]:
+        if ev["process"] == "nemesis" or ev["f"] != "write":
+            continue
+        if ev["type"] == "invoke":
+            calls[ev["process"]] = ev["time"]
+        elif ev["type"] == "ok":
+            done.append((ev["value"], calls[ev["process"]], ev["time"], ev["key"]))
+    for b in reversed(done):
+        older = [a for a in done if a[2] < b[1] and a[3] == b[3] and a[0] != b[0]]
+        if older:
+            a = older[-1]
+            read = {"process": process, "f": "read", "key": a[3], "time": t}
+            return events[:pos] + [dict(read, type="invoke", value=None), dict(read, type="ok", value=a[0])] + events[pos:]
+    raise ValueError("no two completed writes to plant a stale read between")
+
+
 def dumps(events: list[dict]) -> str:
     """JSONL text of `events`."""
     import json

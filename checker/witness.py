@@ -13,7 +13,8 @@ judgement: those called after S's last return (they come after everything in
 S), and, when S has no failed cas, those whose value S never names (an unread
 zone nobody compares against changes nothing). With failed cas in S, the
 earliest-called unnamed writes, one per failed cas, stand in for all of them
-(they are interchangeable but for their call).
+(they are interchangeable but for their call). A cas outside S is judged as a
+write of its new value, which is weaker still (it may happen in any state).
 
 The shrunk set is confirmed by the Wing & Gong search, independent of the
 procedure that found the violation.
@@ -45,6 +46,29 @@ class Witness:
 
 
 # -------------------------------------------------------------- judging a set
+
+
+_WRITES = frozenset({"write", "put", "append", "cas"})
+
+
+def writer_index(part):
+    """(writers in call order, {value: [writer]}) of a partition, built once."""
+    cached = part.__dict__.get("_writer_index")
+    if cached is None:
+        ins, outs = part.inputs, part.outputs
+        writers, writer_of = [], {}
+        for i in range(len(ins)):
+            inp = ins[i]
+            f = inp[0]
+            if f in _WRITES and outs[i][0] != "fail":
+                writers.append(i)
+                v = inp[2] if f == "cas" else inp[1]
+                try:
+                    writer_of[v].append(i)
+                except KeyError:
+                    writer_of[v] = [i]
+        cached = part.__dict__["_writer_index"] = (writers, writer_of)
+    return cached
 
 
 def _weak(op):
@@ -79,12 +103,8 @@ class Judge:
     def __init__(self, model, part, deadline):
         self.model, self.part, self.deadline = model, part, deadline
         self.base = models.base(model)
-        ops, inputs, outputs = part.ops, part.inputs, part.outputs
-        self.n = len(ops)
-        self.writers = [i for i in range(self.n) if _writes(model, inputs, i) and outputs[i][0] != "fail"]
-        self.writer_of = {}
-        for i in self.writers:
-            self.writer_of.setdefault(_value(inputs, i), []).append(i)
+        self.n = len(part.ops)
+        self.writers, self.writer_of = writer_index(part)
         self.calls = 0
 
     def background(self, S):
@@ -100,31 +120,19 @@ class Judge:
             return [i for i in self.writers if i not in inside and part.ops[i].call <= horizon
                     and inputs[i][0] == "append" and any(inputs[i][1] in r for r in seen)]
         failed = sum(1 for i in S if inputs[i][0] == "cas" and outputs[i][0] == "fail")
-        named, todo = set(), [v for i in S for v in _names(self.model, inputs, outputs, i)]
-        keep = []
-        while todo:  # the writers of named values, and of what their cas expect
-            v = todo.pop()
-            if v in named:
-                continue
-            named.add(v)
-            for w in self.writer_of.get(v, ()):
-                if w not in inside and part.ops[w].call <= horizon:
-                    keep.append(w)
-                    if inputs[w][0] == "cas":
-                        todo.append(inputs[w][1])
+        # Outside S a cas is judged as a write of its new value (weaker: it may
+        # happen in any state), so no chain of expected values needs following.
+        named = {v for i in S for v in _names(self.model, inputs, outputs, i)}
+        keep = [w for v in named for w in self.writer_of.get(v, ())
+                if w not in inside and part.ops[w].call <= horizon]
         if failed:
-            spare = [w for w in self.writers if w not in inside and part.ops[w].call <= horizon
-                     and _value(inputs, w) not in named and inputs[w][0] != "cas"]
-            keep += sorted(spare, key=lambda w: part.ops[w].call)[:failed]
-            per_value = {}
-            for w in self.writers:
-                if w not in inside and inputs[w][0] == "cas" and part.ops[w].call <= horizon \
-                        and _value(inputs, w) not in named:
-                    e = inputs[w][1]
-                    if e in named or e == self.model.init():
-                        if e not in per_value or part.ops[w].call < part.ops[per_value[e]].call:
-                            per_value[e] = w
-            keep += per_value.values()
+            spare = []
+            for w in self.writers:  # in call order: the earliest-called come first
+                if part.ops[w].call > horizon or len(spare) == failed:
+                    break
+                if w not in inside and _value(inputs, w) not in named:
+                    spare.append(w)
+            keep += spare
         return sorted(set(keep))
 
     def history(self, S):
@@ -133,7 +141,8 @@ class Judge:
         idx = sorted(set(S) | set(bg))
         weak = set(bg)
         ops = [_weak(part.ops[i]) if i in weak else part.ops[i] for i in idx]
-        ins = [part.inputs[i] for i in idx]
+        ins = [("write", _value(part.inputs, i)) if i in weak and part.inputs[i][0] == "cas" else part.inputs[i]
+               for i in idx]
         outs = [("info", None) if i in weak else part.outputs[i] for i in idx]
         return ops, ins, outs, bg
 
@@ -172,22 +181,21 @@ def _search(model, ops, ins, outs, time_limit):
 
 
 def _around(part, seed_ops, k):
-    """The k ops nearest in time to the seed ops' span."""
+    """About k ops around the seed ops: those called within the seeds' span
+    widened until k ops are in, plus every op still running there (ops are in
+    call order)."""
+    import bisect
+
     ops = part.ops
+    calls = part.__dict__.setdefault("_calls", [op.call for op in ops])
     lo = min(ops[i].call for i in seed_ops)
     hi = max((ops[i].ret for i in seed_ops if ops[i].ret != INF), default=lo)
-
-    def dist(i):
-        op = ops[i]
-        r = op.ret if op.ret != INF else op.call
-        if r < lo:
-            return lo - r
-        if op.call > hi:
-            return op.call - hi
-        return 0
-
-    near = sorted(range(len(ops)), key=dist)[:k]
-    return sorted(set(near) | set(seed_ops))
+    a, b = bisect.bisect_left(calls, lo), bisect.bisect_right(calls, hi)
+    pad = max(0, (k - (b - a)) // 2)
+    a, b = max(0, a - pad), min(len(ops), b + pad)
+    start = calls[a] if a < len(ops) else lo
+    running = [i for i in range(max(0, a - 4 * k), a) if ops[i].ret >= start]
+    return sorted(set(range(a, b)) | set(running) | set(seed_ops))
 
 
 def _ddmin(items, test, deadline):
@@ -268,10 +276,15 @@ def explain(model, part, S, fmt):
     base = models.base(model)
     init = model.init()
     reads = sorted((i for i in S if ins[i][0] in ("read", "get")), key=lambda i: ops[i].call)
-    writers = {}
-    for i in range(len(ops)):
-        if _writes(model, ins, i) and outs[i][0] != "fail":
-            writers.setdefault(_value(ins, i), []).append(i)
+    all_writers, writers = writer_index(part)
+    import bisect
+
+    calls = part.__dict__.setdefault("_calls", [op.call for op in ops])
+
+    def near(r, k=2000):
+        """The writers called in the k writes before r was called (in call order)."""
+        end = bisect.bisect_left(all_writers, bisect.bisect_left(calls, ops[r].call))
+        return all_writers[max(0, end - k):end]
     if base is not None and base.name == "cas-register":
         for r in reads:
             v = outs[r][1]
@@ -288,7 +301,7 @@ def explain(model, part, S, fmt):
         for r in reads:
             v = outs[r][1]
             src = [x for x in writers.get(v, []) if outs[x][0] == "ok"]
-            for vals in writers.values():
+            for vals in [near(r)]:
                 for w in vals:
                     if outs[w][0] != "ok" or ops[w].ret >= ops[r].call or _value(ins, w) == v:
                         continue
@@ -325,14 +338,13 @@ def explain(model, part, S, fmt):
         parsed = {r: _tokens(outs[r][1], [v for v in writers if v]) for r in reads}
         for r in reads:
             toks = parsed[r] or []
-            for vals in writers.values():
-                for w in vals:
-                    tok = ins[w][1]
-                    if tok and toks.count(tok) > 1:
-                        return f"{d(r)} at {fmt(ops[r].call)} contains {d(w)} twice, though it was applied once", [w]
+            for tok in toks:
+                if toks.count(tok) > 1 and writers.get(tok):
+                    w = writers[tok][0]
+                    return f"{d(r)} at {fmt(ops[r].call)} contains {d(w)} twice, though it was applied once", [w]
         for r in reads:
             toks = parsed[r]
-            for vals in writers.values():
+            for vals in [near(r)]:
                 for w in vals:
                     tok = ins[w][1]
                     if tok and outs[w][0] == "ok" and ops[w].ret < ops[r].call and toks is not None \
@@ -348,7 +360,7 @@ def explain(model, part, S, fmt):
         # A read that shows a later append but not an earlier one.
         for r in reads:
             toks = parsed[r] or []
-            for vals in writers.values():
+            for vals in [near(r)]:
                 for w in vals:
                     tok = ins[w][1]
                     if not tok or outs[w][0] != "ok" or tok in toks:

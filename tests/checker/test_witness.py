@@ -82,3 +82,14 @@ def test_search_path_violation_gets_a_witness_too():
     (p,) = r.failures
     assert p.method == "search" and p.witness is not None and p.witness.confirmed is True
     assert "had overwritten" in p.witness.sentence
+
+
+def test_planted_stale_read_in_a_long_history():
+    from checker.synth import UNIQUE_MIX, plant_stale_read
+
+    ev = generate(Spec(ops=5000, processes=20, keys=1, values=0, p_info=0.01, mix=UNIQUE_MIX, recent=True), 9)
+    assert checker.check(ev, witnesses=False).valid is True
+    r = checker.check(plant_stale_read(ev))
+    (p,) = r.failures
+    assert p.method == "unique-values" and p.witness.confirmed is True and len(p.witness.ops) <= 4
+    assert "had overwritten" in p.witness.sentence
