@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional
 
 from checker import models, native, search as pysearch, unique
 from checker.history import History, HistoryError, Operation, no_gc, operations
-from checker.model import Model
+from checker.model import Model, describe_op  # noqa: F401  (describe_op: reports import it from here)
 
 UNKNOWN = "unknown"
 # A history without operations proves nothing: its own verdict, never a pass.
@@ -321,12 +321,6 @@ def replay(model: Model, part: PartitionResult) -> list:
         ok, state = model.step(state, part.inputs[i], part.outputs[i])
         states.append(state)
     return states
-
-
-def describe_op(model: Model, part: PartitionResult, i: int) -> str:
-    if model.describe:
-        return model.describe(part.inputs[i], part.outputs[i])
-    return f"{part.inputs[i]!r} -> {part.outputs[i]!r}"
 
 
 def describe_state(model: Model, state) -> str:

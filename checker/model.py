@@ -58,3 +58,10 @@ class Encoded:
     tr_from: list | None = None
     tr_to: list | None = None
     dead: int = -1
+
+
+def describe_op(model: Model, part, i: int) -> str:
+    """Op i of a partition (a checker.core.PartitionResult) as the model shows it."""
+    if model.describe:
+        return model.describe(part.inputs[i], part.outputs[i])
+    return f"{part.inputs[i]!r} -> {part.outputs[i]!r}"

@@ -34,7 +34,11 @@ cas-register (read / write / cas / delete, status ok / fail / info):
   history the sorted pass cannot place them in gets an exact depth-first
   search over segment orders (branching only at segment ends, with a memo of
   failed states); dropping every failed cas is a relaxation, so a history that
-  fails without them fails, with no search.
+  fails without them fails, with no search. That search is exponential in the
+  worst case (how hard failed cas make the problem in general is open here);
+  it runs under a step, time and memory budget, past which the partition goes
+  to the general search. On generated and recorded histories it branches
+  rarely (about 1 in 300 histories rich in such cas backtracks at all).
 
 kv append: with unique appended tokens every read spells a prefix of the one
 order of appends, so the zone order is given and one pass decides.

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from checker import models, native, search as pysearch, unique
 from checker.history import INF
+from checker.model import describe_op
 from checker.models.values import show
 
 WINDOW_START = 24  # ops around the failure tried first; doubled until it fails alone
@@ -269,8 +270,6 @@ def explain(model, part, S, fmt):
     """(sentence, ops it names that S lacks): why the ops S cannot be linearized,
     in one sentence, using the partition's completed writes where they make the
     reason plain (adding them keeps the set non-linearizable: they only constrain)."""
-    from checker.core import describe_op
-
     ops, ins, outs = part.ops, part.inputs, part.outputs
     d = lambda i: describe_op(model, part, i)
     base = models.base(model)
@@ -399,8 +398,6 @@ def sentence(model, part, S, fmt) -> str:
 
 def as_dict(w: Witness, model, part, fmt) -> dict:
     """A JSON-able witness, for --json and report.html."""
-    from checker.core import describe_op
-
     ops = []
     for i in w.ops:
         op = part.ops[i]
