@@ -194,12 +194,13 @@ class StateMachine:
             self.last_index = entries[-1].index
         if hard_state is not None:
             b.set(self._hard, _pack([hard_state.term, hard_state.vote, hard_state.commit]))
-        out = self._apply(b, committed) if committed else Applied(index=self.applied, term=self.applied_term)
+        out = self.apply(b, committed) if committed else Applied(index=self.applied, term=self.applied_term)
         if batch is None:
             b.commit(sync=sync)
         return out
 
-    def _apply(self, b, committed) -> Applied:
+    def apply(self, b, committed) -> Applied:
+        """Apply committed entries into batch b (the caller commits it); -> what they produced."""
         out = Applied()
         overlay: dict[bytes, bytes | None] = {}
         touched_sessions: set[str] = set()
@@ -279,6 +280,21 @@ class StateMachine:
             floor = max(results) - SESSION_WINDOW
             for s in [s for s in results if s <= floor]:
                 del results[s]
+
+    def absorb_sessions(self, b, sessions: dict[str, dict[int, object]]) -> None:
+        """Into batch b: another group's remembered results join ours (a Region merge), ours kept on a clash,
+        so a client's retry of a write the other group applied finds its result here."""
+        for cid, results in sessions.items():
+            mine = self._session(cid)
+            for seq, result in results.items():
+                mine.setdefault(seq, result)
+            b.set(self._session_prefix + cid.encode(), _pack(mine))
+
+    def restored(self, meta: SnapshotMeta) -> None:
+        """The store now holds a snapshot at meta (written by whoever installed it): forget what we cached."""
+        self._sessions.clear()
+        self.last_index = self.applied = meta.index
+        self.applied_term, self.conf = meta.term, meta.conf
 
     def _session(self, cid: str) -> dict[int, object]:
         s = self._sessions.get(cid)

@@ -60,7 +60,8 @@ def _entries(sm, overlay: dict) -> list[Region]:
     return [Region.from_json(json.loads(v)["region"]) for v in raw.values() if v is not None]
 
 
-META_OPS = {"I": _alloc, "R": _publish}
+ALLOC_ID, PUBLISH = "I", "R"
+META_OPS = {ALLOC_ID: _alloc, PUBLISH: _publish}
 
 
 def bootstrap_entries(first: Region) -> list[tuple[bytes, bytes]]:

@@ -71,3 +71,47 @@ def test_a_stand_in_replica_does_not_vote_before_it_holds_a_snapshot(tmp_path):
         assert not granted, f"an empty stand-in granted {granted}"
         await c.close()
     run(main())
+
+
+def test_regions_split_and_merge_and_every_acknowledged_write_reads_back(tmp_path):
+    """Splits under writes, merges after deletes (the merge commit applies the source's log up to its
+    prepare inside the target's batch), a store crashed and restarted in the middle."""
+    async def main():
+        c = SimCluster(tmp_path, 3, seed=41, regions=True, split_size=4096, split_check_s=0.1,
+                       merge_size=3000, merge_check_s=0.2, balance_s=0.0)
+        await c.start_all()
+
+        async def op(fn):
+            for _ in range(200):
+                try:
+                    return await fn()
+                except Exception:
+                    await asyncio.sleep(0.02)
+            raise AssertionError("an operation never succeeded")
+
+        def owner(key):
+            s = next(iter(c.nodes.values()))
+            return c.nodes.get(s._owner(key).leader) or s
+
+        value = b'"' + b"v" * 100 + b'"'
+        for i in range(300):
+            key = f"k{i:04d}"
+            await op(lambda: owner(key).write("p", key, value, None, None))
+        s1 = c.nodes[1]
+        most = len(s1.regions())
+        assert most >= 5, most
+        await c.crash(3)
+        for i in range(300):
+            if i % 10:
+                key = f"k{i:04d}"
+                await op(lambda: owner(key).write("d", key, None, None, None))
+        await c.start(3)
+        await c.wait(lambda: len(s1.regions()) <= most - 2, timeout=60, what="merges")
+        for i in range(300):
+            key = f"k{i:04d}"
+            got = await op(lambda: owner(key).read(key, "readindex"))
+            assert got == (value if i % 10 == 0 else None), (key, got)
+        assert sum(s.merges for s in c.nodes.values()) > 0
+        assert not c.failures, c.failures
+        await c.close()
+    run(main())
