@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from checker import models, native, search as pysearch, unique
-from checker.history import History, HistoryError, Operation, no_gc, operations
+from checker.history import History, HistoryError, Operation, clock_of, no_gc, operations
 from checker.model import Model, describe_op  # noqa: F401  (describe_op: reports import it from here)
 
 UNKNOWN = "unknown"
@@ -212,7 +212,7 @@ def _check(history, model, timeout, compiled, processes, progress, max_memory, m
             if progress:
                 progress(done, len(parts))
     result = Result(UNKNOWN, parts, total_ops, 0.0, model, source,
-                    history.time_unit if isinstance(history, History) else "ns")
+                    history.time_unit if isinstance(history, History) else clock_of(history))
     result.origin = min((p.ops[0].call for p in parts if len(p.ops)), default=0)
     # Witnesses share a budget, so a run with many failing keys still ends soon.
     wit_deadline = time.monotonic() + WITNESS_SECONDS

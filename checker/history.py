@@ -167,7 +167,7 @@ def _parse_jsonl(text: str, path: str) -> History:
         except (ValueError, RecursionError):
             events = None
         if events is not None and len(events) == body.count("\n") + 1 and all(type(e) is dict for e in events):
-            return History(events, path, range(1, len(events) + 1))
+            return History(events, path, range(1, len(events) + 1), time_unit=clock_of(events))
     events, lines = [], []
     loads = json.loads
     for no, line in enumerate(text.split("\n"), 1):
@@ -184,7 +184,12 @@ def _parse_jsonl(text: str, path: str) -> History:
             raise HistoryError(f"{path}:{no}: not a JSON object")
         events.append(ev)
         lines.append(no)
-    return History(events, path, lines)
+    return History(events, path, lines, time_unit=clock_of(events))
+
+
+def clock_of(events) -> str:
+    """"ns" when events carry times, else "event": their order is the clock."""
+    return "ns" if any(type(e) is dict and "time" in e for e in events) else "event"
 
 
 # Jepsen's log: "INFO  jepsen.util - 3	:ok	:cas	[3 0]". Lines of other loggers
@@ -450,7 +455,7 @@ def _checked(events, i, ev, last):
         raise HistoryError(f"{where(i)}: missing or non-string \"f\"")
     if proc is None or type(proc) not in (int, str):
         raise HistoryError(f"{where(i)}: missing or invalid \"process\"")
-    t = ev.get("time", i)
+    t = ev.get("time", i + 1)  # no clock: the event's number (1-based) is its time
     if type(t) not in (int, float) or not math.isfinite(t):
         raise HistoryError(f"{where(i)}: \"time\" must be a finite number")
     if t < last:

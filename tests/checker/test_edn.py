@@ -107,3 +107,14 @@ def test_cli_initial_value(tmp_path, corpus_dir):
 def test_reader_values():
     (v, _), = edn.read_all('{:a [1 -2 3.5 "x\\"y" nil true :k sym #{1 2} (4 5) #inst "2020"] ; c\n :b 7N}')
     assert v == {"a": [1, -2, 3.5, 'x"y', None, True, "k", "sym", [1, 2], (4, 5), "2020"], "b": 7}
+
+
+def test_jsonl_without_times_counts_events(tmp_path):
+    f = tmp_path / "h.jsonl"
+    f.write_text("".join(json.dumps(e) + "\n" for e in [
+        {"process": 0, "type": "invoke", "f": "write", "value": 1}, {"process": 0, "type": "ok", "f": "write", "value": 1},
+        {"process": 0, "type": "invoke", "f": "write", "value": 2}, {"process": 0, "type": "ok", "f": "write", "value": 2},
+        {"process": 1, "type": "invoke", "f": "read"}, {"process": 1, "type": "ok", "f": "read", "value": 1}]))
+    r = checker.check(checker.load(f))
+    assert r.valid is False and r.time_unit == "event"
+    assert "event #5" in r.failures[0].witness.sentence
