@@ -20,8 +20,11 @@ read the etcd way: ":fail :cas" is a cas whose comparison failed, ":fail :read
 :timed-out" is indeterminate; for other Jepsen histories use jepsen-edn); porcupine-kv
 (Porcupine's kv logs).
 
-Histories whose writes are unique values are decided in polynomial time; the rest by
-the Wing & Gong search (--method search forces it everywhere, as a cross-check)."""
+Partitions whose writes are unique values are decided by ordering their values' zones
+(polynomial; a bounded search only where failed cas force another order), each
+"linearizable" certified by replaying its linearization; the rest by the Wing & Gong
+search (--method search forces it everywhere, as a cross-check). A violation is shrunk
+to a few operations and one sentence naming the reason."""
 
 # Exit statuses, and which one wins when several files are checked.
 EXIT = {True: 0, False: 1, "unknown": 3, "empty": 4}
