@@ -12,6 +12,7 @@ clocks reset, ballast removed, removed members re-added; then a quiet period.
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 import threading
 import time
@@ -35,8 +36,9 @@ def plan(packages: Sequence[FaultPackage], seed: int, duration: float, interval:
     """Alternate quiet gaps of ~interval with one fault lasting ~fault_duration, until duration."""
     if not packages:
         raise ValueError("no fault packages to schedule")
-    if interval <= 0 or fault_duration <= 0 or duration < 0:
-        raise ValueError("interval and fault_duration must be > 0, duration >= 0")
+    # written so that NaN fails too (it compares false with everything): a NaN duration never ends the loop
+    if not (0 < interval < math.inf and 0 < fault_duration < math.inf and 0 <= duration < math.inf):
+        raise ValueError("interval and fault_duration must be finite and > 0, duration finite and >= 0")
     rng = random.Random(seed)
     steps: list[Step] = []
     t, i = 0.0, 0

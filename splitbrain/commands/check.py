@@ -32,19 +32,6 @@ SEVERITY = (1, 2, 3, 4, 0)
 _UNSET = object()  # --initial-value not given (null is a value)
 
 
-def seconds(text: str) -> float:
-    """A positive, finite number of seconds (argparse type)."""
-    import argparse
-
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive, finite number of seconds (got {text})")
-    return v
-
-
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.I)
 
 
@@ -84,6 +71,8 @@ def default_max_memory() -> int:
 def add_arguments(parser) -> None:
     import argparse
 
+    from splitbrain import values
+
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
     parser.add_argument("files", nargs="+", metavar="FILE", help="history files")
@@ -97,7 +86,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--method", default="auto", choices=["auto", "search"],
                         help="auto: unique-value partitions in polynomial time, the rest by search (default); "
                              "search: the Wing & Gong search everywhere")
-    parser.add_argument("--timeout", type=seconds, metavar="S",
+    parser.add_argument("--timeout", type=values.SECONDS.arg, metavar="S",
                         help="give up after S seconds per file with verdict unknown")
     parser.add_argument("--max-memory", type=size, metavar="SIZE",
                         help="bound the checker's memory (default a quarter of RAM); past it the verdict is "

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 HELP = "start, stop or inspect a local reference-KV cluster (processes on 127.0.0.1)"
 DEFAULT_DIR = "results/cluster"
+MAX_NODES = 15  # loopback processes on one machine, each a Raft voter
 
 
 def add_arguments(parser) -> None:
+    from splitbrain import values
+
     parser.add_argument("action", choices=("up", "down", "status", "remove", "rejoin"),
                         help="up: start the nodes not running (creating the cluster if new); "
                              "down: stop them; status: one line (or JSON object) per node; "
@@ -13,7 +16,7 @@ def add_arguments(parser) -> None:
                              "member that lost its data (remove, start it empty with --join, add it as a learner, "
                              "promote it once caught up)")
     parser.add_argument("node", nargs="?", type=int, help="the node id for remove and rejoin")
-    parser.add_argument("--nodes", type=int, default=3, help="cluster size when creating it (default 3)")
+    parser.add_argument("--nodes", type=values.count(1, MAX_NODES).arg, default=3, help="cluster size when creating it (default 3)")
     parser.add_argument("--dir", default=DEFAULT_DIR, help=f"cluster directory (default {DEFAULT_DIR})")
     parser.add_argument("--json", action="store_true", help="print status as a JSON list")
     from reference_kv.server import READ_MODES
@@ -22,7 +25,7 @@ def add_arguments(parser) -> None:
                         help="node default read mode for a new cluster (local-unsafe is UNSAFE)")
     parser.add_argument("--storage", choices=("pebble", "memory"), default=None,
                         help="storage for a new cluster (default pebble)")
-    parser.add_argument("--snapshot-every", type=int, default=None, help="snapshot interval for a new cluster")
+    parser.add_argument("--snapshot-every", type=values.COUNT.arg, default=None, help="snapshot interval for a new cluster")
 
 
 def run(args) -> int:
@@ -33,10 +36,6 @@ def run(args) -> int:
     from splitbrain.errors import UsageError
 
     root = Path(args.dir)
-    if not 1 <= args.nodes <= 15:
-        raise UsageError(f"--nodes must be between 1 and 15, got {args.nodes}")
-    if args.snapshot_every is not None and args.snapshot_every < 1:
-        raise UsageError("--snapshot-every must be >= 1")
     if root.exists() and not root.is_dir():
         raise UsageError(f"--dir {root} is not a directory")
     try:

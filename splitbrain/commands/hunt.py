@@ -5,9 +5,11 @@ HELP = "plant a catalogued bug and run its campaign until the checker finds it (
 
 
 def add_arguments(p):
+    from splitbrain import values
+
     p.add_argument("bug", metavar="BUG", help="a name from `splitbrain bugs`")
-    p.add_argument("--attempts", type=int, default=None, help="attempts, each a new seed (default: the campaign's)")
-    p.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+    p.add_argument("--attempts", type=values.count(1, 10_000).arg, default=None, help="attempts, each a new seed (default: the campaign's)")
+    p.add_argument("--budget", type=values.SECONDS.arg, default=None, metavar="SECONDS",
                    help="stop starting attempts after this much wall time (default: the campaign's)")
     p.add_argument("--out", default="results", metavar="DIR", help="where run directories go (default results)")
     p.add_argument("--seed", type=int, default=0, help="seed of the first attempt (then +1 per attempt)")
@@ -31,10 +33,6 @@ def run(args) -> int:
         raise UsageError(f"unknown --system {args.system!r} (choose from {', '.join(systems.names())})")
     if args.system != "reference-kv" and not args.safe:
         raise UsageError(f"bugs are planted in the reference KV only; run {args.system} as the control with --safe")
-    if args.attempts is not None and args.attempts < 1:
-        raise UsageError(f"--attempts must be at least 1, got {args.attempts}")
-    if args.budget is not None and args.budget <= 0:
-        raise UsageError(f"--budget must be positive, got {args.budget}")
     what = f"{args.system} ({'safe' if args.safe else 'bug ' + bug.name + ' planted'})"
 
     def report(a):

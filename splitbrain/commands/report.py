@@ -6,10 +6,11 @@ HELP = "rebuild summary.json, report.html and the verdict from a run directory (
 
 def add_arguments(p):
     from checker.models import MODELS
+    from splitbrain import values
 
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (e.g. results/latest)")
     p.add_argument("--model", choices=list(MODELS), help="checker model (default: from the history)")
-    p.add_argument("--timeout", type=float, default=None, metavar="S", help="checker time limit")
+    p.add_argument("--timeout", type=values.SECONDS.arg, default=None, metavar="S", help="checker time limit")
     p.add_argument("--json", action="store_true", help="print summary.json instead of the short form")
 
 
@@ -17,12 +18,9 @@ def run(args) -> int:
     import json
 
     from splitbrain import rundir
-    from splitbrain.errors import UsageError
     from splitbrain.evaluate import evaluate
     from splitbrain.summary_text import exit_code, short
 
-    if args.timeout is not None and args.timeout <= 0:
-        raise UsageError("--timeout must be positive")
     run_dir = rundir.resolve(args.run_dir)
     summary = evaluate(run_dir, model=args.model, timeout=args.timeout)
     print(json.dumps(summary, indent=2, default=str) if args.json else short(run_dir, summary))

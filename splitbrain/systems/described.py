@@ -33,6 +33,7 @@ Every mistake is a `SystemFileError` naming the key and what was expected.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import pathlib
 import shlex
@@ -41,6 +42,8 @@ import tomllib
 from typing import Any, Mapping
 
 from nemesis.types import Addr, NodeAddresses, NodeSpec, check_env_names
+from splitbrain import values
+from splitbrain.config import MAX_NODES
 from splitbrain.systems import probes
 from splitbrain.systems.template import TemplateError, render
 from workloads.clients import PROTOCOLS
@@ -213,7 +216,18 @@ class _Reader:
         v = self.table[key]
         if not isinstance(v, kind) or (kind is int and isinstance(v, bool)):
             self.fail(key, f"expected {expected or _kind_name(kind)}, got {type(v).__name__} {v!r}")
+        if isinstance(v, float) and not math.isfinite(v):  # TOML has nan and inf; no setting takes them
+            self.fail(key, f"expected {expected or _kind_name(kind)}, got {v!r}")
         return v
+
+    def value(self, key: str, kind: values.Kind, default=...):
+        """A number or name of `kind` (splitbrain.values: type, finite, range), or the default when absent."""
+        if key not in self.table:
+            return self.get(key, object, default)  # the default, or "missing"
+        try:
+            return kind.check(self.table[key])
+        except ValueError as e:
+            self.fail(key, str(e))
 
     def table_of(self, key: str, known: set[str] | None, required: bool = False) -> "_Reader | None":
         if key not in self.table:
@@ -242,9 +256,7 @@ def load(path: str | os.PathLike) -> Described:
         raise SystemFileError(f"{p}: not valid TOML ({e})") from None
     top = _Reader(p, raw, "", TOP_KEYS)
     name = top.get("name", str, p.stem)
-    fixed = top.get("nodes", int, None, "a positive integer")
-    if fixed is not None and fixed < 1:
-        top.fail("nodes", f"expected a positive integer, got {fixed}")
+    fixed = top.value("nodes", values.count(1, MAX_NODES), None)
 
     node = top.table_of("node", NODE_KEYS, required=True)
     command = node.get("command", (str, list), expected="a string or a list of strings")
@@ -284,7 +296,7 @@ def load(path: str | os.PathLike) -> Described:
     if ready_probe == "http":
         ready_url = ready.template("url", ready.get("url", str, expected="a URL like http://{host}:{port}/health"),
                                    PROBE_PLACEHOLDERS)
-    ready_timeout = float(ready.get("timeout", (int, float), 60.0, "seconds"))
+    ready_timeout = float(ready.value("timeout", values.SECONDS, 60.0))
 
     leader = None
     lr = top.table_of("leader", LEADER_KEYS)

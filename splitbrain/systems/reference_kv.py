@@ -37,8 +37,14 @@ class ReferenceKV(Defaults):
     options = ("read_mode", "snapshot_every", "unsafe_bug", "region_split_size")
 
     def __post_init__(self):
+        from reference_kv.node import UNSAFE_BUGS
+        from splitbrain.errors import UsageError
+
         if self.region_split_size is not None:
             region_split_bytes(self.region_split_size)
+        if self.unsafe_bug is not None and self.unsafe_bug not in UNSAFE_BUGS:
+            raise UsageError(f"--unsafe-bug {self.unsafe_bug!r}: the reference KV has no such bug "
+                             f"(choose from {', '.join(UNSAFE_BUGS)}; see `splitbrain bugs`)")
 
     def _argv(self, a: NodeAddresses) -> list[str]:
         return launch.placed_argv(a, regions=bool(self.region_split_size), read_mode=self.read_mode,

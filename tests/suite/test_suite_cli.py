@@ -15,8 +15,8 @@ def splitbrain(*args, cwd=None):
 
 @pytest.mark.parametrize("args,needle", [
     (["run", "--workload", "nope"], "unknown workload 'nope'"),
-    (["run", "--nodes", "0"], "--nodes must be at least 1"),
-    (["run", "--time", "-5"], "--time must be positive"),
+    (["run", "--nodes", "0"], "--nodes must be an integer at least 1"),
+    (["run", "--time", "-5"], "--time must be a finite number of seconds above 0"),
     (["run", "--backend", "mars"], "unknown backend 'mars'"),
     (["run", "--system", "mongo"], "unknown system 'mongo'"),
     (["run", "--read-mode", "psychic"], "system reference-kv has no read mode 'psychic'"),

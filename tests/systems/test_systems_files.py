@@ -27,7 +27,7 @@ def write(tmp_path, text, name="system.toml"):
 
 @pytest.mark.parametrize("text, key, expected", [
     ("name = 3\n" + MINIMAL, "name", "expected a string"),
-    ("nodes = 0\n" + MINIMAL, "nodes", "positive integer"),
+    ("nodes = 0\n" + MINIMAL, "nodes", "an integer at least 1"),
     ("colour = 1\n" + MINIMAL, "colour", "unknown key"),
     ('[client]\nprotocol = "etcd"\n', "node", "missing"),
     ('[node]\ncommand = "x {bogus}"\n[client]\nprotocol = "etcd"\n', "node.command", "{bogus}"),
