@@ -55,7 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, or a usage error already printed as one line: a status, for callers too
+        return int(e.code or 0) if not isinstance(e.code, str) else 2
     try:
         return int(args._run(args) or 0)
     except UsageError as e:

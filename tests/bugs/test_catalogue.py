@@ -55,7 +55,7 @@ def test_bugs_json_lists_name_description_campaign(capsys):
 @pytest.mark.unit
 @pytest.mark.parametrize("args, message", [
     (("hunt", "no-such-bug"), "unknown bug 'no-such-bug'"),
-    (("hunt", "stale-read", "--attempts", "0"), "--attempts must be at least 1"),
+    (("hunt", "stale-read", "--attempts", "0"), "--attempts: must be an integer at least 1"),
     (("hunt", "stale-read", "--system", "etcd"), "run etcd as the control with --safe"),
     (("hunt", "stale-read", "--system", "redis", "--safe"), "unknown --system"),
 ])
