@@ -45,6 +45,7 @@ IDENTITY = 21
 FRAME_LIMIT = 64 << 10
 RETRY_S = 0.05
 PROGRESS_S = 5.0
+STRANGER_S = 30.0  # how long a connection to a node that asked who we are outlives its question
 
 
 class Refused(ValueError):
@@ -302,3 +303,19 @@ async def form(formation: Formation, io, db, fresh: bool) -> None:
         if fresh:
             await io(forget, db)
         raise
+
+
+def stranger_route(transport, own_id: int, known):
+    """-> route(peer, address) for Formation: a node we do not know asks who we are (it joins);
+    the answer goes over a connection to the address it gave (the transport only sends on
+    connections it dials), dropped again after STRANGER_S unless known(peer) by then."""
+    def route(peer: int, address: str) -> None:
+        if peer == own_id or peer in transport.addresses:
+            return
+        transport.add_peer(peer, address)
+
+        def forget():
+            if not known(peer):
+                transport.remove_peer(peer)
+        asyncio.get_running_loop().call_later(STRANGER_S, forget)
+    return route

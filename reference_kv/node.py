@@ -65,7 +65,6 @@ UNSAFE_BUGS = (
     "snapshot-lost-entries",         # core._handle_snapshot: installing drops the log after the snapshot
     "lease-ignores-pause",           # node._catch_up_ticks: ticks missed while stopped are dropped
 )
-STRANGER_S = 30.0  # how long a connection to a node that asked who we are outlives its question
 FSYNC_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
 
 
@@ -228,7 +227,7 @@ class Node:
         self.formation, must_form = await identity.prepare(
             self._io, self.db, self.id, fresh, self.cfg.join, self.rng, self.cfg.data_dir, self.cfg.peers,
             self._send_frame, self.clock, self._conf_now, self.cfg.peer_address or self.cfg.peers.get(self.id, ""),
-            self._route_to_stranger)
+            identity.stranger_route(self.transport, self.id, self._known))
         self.transport.on_frame = self._on_frame
         self.transport.on_unreachable = self._on_unreachable
         self.transport.limits = {RAFT: RAFT_FRAME_LIMIT, identity.IDENTITY: identity.FRAME_LIMIT,
@@ -289,17 +288,8 @@ class Node:
         log.info("node %d started: term %d, applied %d, snapshot %d, voters %s",
                  self.id, self.term, self.applied, self.snapshot_index, conf.voters)
 
-    def _route_to_stranger(self, peer: int, address: str) -> None:
-        """A node we do not know asks who we are (it joins): answer on a connection to the address it
-        gave, dropped again unless it became a member meanwhile."""
-        if peer in self.transport.addresses or peer == self.id:
-            return
-        self.transport.add_peer(peer, address)
-
-        def forget():
-            if peer not in self._members and peer not in self.cfg.peers and not self._stopped:
-                self.transport.remove_peer(peer)
-        asyncio.get_running_loop().call_later(STRANGER_S, forget)
+    def _known(self, peer: int) -> bool:
+        return peer in self._members or peer in self.cfg.peers or self._stopped
 
     def _conf_now(self):
         if self.raw is None:

@@ -137,8 +137,10 @@ class StateMachine:
     """
 
     def __init__(self, storage, unsafe_bug: str | None = None, prefix: bytes = b"",
-                 data_prefix: bytes = DATA, owns=None, extra_ops=None):
+                 data_prefix: bytes = DATA, owns=None, extra_ops=None, on_conf=None):
+        """on_conf(sm, batch, conf_change): a membership change applies (a Region records its peers)."""
         self.db = storage
+        self.on_conf = on_conf
         self.unsafe_bug = unsafe_bug
         self.prefix = prefix
         self.data_prefix = data_prefix
@@ -218,6 +220,8 @@ class StateMachine:
                 conf_changed = True
                 if cc.type == ConfChangeType.ADD_LEARNER and cc.context:
                     b.set(self.prefix + member_key(cc.node_id), cc.context)
+                if self.on_conf is not None:
+                    self.on_conf(self, b, cc)
                 out.conf_changes.append((e, cc))
                 continue
             if not e.data:  # a new leader's empty entry

@@ -3,8 +3,8 @@
 Same flags as `python -m reference_kv`, plus `--region-split-size` (256KiB,
 1MiB, 64MiB, ...; default 64MiB) and `--region-merge-size` (default 1/8 of
 the split size, 0 = off). `--heartbeat-ticks` defaults to 3 here
-(many groups heartbeat at once). `--join` and membership changes are not
-supported. `--snapshot-every N`: a Region's log is compacted once N entries
+(many groups heartbeat at once). `--join` starts a store that hosts nothing
+until it is added (see membership.py). `--snapshot-every N`: a Region's log is compacted once N entries
 were applied past its last compaction, up to what every voter holds, or past
 a voter lagging by N or more (it gets a Region snapshot).
 """
@@ -61,7 +61,8 @@ async def _serve(args) -> int:
         read_mode=args.read_mode, snapshot_every=args.snapshot_every, tick_ms=args.tick_ms,
         election_ticks=args.election_ticks,
         heartbeat_ticks=args.heartbeat_ticks, unsafe_bug=args.unsafe_bug,
-        request_timeout=args.request_timeout, seed=args.seed, split_size=args.region_split_size,
+        request_timeout=args.request_timeout, seed=args.seed, split_size=args.region_split_size, join=args.join,
+        peer_address=args.peers.get(args.id) or args.peer_listen,
         hot_qps=args.region_hot_qps, merge_size=args.region_merge_size, balance_s=0.0 if args.no_leader_balance else 1.0,
     )
     store = Store(cfg, opener, peer_transport(args, args.peers))
@@ -75,10 +76,7 @@ async def _serve(args) -> int:
 def main(argv=None) -> int:
     argv = expand_argv(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
-    if args.join:
-        print("reference_kv.regions: error: --join is not supported by the region store", file=sys.stderr)
-        return 2
-    if args.id not in args.peers:
+    if args.id not in args.peers and not args.join:
         print(f"reference_kv.regions: error: --peers must include this node ({args.id})", file=sys.stderr)
         return 2
     if (err := peer_security_error(args)) is not None:

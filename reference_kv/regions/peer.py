@@ -45,7 +45,7 @@ class RegionPeer(Replica):
         raw = RawNode(config, state, random.Random(s.rng.getrandbits(64)))
         Replica.__init__(self, raw, node_id=s.id, clock=s.clock, tick_s=cfg.tick_ms / 1000,
                          election_ticks=cfg.election_ticks, request_timeout=cfg.request_timeout, wake=s.wake,
-                         address_of=s.client_address, pid_base=s.id)
+                         address_of=s.client_address, pid_base=s.id, on_conf=s.membership.on_applied)
         self.on_hard_state(loaded.hard_state)
         self.hard = loaded.hard_state
 

@@ -213,8 +213,9 @@ class RegionSnapshots:
         region, merging = await s.io(run)
         p.sm.restored(meta)
         p.compacted = meta.index
+        p.uninit = False
         if region is not None:
-            p.region, p.merging, p.uninit = region, tuple(merging) if merging else None, False
+            p.region, p.merging = region, tuple(merging) if merging else None
         p.on_applied(Applied(index=meta.index, term=meta.term))
         self.installed += 1
         log.info("store %d: region %d installed snapshot %d %s", s.id, p.id, meta.index, region or "(meta)")

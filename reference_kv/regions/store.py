@@ -14,8 +14,8 @@ What else a store does lives beside it, one module each: commands.py (the apply 
 and log compaction, named commands), split.py (when and where to split, and the split loop),
 merge.py (when to merge, and the merge driver), compaction.py (when to compact a log),
 snapshot.py (Region snapshots: the file, sending, installing), metaclient.py (the meta group's
-client and the directory publisher), peer.py (one replica: the shared replica driver plus a
-Region's state). Not done: membership changes of Regions.
+client and the directory publisher), membership.py (which stores the cluster has, and every
+Region following it), peer.py (one replica: the shared replica driver plus a Region's state).
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from reference_kv.node import NodeConfig
 from reference_kv.raft.types import NONE, ConfState, Message, MsgType, Role, conf_to_wire, from_wire, to_wire
 from reference_kv.regions import commands, layout, meta, metaclient, snapshot
 from reference_kv.regions.balance import pick_transfer
+from reference_kv.regions.membership import Membership, follows as membership_done_here
 from reference_kv.regions.merge import MergeDriver
 from reference_kv.regions.metaclient import MetaClient
 from reference_kv.regions.peer import RegionPeer
@@ -98,6 +99,7 @@ class Store:
         self.metaclient = MetaClient(self)
         self.merger = MergeDriver(self)
         self.splitter = SplitDriver(self)
+        self.membership = Membership(self)
         self._tasks: list[asyncio.Task] = []
         self._wake: asyncio.Event | None = None
 
@@ -108,7 +110,7 @@ class Store:
         self.db = await self.io(self._open_storage, Path(self.cfg.data_dir) / "db", False)
         hosted = await self.io(self._hosted)
         if not hosted and not self.cfg.peers:
-            raise ValueError("a fresh region store needs --peers (joining is not supported)")
+            raise ValueError("a fresh region store needs --peers (with --join: the stores to ask)")
         self.transport.on_frame = self._on_frame
         self.transport.on_unreachable = self._on_unreachable
         self.transport.limits = FRAME_LIMITS
@@ -117,7 +119,9 @@ class Store:
         self.running = asyncio.get_running_loop().create_future()
         self.formation, must_form = await identity.prepare(
             self.io, self.db, self.id, fresh, self.cfg.join, self.rng, self.cfg.data_dir, self.cfg.peers,
-            self.transport.send, self.clock, self._meta_conf, self.cfg.peers.get(self.id, ""))
+            self.transport.send, self.clock, self._meta_conf, self.cfg.peer_address or self.cfg.peers.get(self.id, ""),
+            identity.stranger_route(self.transport, self.id,
+                                    lambda peer: peer in self.cfg.peers or peer in self.membership.members))
         await self.transport.start()
         if must_form:
             self._tasks = [asyncio.get_running_loop().create_task(self._form_then_begin(hosted, fresh))]
@@ -136,9 +140,10 @@ class Store:
 
     async def _begin(self, hosted) -> None:
         """The meta group, the hosted Regions and the store's loops, once this store may run."""
-        if not hosted:
+        if not hosted and not self.cfg.join:
             hosted = await self.io(self._bootstrap)
         self.meta = await self._open_peer(layout.META_REGION, None)
+        self.membership.load()
         for region in hosted:
             await self._open_peer(region.id, region)
         loop = asyncio.get_running_loop()
@@ -146,7 +151,7 @@ class Store:
                                                 self._after_tick)),
                         loop.create_task(self._ready_loop()), loop.create_task(self.splitter.loop()),
                         loop.create_task(self.metaclient.publish_loop()), loop.create_task(self._balance_loop()),
-                        loop.create_task(self.merger.loop())]
+                        loop.create_task(self.merger.loop()), loop.create_task(self.membership.loop())]
         if not self.running.done():
             self.running.set_result(None)
         log.info("store %d started: %d regions", self.id, len(hosted))
@@ -209,10 +214,13 @@ class Store:
             peer.sm = StateMachine(self.db, self.cfg.unsafe_bug, layout.group_prefix(rid),
                                    owns=lambda key: not peer.uninit and peer.merging is None
                                    and peer.region.contains(key),
-                                   extra_ops=commands.data_ops(self, peer))
+                                   extra_ops=commands.data_ops(self, peer),
+                                   on_conf=lambda sm, b, cc: Membership.on_conf(peer, sm, b, cc))
             marker = await self.io(self.db.get, layout.merging_key(rid))
             peer.merging = tuple(msgpack.unpackb(marker, raw=False)) if marker else None
         loaded = await self.io(peer.sm.load)
+        if not loaded.conf_state.voters and not loaded.conf_state.learners and loaded.snapshot is None:
+            peer.uninit = True  # knows nothing of its group (a store that joins): a snapshot fills it
         peer.boot(loaded, self.cfg)
         peer.compacted = loaded.snapshot.index if loaded.snapshot else 0
         self.peers[rid] = peer
@@ -417,7 +425,10 @@ class Store:
             data = self.data_peers()
             # Regions below the merge size stay where a merge wants their leaders (moved back each
             # second, no merge ever started).
-            move = pick_transfer(self.id, {p.id: p.leader for p in data}, sorted(self.cfg.peers),
+            want = self.membership.desired()
+            if want is None:
+                continue
+            move = pick_transfer(self.id, {p.id: p.leader for p in data}, sorted(want[0]),
                                  busy={p.id for p in data if p.splitting} | self.merger.small)
             if move is not None and self.peers[move[0]].role == Role.LEADER:
                 rid, to = move
@@ -447,7 +458,7 @@ class Store:
 
     # --- routing and client calls ---------------------------------------------------------
     def client_address(self, node_id: int) -> str | None:
-        return self.cfg.peer_clients.get(node_id) if node_id else None
+        return (self.membership.addresses(node_id)[1] or None) if node_id else None
 
     def epoch_not_match(self) -> errors.EpochNotMatch:
         return errors.EpochNotMatch(self.regions())
@@ -524,9 +535,14 @@ class Store:
 
     # --- admin ----------------------------------------------------------------------------
     async def add_learner(self, node_id: int, peer_address: str, client_address: str) -> None:
-        raise errors.BadRequest("membership changes are not supported by the region store")
+        """Store node_id joins as a learner of the meta group, then of every Region (membership.py)."""
+        await self.membership.add_learner(node_id, peer_address, client_address)
 
-    promote = remove = add_learner
+    async def promote(self, node_id: int) -> None:
+        await self.membership.promote(node_id)
+
+    async def remove(self, node_id: int) -> None:
+        await self.membership.remove(node_id)
 
     async def transfer_leader(self, to: int) -> None:
         """Hand every group this node leads (the meta group included) to node `to`."""
@@ -558,6 +574,9 @@ class Store:
             "read_mode": self.read_mode, "regions": len(meta.directory(self.db)),
             "local_regions": len(data), "leading": sum(p.role == Role.LEADER for p in data),
             "incarnation": self.incarnation, "cluster_id": self.formation.saved.cluster_hex(),
+            "voters": sorted(self.meta.raw.status()["voters"]), "learners": sorted(self.meta.raw.status()["learners"]),
+            # Regions here that count this store as the meta group does: all of them once a change is done
+            "regions_following": sum(membership_done_here(p, self.id, self.membership.desired()) for p in data),
         }
 
     def metrics_text(self) -> str:

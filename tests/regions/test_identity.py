@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from reference_kv.raft.types import Role
 from reference_kv.sim import run
 from reference_kv.sim.cluster import SimCluster
 
@@ -45,6 +46,73 @@ def test_a_wiped_store_does_not_vote_with_empty_replicas(tmp_path):
                 assert value == b'"yes"', f"acknowledged write lost: store {lead} leads Region 1 without it"
         else:
             assert f"node {w}" in refused and "remove" in refused, refused
+        assert not c.failures, c.failures
+        await c.close()
+    run(main())
+
+
+def test_a_wiped_store_comes_back_by_remove_join_learner_promote(tmp_path):
+    """The way back on Regions: the meta group's configuration says which stores there are, and every
+    Region's leader follows it: remove, a store started with --join hosting nothing, learner replicas
+    filled by snapshots, promotion once caught up; then it counts for every Region's quorum."""
+    import asyncio
+
+    from reference_kv.regions import membership
+
+    async def main():
+        c = SimCluster(tmp_path, 3, seed=14, regions=True, balance_s=0.0, merge_size=0, split_size=4096,
+                       split_check_s=0.1, snapshot_every=20)
+        await c.start_all()
+
+        async def op(fn):
+            for _ in range(300):
+                try:
+                    return await fn()
+                except Exception:
+                    await asyncio.sleep(0.02)
+            raise AssertionError("an operation never succeeded")
+
+        def owner(key):
+            s = next(iter(c.nodes.values()))
+            return c.nodes.get(s._owner(key).leader) or s
+
+        def meta_leader():
+            return next(s for s in c.nodes.values() if s.meta.role == Role.LEADER)
+
+        value = b'"' + b"v" * 100 + b'"'
+        for i in range(200):
+            key = f"k{i:04d}"
+            await op(lambda: owner(key).write("p", key, value, None, None))
+        w = 3
+        await c.crash(w)
+        c.wipe(w)
+        try:
+            await c.start(w)
+        except ValueError as e:
+            assert "lost its data" in str(e) and "remove" in str(e), e
+        else:
+            raise AssertionError("the wiped store started as itself")
+        await op(lambda: meta_leader().remove(w))
+        live = [i for i in c.ids if i != w]
+        await c.wait(lambda: all(membership.follows(p, w, c.nodes[i].membership.desired())
+                                 for i in live for p in c.nodes[i].data_peers()), timeout=30,
+                     what="every Region removed the store")
+        for i in range(200, 260):  # while it is out: more data, more splits, logs compacted
+            key = f"k{i:04d}"
+            await op(lambda: owner(key).write("p", key, value, None, None))
+        n = await c.start(w, join=True)
+        await op(lambda: meta_leader().add_learner(w, c.address(w), f"sim-{w}:2"))
+        await c.wait(lambda: n.meta is not None and not n.meta.uninit and n.meta.applied >= meta_leader().meta.applied,
+                     timeout=30, what="the meta group reached the new store")
+        await op(lambda: meta_leader().promote(w))
+        await c.wait(lambda: len(n.data_peers()) == len(c.nodes[live[0]].data_peers()) and all(
+            membership.follows(p, w, n.membership.desired()) and w in p.raw.status()["voters"]
+            for p in n.data_peers()), timeout=60, what="every Region counts the store as a voter again")
+        assert n.snapshots.installed >= len(n.data_peers())
+        await c.crash(live[0])  # the rejoined store now makes the quorum of every Region, with all the data
+        for i in range(260):
+            key = f"k{i:04d}"
+            assert await op(lambda: owner(key).read(key, "readindex")) == value, key
         assert not c.failures, c.failures
         await c.close()
     run(main())

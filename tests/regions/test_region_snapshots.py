@@ -1,5 +1,6 @@
 """Per-Region snapshots on three real stores: logs compact while a node is down, and the node
-catches up by snapshot and serves the same data; with its data dir wiped it refuses to start."""
+catches up by snapshot and serves the same data; with its data dir wiped it refuses to start, and
+comes back by the membership procedure (remove, --join, learner, promote)."""
 from __future__ import annotations
 
 import shutil
@@ -57,5 +58,21 @@ def test_a_node_behind_compaction_and_a_wiped_node_catch_up_by_snapshot(region_c
     err = (c.root / f"n{victim}.log").read_text().strip().splitlines()[-1]
     assert "lost its data" in err and "remove" in err, err
     c.procs.pop(victim)
-    with Client(live, timeout=5) as cl:
+    # The way back: remove it, start it empty with --join, add it as a learner, promote it once caught up.
+    code, body = c.admin("DELETE", f"/admin/members/{victim}")
+    assert code == 200, body
+    c.start(victim, join=True)
+    code, body = c.admin("POST", "/admin/members", {"id": victim, "peer_address": c.peer[victim],
+                                                     "address": c.client[victim]})
+    assert code == 200, body
+    c.wait(lambda: c.admin("POST", f"/admin/members/{victim}/promote")[0] == 200, timeout=30,
+           what="the rejoined store's promotion (refused until it caught up)")
+    c.wait(lambda: _caught_up(c, victim, acked, deleted) and (st := c.status(victim))
+           and st["regions_following"] == st["local_regions"] and victim in st["voters"], timeout=60,
+           what="the rejoined store to hold every Region as a voter")
+    assert _metric(c, victim, "snapshots_installed_total") >= 2
+    c.kill(next(i for i in c.ids if i != victim))  # the rejoined store now makes the quorum
+    with Client([c.client[i] for i in c.procs], timeout=5) as cl:
+        cl.put("after-rejoin", 1)
+        assert cl.get("after-rejoin") == 1
         assert [k for k in acked if cl.get(k) != (None if k in deleted else VALUE)] == []
