@@ -12,6 +12,7 @@ evaluates what was recorded: nothing recorded is lost.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -32,12 +33,18 @@ def _say(msg: str) -> None:
 
 
 class Cluster:
-    """A running system on a backend, with the probes the monitor and faults need."""
+    """A system on a backend, with the probes the monitor and faults need.
+
+    Making one checks it and creates nothing (the backend is made, so an engine
+    that does not answer or hosts that are missing are refused here); `start`
+    sets the backend up and starts the nodes; `stop` undoes both, whatever
+    happened."""
 
     managed = True
 
     def __init__(self, cfg: RunConfig, run: pathlib.Path):
         from nemesis import backends
+        from nemesis.backends.host import HostBackend
 
         self.cfg = cfg
         self.system = preflight(cfg)
@@ -46,17 +53,37 @@ class Cluster:
         except (ValueError, RuntimeError) as e:
             raise UsageError(f"backend {cfg.backend}: {e}") from None
         self.specs = self.system.node_specs(cfg.nodes)
+        self.ids = [s.id for s in self.specs]
+        self.addresses = {}
+        limit = self.backend.max_nodes
+        why_not = None
+        if cfg.nodes > limit:
+            why_not = f"the {cfg.backend} backend runs at most {limit} node(s), not --nodes {cfg.nodes}"
+        elif isinstance(self.backend, HostBackend) and hasattr(self.system, "missing_command"):
+            why_not = self.system.missing_command()  # nodes run on this machine: their program must be here
+        if why_not:
+            self.close()
+            raise UsageError(why_not)
+
+    def start(self, ready_timeout: float | None = None) -> None:
         try:
             self.addresses = self.backend.setup(self.specs)
         except (OSError, RuntimeError, ValueError) as e:
-            self.backend.teardown()
-            raise UsageError(f"cannot set up the {cfg.backend} backend: {e}") from None
-        self.ids = [s.id for s in self.specs]
-
-    def start(self, ready_timeout: float | None = None) -> None:
+            raise UsageError(f"cannot set up the {self.cfg.backend} backend: {e}") from None
         for node in self.ids:
-            self.backend.start(node)
+            try:
+                self.backend.start(node)
+            except OSError as e:
+                raise UsageError(f"node {node} did not start: {e.strerror or e}"
+                                 f"{': ' + str(e.filename) if e.filename else ''}") from None
         self.wait_ready(ready_timeout)
+
+    def close(self) -> None:
+        """Let go of a cluster that was never started (what making the backend opened)."""
+        try:
+            self.backend.teardown()
+        except Exception as e:  # noqa: BLE001 - nothing was started: nothing to lose
+            _say(f"closing the {self.cfg.backend} backend: {e}")
 
     def wait_ready(self, ready_timeout: float | None = None) -> None:
         """Every node ready, then (for systems with leaders) a leader a majority agrees on."""
@@ -141,7 +168,7 @@ class ExternalCluster(Cluster):
         from splitbrain.systems.described import probe_addresses
 
         self.cfg = cfg
-        self.system = systems.create(cfg.system, cfg.system_options())
+        self.system = preflight(cfg)  # the endpoints answer
         self.ids = [str(i) for i in range(1, len(cfg.endpoints) + 1)]
         self.addresses = {}
         for n, e in zip(self.ids, cfg.endpoints):
@@ -150,6 +177,9 @@ class ExternalCluster(Cluster):
 
     def start(self, ready_timeout: float | None = None) -> None:
         self.wait_ready(ready_timeout)
+
+    def close(self) -> None:
+        pass
 
     def _check_alive(self) -> None:
         pass
@@ -314,42 +344,72 @@ def preflight(cfg: RunConfig):
     return system
 
 
+@dataclasses.dataclass
+class Prepared:
+    """A run every check has passed; nothing of it exists yet."""
+
+    run: pathlib.Path  # its run directory, to be created
+    cluster: Cluster  # made, not started
+    packages: list  # the fault packages it runs, as the fault registry offers them here
+    refused: list  # (name, what it lacks) of the members of a --nemesis family this backend or system cannot run
+
+
+def prepare(cfg: RunConfig) -> Prepared:
+    """Every refusal a run can meet before it starts anything, in one place: the options
+    (`preflight`), the backend (made: its engine answers, its hosts are given, its tools are
+    here), the node count (the backend's maximum), the system's program, and every fault in
+    --nemesis (the fault registry says whether it exists and whether this backend and system
+    can run it). Nothing is created, started or moved (not even `results/latest`)."""
+    from splitbrain import faultplan
+
+    out = pathlib.Path(cfg.out)
+    rundir.check_out(out)
+    label = pathlib.Path(cfg.system).stem if systems.is_file(cfg.system) else cfg.system
+    run = rundir.fresh(out, f"{label}-{cfg.workload}")
+    cluster = ExternalCluster(cfg, run) if cfg.endpoints else Cluster(cfg, run)
+    packages, refused = [], []
+    if cfg.nemesis:
+        try:
+            packages, refused = faultplan.packages(
+                cfg.nemesis, cluster.fault_context(),
+                allow_link_faults=cluster.system.per_link_dial or cfg.backend != "local",
+                why_no_links=f"a backend that cuts links with iptables ({cluster.system.name} peers cannot sit "
+                             f"behind the local backend's per-link proxies)")
+        except UsageError:
+            cluster.close()
+            raise
+    return Prepared(run, cluster, packages, refused)
+
+
 def run_campaign(cfg: RunConfig) -> tuple[pathlib.Path, dict, bool]:
     """One run; returns (run directory, summary, whether it was interrupted)."""
     from nemesis.history import HistoryWriter
     from nemesis.schedule import Schedule
 
-    from splitbrain import faultplan
     from splitbrain.evaluate import evaluate
 
-    preflight(cfg)
-    label = pathlib.Path(cfg.system).stem if systems.is_file(cfg.system) else cfg.system
-    run = rundir.create(pathlib.Path(cfg.out), f"{label}-{cfg.workload}")
+    plan = prepare(cfg)
+    while not rundir.claim(plan.run):  # another run took that name meanwhile: the same checks, the next name
+        plan.cluster.close()
+        plan = prepare(cfg)
+    run, cluster, pkgs = plan.run, plan.cluster, plan.packages
     rundir.write_json(run / rundir.CONFIG, cfg.to_json())
     _say(f"run directory {run}")
     history = run / rundir.HISTORY
     history.touch()
-    cluster = load = monitor = sched = None
+    load = monitor = sched = None
     interrupted = False
     try:
         if cfg.endpoints:
-            cluster = ExternalCluster(cfg, run)
             _say(f"external {cluster.system.name} cluster at {', '.join(cfg.endpoints)} (no faults)")
         else:
-            cluster = Cluster(cfg, run)
             _say(f"starting {cfg.nodes} {cluster.system.name} nodes on the {cfg.backend} backend")
+        for name, missing in plan.refused:
+            _say(f"fault {name} skipped: needs {', '.join(missing)}")
         cluster.start()
         if cluster.system.has_leader:
             _say(f"leader elected: node {cluster.leader()}")
-        pkgs = []
-        if cfg.nemesis:
-            ctx = cluster.fault_context()
-            pkgs, refused = faultplan.packages(
-                cfg.nemesis, ctx, allow_link_faults=cluster.system.per_link_dial or cfg.backend != "local",
-                why_no_links=f"a backend that cuts links with iptables ({cluster.system.name} peers cannot sit "
-                             f"behind the local backend's per-link proxies)")
-            for name, missing in refused:
-                _say(f"fault {name} skipped: needs {', '.join(missing)}")
+        ctx = cluster.fault_context() if pkgs else None
         monitor = Monitor(cluster.ids, lambda n, t: cluster.status(n, t), run / rundir.STATUS).start()
         load = _load_process(cfg, run, cluster)
         _wait_for_first_operation(load, history)

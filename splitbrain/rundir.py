@@ -29,22 +29,47 @@ LINEARIZABILITY = "linearizability.html"
 LOCUST_PREFIX = "locust"
 
 
-def create(out: pathlib.Path, label: str) -> pathlib.Path:
-    out.mkdir(parents=True, exist_ok=True)
+def fresh(out: pathlib.Path, label: str) -> pathlib.Path:
+    """The path a new run directory would take now (`<stamp>-<label>`, then `-2`, `-3`...); nothing is created."""
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-")
     base = out / f"{stamp}-{safe}"
     run, n = base, 1
-    while True:
-        try:
-            run.mkdir()
-            break
-        except FileExistsError:
-            n += 1
-            run = pathlib.Path(f"{base}-{n}")
-    (run / "nodes").mkdir()
-    point_latest(out, run)
+    while run.exists() or run.is_symlink():
+        n += 1
+        run = pathlib.Path(f"{base}-{n}")
     return run
+
+
+def claim(run: pathlib.Path) -> bool:
+    """Create exactly `run` (with nodes/) and point `latest` at it; False when another run took it first."""
+    try:
+        run.parent.mkdir(parents=True, exist_ok=True)
+        run.mkdir()
+    except FileExistsError:
+        return False
+    except OSError as e:
+        raise UsageError(f"cannot create the run directory {run}: {e.strerror or e}") from None
+    (run / "nodes").mkdir()
+    point_latest(run.parent, run)
+    return True
+
+
+def create(out: pathlib.Path, label: str) -> pathlib.Path:
+    """A new run directory, created at once."""
+    while True:
+        run = fresh(out, label)
+        if claim(run):
+            return run
+
+
+def check_out(out: pathlib.Path) -> None:
+    """Where run directories go must be a directory, or not exist yet."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: not a directory")
+    parent = next((p for p in (out, *out.parents) if p.exists()), None)
+    if parent is not None and not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out}: {parent} is not writable")
 
 
 def point_latest(out: pathlib.Path, run: pathlib.Path) -> None:

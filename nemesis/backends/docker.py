@@ -41,6 +41,7 @@ IMAGE_LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"  # Deb
 
 class DockerBackend:
     name = "docker"
+    max_nodes = 250  # one /24 network per run, .254 the gateway
 
     def __init__(self, workdir, run_id=None, *, image: str | None = None, volumes: dict | None = None,
                  python: str = "python3", clock_control: bool = False):

@@ -27,6 +27,9 @@ def _free_port(host: str) -> int:
 
 class LocalBackend(HostBackend):
     name = "local"
+    # n nodes need n(n-1) link proxies in one process, each on a port picked before the nodes bind theirs:
+    # past this, port collisions and the machine's processes make runs fail, not fault-test
+    max_nodes = 15
 
     def __init__(self, workdir, run_id=None, *, cut_mode: str = "stall", **kw):
         super().__init__(workdir, run_id, **kw)

@@ -41,6 +41,7 @@ def missing_requirements() -> str | None:
 
 class NetnsBackend(HostBackend):
     name = "netns"
+    max_nodes = 250  # one /24 per run, .254 the host's
 
     def __init__(self, workdir, run_id=None, **kw):
         why = missing_requirements()
@@ -63,8 +64,8 @@ class NetnsBackend(HostBackend):
         return _run(["ip", "netns", "exec", self.ns[node], *argv], check)
 
     def setup(self, specs: Sequence[NodeSpec]) -> dict[str, NodeAddresses]:
-        if len({s.id for s in specs}) != len(specs) or len(specs) > 250:
-            raise ValueError("node ids must be unique (and at most 250 nodes)")
+        if len({s.id for s in specs}) != len(specs) or len(specs) > self.max_nodes:
+            raise ValueError(f"node ids must be unique (and at most {self.max_nodes} nodes)")
         self.workdir.mkdir(parents=True, exist_ok=True)
         _run(["ip", "link", "add", self.bridge, "type", "bridge"])
         _run(["ip", "addr", "add", f"{self.subnet}.254/24", "dev", self.bridge])

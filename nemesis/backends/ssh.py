@@ -160,6 +160,7 @@ class SshBackend:
                  client_port: int = CLIENT_PORT, peer_port: int = PEER_PORT, clock_control: bool = False,
                  connect_timeout: float = 10.0):
         self.hosts = parse_hosts(hosts)
+        self.max_nodes = len(self.hosts)  # one node per host
         for what, path in (("key_file", key_file), ("known_hosts", known_hosts)):
             if not path or not os.path.isfile(path):
                 raise ValueError(f"the ssh backend needs {what}=<an existing file>, got {path!r}")

@@ -37,6 +37,7 @@ import math
 import os
 import pathlib
 import shlex
+import shutil
 import sys
 import tomllib
 from typing import Any, Mapping
@@ -45,7 +46,7 @@ from nemesis.types import Addr, NodeAddresses, NodeSpec, check_env_names
 from splitbrain import values
 from splitbrain.config import MAX_NODES
 from splitbrain.systems import probes
-from splitbrain.systems.template import TemplateError, render
+from splitbrain.systems.template import TemplateError, names, render
 from workloads.clients import PROTOCOLS
 
 NODE_PLACEHOLDERS = ("id", "host", "port", "peer_port", "peers", "cluster", "data_dir", "python", "here",
@@ -134,6 +135,18 @@ class Described:
     def _argv(self, a: NodeAddresses) -> list[str]:
         values = self._values(a)
         return [render(part, values) for part in self.command]
+
+    def missing_command(self) -> str | None:
+        """Why the node command cannot run on this machine (no such program), or None; a command
+        whose program name depends on the node's addresses is not judged before they exist."""
+        first = self.command[0]
+        if names(first) - {"here", "python"}:
+            return None
+        program = render(first, {"here": self.here, "python": sys.executable})
+        found = shutil.which(program) if os.sep not in program else (program if os.access(program, os.X_OK) else None)
+        if found is None:
+            return f"{self.path}: node.command: {program!r} is not a program here (not found, or not executable)"
+        return None
 
     def node_specs(self, n: int) -> list[NodeSpec]:
         out = []
