@@ -44,6 +44,7 @@ class Witness:
     confirmed: bool | None  # the search agrees the set is not linearizable (None: not asked / undecided)
     seconds: float = 0.0
     background: list = field(default_factory=list)  # writes outside the set the judgement allowed, weakened
+    kind: str | None = None  # the anomaly the sentence names (KINDS), None when no one shape fits
 
 
 # -------------------------------------------------------------- judging a set
@@ -249,7 +250,7 @@ def shrink(model, part, fmt, time_budget=10.0) -> Witness | None:
     ops, ins, outs, bg = judge.history(S)
     confirmed = _search(model, ops, ins, outs, CONFIRM_SECONDS)
     confirmed = None if confirmed is None else bool(confirmed)
-    text, extra = explain(model, part, S, fmt)
+    text, extra, kind = explain(model, part, S, fmt)
     if extra:
         # The writes the sentence names may make other ops of the set unnecessary.
         fixed = set(extra)
@@ -258,18 +259,27 @@ def shrink(model, part, fmt, time_budget=10.0) -> Witness | None:
             if rest and judge.violates(sorted(fixed)) is not True else rest
         if not rest or judge.violates(sorted(fixed | set(rest))):
             S = rest
-            text, _ = explain(model, part, sorted(fixed | set(S)), fmt)
+            text, _, kind = explain(model, part, sorted(fixed | set(S)), fmt)
     S = sorted(set(S) | set(extra), key=lambda i: (part.ops[i].call, i))
-    return Witness(part.key, S, text, confirmed, time.monotonic() - t0, bg)
+    return Witness(part.key, S, text, confirmed, time.monotonic() - t0, bg, kind)
 
 
 # -------------------------------------------------------------- the sentence
 
+# The anomalies a sentence can name (Witness.kind), as a reader would call them.
+KINDS = {
+    "stale-read": "stale read", "phantom-read": "read of a value nobody wrote",
+    "future-read": "read of a value before its write", "value-came-back": "a replaced value came back",
+    "double-cas": "double-successful cas", "duplicate-append": "duplicate append", "lost-append": "lost append",
+    "append-undone": "append undone", "appends-reordered": "appends reordered",
+}
+
 
 def explain(model, part, S, fmt):
-    """(sentence, ops it names that S lacks): why the ops S cannot be linearized,
+    """(sentence, ops it names that S lacks, kind): why the ops S cannot be linearized,
     in one sentence, using the partition's completed writes where they make the
-    reason plain (adding them keeps the set non-linearizable: they only constrain)."""
+    reason plain (adding them keeps the set non-linearizable: they only constrain);
+    `kind` names the anomaly (KINDS) or is None when no one shape fits."""
     ops, ins, outs = part.ops, part.inputs, part.outputs
     d = lambda i: describe_op(model, part, i)
     base = models.base(model)
@@ -288,12 +298,12 @@ def explain(model, part, S, fmt):
         for r in reads:
             v = outs[r][1]
             if v != init and v not in writers:
-                return f"{d(r)} at {fmt(ops[r].call)} returned a value no operation wrote", []
+                return f"{d(r)} at {fmt(ops[r].call)} returned a value no operation wrote", [], "phantom-read"
             src = writers.get(v, [])
             if src and all(ops[w].call > ops[r].ret for w in src):
                 w = src[0]
                 return (f"{d(r)} returned at {fmt(ops[r].ret)}, before {d(w)}, the only write of that value, "
-                        f"was called at {fmt(ops[w].call)}"), [w]
+                        f"was called at {fmt(ops[w].call)}"), [w], "future-read"
         # A stale read: a write completed before the read was called, and the value
         # read was certainly older than that write.
         best = None
@@ -312,7 +322,7 @@ def explain(model, part, S, fmt):
             r, w, extra = best
             what = "the initial value" if outs[r][1] == init else "a value"
             return (f"{d(r)} at {fmt(ops[r].call)} returned {what} that {d(w)} had overwritten; "
-                    f"that write completed at {fmt(ops[w].ret)}, before the read was called"), [w] + extra
+                    f"that write completed at {fmt(ops[w].ret)}, before the read was called"), [w] + extra, "stale-read"
         # A value that comes back: another value read after X was the register's
         # value (a read of X returned, or X's write completed) and before a read of X.
         seen_x = lambda i: outs[i][1] if ins[i][0] == "read" else _value(ins, i)
@@ -326,13 +336,13 @@ def explain(model, part, S, fmt):
                         how = "was read" if a in reads else "was written"
                         return (f"{d(b)} at {fmt(ops[b].call)} returned another value than {show(x)}, which "
                                 f"{how} by {fmt(ops[a].ret)} and read again at {fmt(ops[c].call)}; a value that "
-                                f"was replaced never comes back"), []
+                                f"was replaced never comes back"), [], "value-came-back"
         cas_ok = [i for i in S if ins[i][0] == "cas" and outs[i][0] == "ok"]
         for a in cas_ok:
             for b in cas_ok:
                 if a < b and ins[a][1] == ins[b][1]:
                     return (f"{d(a)} at {fmt(ops[a].call)} and {d(b)} at {fmt(ops[b].call)} both succeeded, "
-                            f"but only one operation can replace a value once"), []
+                            f"but only one operation can replace a value once"), [], "double-cas"
     if base is not None and base.name == "kv" and all(ins[i][0] in ("get", "append") for i in range(len(ops))):
         parsed = {r: _tokens(outs[r][1], [v for v in writers if v]) for r in reads}
         for r in reads:
@@ -340,7 +350,8 @@ def explain(model, part, S, fmt):
             for tok in toks:
                 if toks.count(tok) > 1 and writers.get(tok):
                     w = writers[tok][0]
-                    return f"{d(r)} at {fmt(ops[r].call)} contains {d(w)} twice, though it was applied once", [w]
+                    return (f"{d(r)} at {fmt(ops[r].call)} contains {d(w)} twice, though it was applied once", [w],
+                            "duplicate-append")
         for r in reads:
             toks = parsed[r]
             for vals in [near(r)]:
@@ -349,13 +360,13 @@ def explain(model, part, S, fmt):
                     if tok and outs[w][0] == "ok" and ops[w].ret < ops[r].call and toks is not None \
                             and tok not in toks:
                         return (f"{d(r)} at {fmt(ops[r].call)} lacks {d(w)}, which completed at "
-                                f"{fmt(ops[w].ret)}, before the read was called"), [w]
+                                f"{fmt(ops[w].ret)}, before the read was called"), [w], "lost-append"
         # A read that does not extend a read that returned before it was called.
         for a in reads:
             for b in reads:
                 if ops[a].ret < ops[b].call and not outs[b][1].startswith(outs[a][1]):
                     return (f"{d(b)} at {fmt(ops[b].call)} does not extend {d(a)}, which had returned at "
-                            f"{fmt(ops[a].ret)}; appends are never undone"), []
+                            f"{fmt(ops[a].ret)}; appends are never undone"), [], "append-undone"
         # A read that shows a later append but not an earlier one.
         for r in reads:
             toks = parsed[r] or []
@@ -368,11 +379,12 @@ def explain(model, part, S, fmt):
                         x = writers.get(u, [None])[0]
                         if x is not None and ops[x].call > ops[w].ret:
                             return (f"{d(r)} at {fmt(ops[r].call)} shows {d(x)}, called at {fmt(ops[x].call)}, "
-                                    f"but lacks {d(w)}, which had completed at {fmt(ops[w].ret)}"), [w, x]
+                                    f"but lacks {d(w)}, which had completed at {fmt(ops[w].ret)}"), [w, x], \
+                                "appends-reordered"
     span = f"between {fmt(min(ops[i].call for i in S))} and {fmt(max(ops[i].ret for i in S))}"
     listing = "; ".join(d(i) for i in S[:4]) + ("; ..." if len(S) > 4 else "")
     return (f"no order of these {len(S)} operations {span} fits both their times and a single "
-            f"{model.name}: {listing}"), []
+            f"{model.name}: {listing}"), [], None
 
 
 def _tokens(s, toks):
@@ -405,4 +417,4 @@ def as_dict(w: Witness, model, part, fmt) -> dict:
                     "call": fmt(op.call), "return": fmt(op.ret), "where": op.where,
                     "call_time": op.call, "return_time": None if op.ret == INF else op.ret})
     return {"key": w.key if isinstance(w.key, (str, int, float, type(None))) else repr(w.key),
-            "sentence": w.sentence, "ops": ops, "confirmed": w.confirmed}
+            "sentence": w.sentence, "kind": w.kind, "ops": ops, "confirmed": w.confirmed}

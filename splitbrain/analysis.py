@@ -1,30 +1,48 @@
-"""Numbers from evidence: what a history and the node status samples say.
+"""Numbers from evidence: what a history, the node status samples and the load's
+own events say.
 
 Everything here is a pure function of recorded files, so `splitbrain report`
 computes the same summary from a finished run, a killed run, or a copy of
 someone else's run directory.
 
 Definitions (the report prints them):
-- an operation is *client-visible ok* when its completion is `ok`; fail/info
-  completions and invokes without completion are counted apart;
-- recovery after a fault: from the nemesis step that starts it to the completion
-  of the first `ok` write invoked at or after it (writes: write, cas, put,
-  append, delete);
-- unavailable: gaps between consecutive `ok` completions longer than
-  `max(gap_floor, 10 x the median gap)`, summed;
+- an operation is *client-visible ok* when its completion is `ok`; a cas whose
+  comparison did not match (`fail` with no error) is a *cas mismatch*, counted
+  apart from failures (errors) and timeouts or other unknown outcomes (`info`);
+- the load window: from the load's start to the end of its configured time (or
+  to when it was stopped, if earlier); throughput is the ok operations that
+  completed in it divided by its length, so a load that died early shows a
+  low throughput instead of a normal rate over a short span;
+- the final read: after the final heal and the quiet period, every key that
+  ever had an acknowledged write is read once more (Jepsen's final generator);
+  those reads are part of the checked history, after the load window;
+- unavailable, per operation kind: gaps between consecutive `ok` completions
+  of that kind longer than `max(gap_floor, 10 x the median gap)` in which that
+  kind was attempted, summed; a kind still failing at the end of the load
+  window counts to the end and is marked "never recovered"; the headline is
+  the worst kind;
+- recovery after a fault: from the nemesis step that starts it, or, when no
+  quorum was possible for part of that time, from the moment a quorum became
+  possible again (the heal, or the stop of the fault that prevented it), to the
+  completion of the first `ok` write (write, cas, put, append, delete) invoked
+  at or after that moment; a fault after which no write succeeded before the
+  end of the load window "never recovered"; the same is given per operation
+  kind;
 - no quorum possible: the time when the faults in force (links cut, from each
   partition's grudge; nodes killed, paused or powered off) left no node that
   is up and talks both ways with enough up nodes to make a majority with
   itself, so no leader could be elected (`splitbrain/quorum.py`); reported
   apart, with the faults in force;
 - election: from when the cluster stops agreeing on a leader (a majority of
-  all nodes, the leader included, report the same leader in the same term)
-  to when it agrees again on a leader of a higher term; when a nemesis fault
-  started up to `detect_window` before the agreement ended, the election is
-  measured from the fault, so the failure detection time counts, as it does
-  for a client; when no quorum was possible for part of that time, it is
-  measured from the moment a quorum became possible again (the heal, or the
-  stop of the fault that prevented it).
+  all nodes, the leader included, report the same leader, in the same term
+  when the probe gives terms) to when it agrees again on a new leader (with
+  terms: a leader of a higher term; without: another node); when a nemesis
+  fault started up to `detect_window` before the agreement ended, the
+  election is measured from the fault, so the failure detection time counts,
+  as it does for a client; when no quorum was possible for part of that time,
+  it is measured from the moment a quorum became possible again;
+- leader safety (two leaders in one term, a commit index going back) is
+  checked only when the probe gives terms (and commit indexes).
 """
 from __future__ import annotations
 
@@ -103,10 +121,21 @@ def _rank(sorted_vs: list[float], q: float):
     return sorted_vs[i]
 
 
+def is_cas_mismatch(o: Operation) -> bool:
+    """A cas that definitely did not apply because its comparison did not match: no error."""
+    return o.f == "cas" and o.status == "fail" and o.error is None
+
+
+def outcome(o: Operation) -> str:
+    """ok | fail (an error: definitely not applied) | info (unknown) | mismatch (a cas that did not match)."""
+    return "mismatch" if is_cas_mismatch(o) else o.status
+
+
 def op_counts(h: History) -> dict:
-    counts = {"ok": 0, "fail": 0, "info": 0}
+    counts = {"ok": 0, "fail": 0, "info": 0, "cas_mismatch": 0}
     for o in h.ops:
-        counts[o.status] = counts.get(o.status, 0) + 1
+        kind = outcome(o)
+        counts["cas_mismatch" if kind == "mismatch" else kind] += 1
     counts["total"] = len(h.ops)
     return counts
 
@@ -116,13 +145,89 @@ def latencies_ms(h: History, types=("ok",), fs=None) -> list[float]:
             if o.end is not None and o.status in types and (fs is None or o.f in fs)]
 
 
-def throughput(h: History) -> float:
-    """ok operations per second over the span from first invoke to last completion."""
-    oks = [o for o in h.ops if o.status == "ok" and o.end is not None]
-    if not oks:
+# --- the load window -----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Load:
+    """What the load process said about itself (load-events.jsonl): when it started and
+    stopped, how many users it ran, and every user that died before the end."""
+
+    start: int | None = None
+    stop: int | None = None
+    users: int | None = None
+    run_time: float | None = None  # configured seconds
+    died: list[dict] = field(default_factory=list)  # {"time", "user", "error"}
+    final_reads: dict | None = None  # what the final read did: {"keys", "ok", "time"...}
+
+
+def read_load_events(path: pathlib.Path) -> Load:
+    load = Load()
+    if not path.exists():
+        return load
+    for ev in load_events(path):
+        kind = ev.get("event")
+        if kind == "start":
+            load.start, load.users, load.run_time = ev.get("time"), ev.get("users"), ev.get("run_time")
+        elif kind == "stop":
+            load.stop = ev.get("time")
+        elif kind == "user-died":
+            load.died.append({k: ev.get(k) for k in ("time", "user", "error")})
+        elif kind == "final-read":
+            load.final_reads = {k: v for k, v in ev.items() if k != "event"}
+    return load
+
+
+def load_events(path: pathlib.Path) -> list[dict]:
+    """The lines of a load-events file that are objects with a number for time (a torn last
+    line of a killed run is dropped)."""
+    import json
+
+    out = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(ev, dict) and isinstance(ev.get("time"), (int, float)) and not isinstance(ev.get("time"), bool):
+            out.append(ev)
+    return out
+
+
+def load_window(h: History, load: Load | None = None, configured_s: float | None = None) -> tuple[int, int] | None:
+    """[start, end) of the load in ns: from its start to the end of its configured time, or to
+    when it stopped if that came first (an interrupted run). Without the load's own events:
+    from the first invoke, for the configured time, else to the last completion."""
+    load = load or Load()
+    run_time = load.run_time if load.run_time is not None else configured_s
+    client = [o for o in h.ops if not is_final(o)]
+    start = load.start if load.start is not None else (min(o.call for o in client) if client else None)
+    if start is None:
+        return None
+    ends = [int(start + run_time * NS)] if run_time else []
+    if load.stop is not None:
+        ends.append(load.stop)
+    if not ends:
+        ends.append(max((o.end or o.call) for o in client))
+    return int(start), int(max(start, min(ends)))
+
+
+def is_final(o: Operation) -> bool:
+    """One of the final reads after the final heal (see workloads.final)."""
+    from workloads.final import is_final_process
+
+    return is_final_process(o.process)
+
+
+def throughput(h: History, window: tuple[int, int] | None = None) -> float:
+    """ok operations completed in the load window per second of it."""
+    if window is None:
+        window = load_window(h)
+    if window is None or window[1] <= window[0]:
         return 0.0
-    span = max(o.end for o in oks) - min(o.call for o in h.ops)
-    return len(oks) / (span / NS) if span > 0 else 0.0
+    a, b = window
+    oks = sum(1 for o in h.ops if o.status == "ok" and o.end is not None and a <= o.end <= b and not is_final(o))
+    return oks / ((b - a) / NS)
 
 
 def nemesis_periods(h: History) -> list[dict]:
@@ -150,32 +255,99 @@ def nemesis_periods(h: History) -> list[dict]:
     return periods
 
 
-def recovery_ms(h: History) -> list[float]:
-    """Per fault start: ms until the first ok write invoked at or after it completes."""
-    writes = sorted((o for o in h.ops if o.status == "ok" and o.f in WRITE_FS and o.end is not None),
-                    key=lambda o: o.call)
-    starts = [o.call for o in writes]
-    out = []
+def recoveries(h: History, no_quorum: list[dict] = (), window: tuple[int, int] | None = None,
+               fs=WRITE_FS) -> list[dict]:
+    """Per fault start: {"fault", "start", "from", "measured_from", "ms"}: ms from the fault's
+    start (or from the end of a no-quorum interval within the outage: `from` "quorum") to the
+    completion of the first ok op of kinds `fs` invoked at or after it; ms None when none
+    succeeded before the window's end (never recovered)."""
     import bisect
 
+    end = window[1] if window else None
+    done = sorted((o for o in h.ops if o.status == "ok" and o.f in fs and o.end is not None and not is_final(o)
+                   and (end is None or o.end <= end)), key=lambda o: o.call)
+    calls = [o.call for o in done]
+    first_end = [0] * len(done)  # first_end[i]: the earliest completion among done[i:]
+    running = None
+    for i in range(len(done) - 1, -1, -1):
+        running = done[i].end if running is None else min(running, done[i].end)
+        first_end[i] = running
+
+    def first_after(t):
+        i = bisect.bisect_left(calls, t)
+        return first_end[i] if i < len(done) else None
+
+    out = []
     for e in h.nemesis:
         if not e.starts_fault:
             continue
-        i = bisect.bisect_left(starts, e.time)
-        later = writes[i:]
-        if later:
-            out.append((min(o.end for o in later) - e.time) / 1e6)
+        t0, since = e.time, "fault"
+        while True:  # no client can succeed while no quorum is possible: measure from its end
+            first = first_after(t0)
+            until = first if first is not None else (end if end is not None else INF_NS)
+            regained = [iv["end"] for iv in no_quorum if iv["start"] < until and t0 < iv["end"]]
+            if not regained:
+                break
+            t0, since = max(regained), "quorum"
+        out.append({"fault": e.fault, "start": e.time, "from": since, "measured_from": t0,
+                    "ms": None if first is None else (first - t0) / 1e6})
     return out
 
 
-def unavailable_windows(h: History, gap_floor_ms: float = 100.0) -> list[tuple[int, int]]:
-    ends = sorted(o.end for o in h.ops if o.status == "ok" and o.end is not None)
-    if len(ends) < 3:
+INF_NS = 1 << 62
+
+
+def recovery_ms(h: History, no_quorum: list[dict] = (), window: tuple[int, int] | None = None) -> list[float]:
+    """The measured recoveries (writes), in ms; faults never recovered from are left out (see recoveries)."""
+    return [r["ms"] for r in recoveries(h, no_quorum, window) if r["ms"] is not None]
+
+
+def unavailable_windows(h: History, gap_floor_ms: float = 100.0, fs=None,
+                        window: tuple[int, int] | None = None) -> list[tuple[int, int]]:
+    """Gaps between ok completions (of kinds `fs`; None: any) in which such ops were attempted,
+    longer than max(floor, 10 x the median gap). With a window, an outage still on at its end
+    counts to the end (see `outages`)."""
+    return [(w["start"], w["end"]) for w in outages(h, gap_floor_ms, fs, window)]
+
+
+def outages(h: History, gap_floor_ms: float = 100.0, fs=None, window: tuple[int, int] | None = None) -> list[dict]:
+    """{"start", "end", "never_recovered"} per unavailable window (see unavailable_windows)."""
+    import bisect
+
+    ops = [o for o in h.ops if (fs is None or o.f in fs) and not is_final(o)
+           and (window is None or window[0] <= o.call <= window[1])]
+    ends = sorted(o.end for o in ops if o.status == "ok" and o.end is not None)
+    calls = sorted(o.call for o in ops)
+    if not calls:
         return []
     gaps = [b - a for a, b in zip(ends, ends[1:])]
-    med = sorted(gaps)[len(gaps) // 2]
+    med = sorted(gaps)[len(gaps) // 2] if gaps else 0
     limit = max(gap_floor_ms * 1e6, 10 * med)
-    return [(a, b) for a, b in zip(ends, ends[1:]) if b - a > limit]
+
+    def attempted(a, b) -> bool:
+        i = bisect.bisect_right(calls, a)
+        return i < len(calls) and calls[i] < b
+
+    out = [{"start": a, "end": b, "never_recovered": False}
+           for a, b in zip(ends, ends[1:]) if b - a > limit and attempted(a, b)]
+    if window is not None:
+        last = ends[-1] if ends else window[0]
+        if window[1] - last > limit and attempted(last, window[1]):
+            out.append({"start": last, "end": window[1], "never_recovered": True})
+    return out
+
+
+def availability(h: History, window: tuple[int, int] | None, gap_floor_ms: float = 100.0) -> dict:
+    """Per operation kind: its unavailable seconds and windows, and whether it never recovered."""
+    out = {}
+    for f in sorted({o.f for o in h.ops if not is_final(o)}):
+        ws = outages(h, gap_floor_ms, {f}, window)
+        oks = [o.end for o in h.ops if o.f == f and o.status == "ok" and o.end is not None and not is_final(o)]
+        out[f] = {"unavailable_s": round(sum(w["end"] - w["start"] for w in ws) / NS, 3),
+                  "windows": [[w["start"], w["end"]] for w in ws],
+                  "never_recovered": any(w["never_recovered"] for w in ws),
+                  "last_ok": max(oks) if oks else None}
+    return out
 
 
 # --- elections from status samples -------------------------------------------------
@@ -188,19 +360,41 @@ def read_status_samples(path: pathlib.Path) -> list[dict]:
     return [ev for ev in load(path) if "nodes" in ev]
 
 
-def agreed_leader(round_: dict, cluster_size: int) -> tuple[object, int] | None:
-    """(leader, term) when a majority of all nodes, the leader among them, agree."""
+def term_of(status: dict | None) -> int | None:
+    """The term a status answer gives, or None when its probe gives none."""
+    t = status.get("term") if status else None
+    return t if isinstance(t, int) and not isinstance(t, bool) else None
+
+
+def has_terms(samples: list[dict]) -> bool:
+    """Does the probe give terms (any answer with one)?"""
+    return any(term_of(s) is not None for r in samples for s in r["nodes"].values())
+
+
+def agreed_leader(round_: dict, cluster_size: int) -> tuple[object, int | None] | None:
+    """(leader, term) when a majority of all nodes, the leader among them, agree on it (and on
+    its term, when the probe gives terms); term None when it gives none."""
     nodes = round_["nodes"]
-    leaders = [(s.get("term", 0), nid) for nid, s in nodes.items() if s and s.get("role") == "leader"]
-    if not leaders:
-        return None
-    term, lid = max(leaders)
-    # Systems name leaders their own way (node id, etcd member id): a follower
-    # agrees when it names the leader the way the leader names itself.
-    me = str(nodes[lid].get("leader") or lid)
-    votes = 1 + sum(1 for nid, s in nodes.items()
-                    if nid != lid and s and s.get("term") == term and str(s.get("leader")) == me)
-    return (lid, term) if votes > cluster_size // 2 else None
+    best = None
+    for lid, s in nodes.items():
+        if not s or s.get("role") != "leader":
+            continue
+        term = term_of(s)
+        # Systems name leaders their own way (node id, etcd member id): a follower
+        # agrees when it names the leader the way the leader names itself.
+        me = str(s.get("leader") or lid)
+        votes = 1 + sum(1 for nid, o in nodes.items()
+                        if nid != lid and o and term_of(o) == term and str(o.get("leader")) == me)
+        if votes > cluster_size // 2 and (best is None or (term or 0) > (best[1] or 0)):
+            best = (lid, term)
+    return best
+
+
+def _new_leader(agreed: tuple, current: tuple) -> bool:
+    """With terms, a higher term is a new election (the same node may win it); without, another node."""
+    if agreed[1] is not None and current[1] is not None:
+        return agreed[1] > current[1]
+    return agreed[0] != current[0]
 
 
 def elections(samples: list[dict], cluster_size: int, nemesis: list[NemesisEvent] = (),
@@ -209,7 +403,8 @@ def elections(samples: list[dict], cluster_size: int, nemesis: list[NemesisEvent
 
     `from` says where each is measured from: `lost` (the agreement ended),
     `fault` (a fault started just before) or `quorum` (a no-quorum interval,
-    see `no_quorum`, ended within it).
+    see `no_quorum`, ended within it). Without terms a change of the agreed
+    leader is an election; with terms, an agreement on a higher term.
     """
     starts = sorted(e.time for e in nemesis if e.starts_fault)
     out = []
@@ -218,8 +413,8 @@ def elections(samples: list[dict], cluster_size: int, nemesis: list[NemesisEvent
     for r in samples:
         agreed = agreed_leader(r, cluster_size)
         t = int(r["time"])
-        if agreed is not None and (current is None or agreed[1] > current[1] or agreed == current):
-            if lost_at is not None and current is not None and agreed[1] > current[1]:
+        if agreed is not None and (current is None or agreed == current or _new_leader(agreed, current)):
+            if lost_at is not None and current is not None and _new_leader(agreed, current):
                 t0, since = lost_at, "lost"
                 recent = [s for s in starts if lost_at - detect_window_ms * 1e6 <= s <= lost_at]
                 if recent:
@@ -234,6 +429,13 @@ def elections(samples: list[dict], cluster_size: int, nemesis: list[NemesisEvent
         elif agreed is None and lost_at is None and current is not None:
             lost_at = t
     return out
+
+
+def leader_spans(samples: list[dict], term: int, node) -> tuple[int, int] | None:
+    """(first, last) time `node` answered that it led in `term`."""
+    times = [int(r["time"]) for r in samples
+             if (s := r["nodes"].get(node)) and s.get("role") == "leader" and term_of(s) == term]
+    return (min(times), max(times)) if times else None
 
 
 def leaders_per_term(samples: list[dict]) -> list[dict]:
@@ -318,34 +520,76 @@ def no_quorum(h: History, samples: list[dict], cluster_size: int) -> list[dict]:
     return [{**iv, "s": round((iv["end"] - iv["start"]) / NS, 3)} for iv in out]
 
 
-def summarize(h: History, samples: list[dict], cluster_size: int, linearizable: dict | None) -> dict:
+def _rounded(q: dict) -> dict:
+    return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in q.items()}
+
+
+def summarize(h: History, samples: list[dict], cluster_size: int, linearizable: dict | None,
+              load: Load | None = None, configured_s: float | None = None) -> dict:
+    """The run's numbers and its verdict (`splitbrain.verdict`), from its recorded files."""
+    from splitbrain import verdict
+
+    load = load or Load()
+    window = load_window(h, load, configured_s)
     lat = quantiles(latencies_ms(h))
     nq = no_quorum(h, samples, cluster_size)
     el = elections(samples, cluster_size, h.nemesis, no_quorum=nq)
-    unavailable = unavailable_windows(h)
-    lin_valid = linearizable.get("valid") if linearizable else "unknown"
-    return {
-        "valid": lin_valid,
+    avail = availability(h, window)
+    worst = max(avail, key=lambda f: (avail[f]["unavailable_s"], f), default=None)
+    rec = recoveries(h, nq, window)
+    kinds = sorted({o.f for o in h.ops if not is_final(o)})
+    terms = has_terms(samples)
+    two_leaders = leaders_per_term(samples) if terms else []
+    regressions = commit_regressions(samples) if terms else []
+    finals = [o for o in h.ops if is_final(o)]
+    summary = {
+        "t0": run_t0(h, load),
         "linearizable": linearizable,
         "ops": op_counts(h),
-        "throughput_ops_s": round(throughput(h), 2),
-        "latency_ms": {k: (round(v, 3) if isinstance(v, float) else v)
-                       for k, v in lat.items() if k in ("p50", "p95", "p99", "max", "count")},
-        "latency_by_f_ms": {f: {k: (round(v, 3) if isinstance(v, float) else v)
-                                for k, v in quantiles(latencies_ms(h, fs={f})).items()}
-                            for f in sorted({o.f for o in h.ops})},
+        "throughput_ops_s": round(throughput(h, window), 2),
+        "load": {"window": list(window) if window else None,
+                 "window_s": round((window[1] - window[0]) / NS, 3) if window else None,
+                 "configured_s": load.run_time if load.run_time is not None else configured_s,
+                 "users": load.users, "died": load.died,
+                 # successful operations of any kind stopped, and never came back in the window
+                 "ok_stopped_at": next((w["start"] for w in outages(h, window=window) if w["never_recovered"]),
+                                       None)},
+        "latency_ms": {k: v for k, v in _rounded(lat).items() if k in ("p50", "p95", "p99", "max", "count")},
+        "latency_by_f_ms": {f: _rounded(quantiles(latencies_ms(h, fs={f}))) for f in kinds},
         "election_ms": _ms_summary([e["ms"] for e in el]),
         "elections": el,
+        "probe_terms": terms if samples else None,
         "no_quorum_s": round(sum(iv["end"] - iv["start"] for iv in nq) / NS, 3),
         "no_quorum": nq,
-        "recovery_ms": _ms_summary(recovery_ms(h)),
-        "unavailable_s": round(sum(b - a for a, b in unavailable) / NS, 3),
-        "unavailable_windows": [[a, b] for a, b in unavailable],
+        "recovery_ms": _ms_summary([r["ms"] for r in rec if r["ms"] is not None]),
+        "recoveries": rec,
+        "never_recovered": sum(1 for r in rec if r["ms"] is None),
+        "recovery_by_f_ms": {f: _ms_summary([r["ms"] for r in recoveries(h, nq, window, {f}) if r["ms"] is not None])
+                             for f in kinds},
+        "unavailable_s": avail[worst]["unavailable_s"] if worst else 0.0,
+        "unavailable_kind": worst,
+        "unavailable_windows": avail[worst]["windows"] if worst else [],
+        "availability": avail,
+        "final_read": {"keys": len({o.key for o in finals}), "ok": sum(1 for o in finals if o.status == "ok"),
+                       **({"note": load.final_reads.get("note")} if load.final_reads and load.final_reads.get("note")
+                          else {})},
         "nemesis": [{"time": e.time, "f": e.f, "fault": e.fault, "phase": e.phase, "value": e.value}
                     for e in h.nemesis],
         "history_torn_lines": int(h.torn is not None),
-        "leaders_per_term_ok": not leaders_per_term(samples) if samples else "unknown",
-        "leaders_per_term": leaders_per_term(samples),
-        "commit_monotonic_ok": not commit_regressions(samples) if samples else "unknown",
-        "commit_regressions": commit_regressions(samples),
+        "leaders_per_term_ok": (not two_leaders) if samples and terms else "unknown",
+        "leaders_per_term": [{**x, "seen": {n: leader_spans(samples, x["term"], n) for n in x["leaders"]}}
+                             for x in two_leaders],
+        "commit_monotonic_ok": (not regressions) if samples and terms else "unknown",
+        "commit_regressions": regressions,
     }
+    return {**verdict.compose(summary), **summary}
+
+
+def run_t0(h: History, load: Load | None = None) -> int | None:
+    """The run's time zero: its first client operation (where the checker's witness sentences
+    count from), else its first event. Every time a reader sees is relative to it."""
+    calls = [o.call for o in h.ops]
+    if calls:
+        return min(calls)
+    times = [t for t in (h.t0, load.start if load else None) if t is not None]
+    return min(times) if times else None

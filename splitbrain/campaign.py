@@ -203,6 +203,7 @@ def _load_process(cfg: RunConfig, run: pathlib.Path, cluster: Cluster) -> subpro
         "rate": cfg.rate or 0.0, "keys": cfg.keys, "seed": cfg.seed,
         "read_mode": getattr(system, "read_mode", None),  # the run's, or the system's default
         "history_path": str(run / rundir.HISTORY), "csv_prefix": str(run / rundir.LOCUST_PREFIX),
+        "events_path": str(run / rundir.LOAD_EVENTS),
         "html_path": str(run / "locust.html"),
         **({"value_size": cfg.value_size} if cfg.value_size else {}),
     }
@@ -220,6 +221,7 @@ def _relay_load_output(proc: subprocess.Popen, run: pathlib.Path, total: float) 
     passed through, the machine-readable result kept in the run directory."""
     tty = sys.stderr.isatty()
     last_printed, line_open = -1e9, False
+    started: list[int] = []  # the load's start, in the history's clock
     for raw in proc.stdout:
         line = raw.decode(errors="replace").rstrip("\n")
         if line.startswith("progress "):
@@ -232,11 +234,26 @@ def _relay_load_output(proc: subprocess.Popen, run: pathlib.Path, total: float) 
             elif p["elapsed"] - last_printed >= 10:
                 last_printed = p["elapsed"]
                 print(text, file=sys.stderr, flush=True)
+        elif line.startswith("event "):
+            text = _load_event(json.loads(line[len("event "):]), started)
+            if text:
+                print(("\n" if line_open else "") + f"[splitbrain] {text}", file=sys.stderr, flush=True)
+                line_open = False
         elif line.startswith("result "):
             (run / "load-result.json").write_text(line[len("result "):] + "\n")
         else:
             print(("\n" if line_open else "") + line, file=sys.stderr, flush=True)
             line_open = False
+
+
+def _load_event(ev: dict, started: list[int]) -> str | None:
+    """A load event as a terminal line: a user that died is said at once."""
+    if ev.get("event") == "start":
+        started.append(ev.get("time", 0))
+    elif ev.get("event") == "user-died":
+        at = f" at {(ev['time'] - started[0]) / 1e9:.1f} s" if started and isinstance(ev.get("time"), int) else ""
+        return f"load user {ev.get('user')} died{at}: {ev.get('error')}"
+    return None
 
 
 def _wait_for_first_operation(proc: subprocess.Popen, history: pathlib.Path, timeout: float = 60.0) -> None:
@@ -285,6 +302,14 @@ def _final_summary(run: pathlib.Path, cluster: Cluster) -> None:
     extra = fn({n: cluster.addresses[n].client for n in cluster.ids}) if fn else None
     if extra:
         rundir.write_json(run / "extra-summary.json", extra)
+
+
+def _final_read(run: pathlib.Path, cluster: Cluster, cfg: RunConfig) -> None:
+    from splitbrain import finalread
+
+    result = finalread.run(run, cluster, cfg, _say)
+    if result.get("note"):
+        _say(result["note"])
 
 
 def execute(cfg: RunConfig) -> int:
@@ -429,6 +454,7 @@ def run_campaign(cfg: RunConfig) -> tuple[pathlib.Path, dict, bool]:
     finally:
         for step, fn in (("nemesis", lambda: sched and sched.stop()),
                          ("load", lambda: load and _stop_load(load)),
+                         ("final read", lambda: cluster and not interrupted and _final_read(run, cluster, cfg)),
                          ("monitor", lambda: monitor and monitor.stop()),
                          ("final summary", lambda: cluster and _final_summary(run, cluster)),
                          ("cluster", lambda: cluster and cluster.stop(run / "nodes"))):

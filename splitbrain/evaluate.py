@@ -29,10 +29,16 @@ def check_linearizability(run: pathlib.Path, events, model: str, timeout: float 
     except Exception as e:  # noqa: BLE001 - a checker failure must never read as a pass
         return {"valid": "unknown", "error": f"{type(e).__name__}: {e}", "model": model,
                 "seconds": round(time.monotonic() - started, 3)}
+    from checker.report import witnesses
+
     out = {"valid": result.valid, "model": model, "partitions": len(result.partitions),
            "ops": result.ops, "seconds": round(result.seconds, 3),
            "failing": [_describe_failure(result, p) for p in result.failures],
            "unknown_partitions": [str(p.key) for p in result.unknown]}
+    try:  # the checker's shrunk witnesses, each with its one sentence: what stdout and the report name
+        out["witnesses"] = witnesses(result)
+    except Exception as e:  # noqa: BLE001 - the verdict stands without them
+        out["witnesses_error"] = f"{type(e).__name__}: {e}"
     try:
         checker.write_html(result, run / rundir.LINEARIZABILITY)
     except Exception as e:  # noqa: BLE001 - the verdict stands without its picture
@@ -62,9 +68,8 @@ def evaluate(run: pathlib.Path, *, model: str | None = None, timeout: float | No
     model = model or config.get("model") or model_for(h)
     lin = check_linearizability(run, events, model, timeout, progress)
     nodes = int(config.get("nodes") or (len(samples[0]["nodes"]) if samples else 0) or 1)
-    summary = analysis.summarize(h, samples, nodes, lin)
-    if False in (summary["leaders_per_term_ok"], summary["commit_monotonic_ok"]):
-        summary["valid"] = False  # two leaders in a term, or a node uncommitted: unsafe whatever the history says
+    load = analysis.read_load_events(run / rundir.LOAD_EVENTS)
+    summary = analysis.summarize(h, samples, nodes, lin, load, configured_s=config.get("time"))
     extra = run / "extra-summary.json"
     if extra.exists():  # facts only the live run knew (e.g. regions), merged verbatim
         import json

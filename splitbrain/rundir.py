@@ -4,6 +4,7 @@
         config.json            enough to rerun it (`splitbrain run --config`)
         history.jsonl          client and nemesis events, appended as they happen
         status.jsonl           node status rounds sampled by the monitor
+        load-events.jsonl      the load's own events: start, stop, users that died
         summary.json           the numbers (rebuilt by `splitbrain report`)
         report.html            the readable report
         linearizability.html   the checker's visualization
@@ -22,6 +23,7 @@ from splitbrain.errors import UsageError
 
 HISTORY = "history.jsonl"
 STATUS = "status.jsonl"
+LOAD_EVENTS = "load-events.jsonl"
 CONFIG = "config.json"
 SUMMARY = "summary.json"
 REPORT = "report.html"

@@ -1,6 +1,8 @@
 """The few lines a terminal shows at the end of a run or report."""
 from __future__ import annotations
 
+from splitbrain import verdict
+
 
 def _q(d: dict, unit: str = "ms") -> str:
     if not d or not d.get("count"):
@@ -15,27 +17,60 @@ def no_quorum(s: dict) -> str:
     return f"{s.get('no_quorum_s') or 0:.1f} s" + (", " + ", ".join(faults) if faults else "")
 
 
+def recovery(s: dict) -> str:
+    """Writes' recovery after faults, and how many faults it never came after."""
+    text = _q(s.get("recovery_ms"))
+    never = s.get("never_recovered") or 0
+    return text + (f"; never recovered after {never} fault{'s' * (never != 1)}" if never else "")
+
+
+def unavailable(s: dict) -> str:
+    """"write 52.10 s (never recovered), read 0.20 s": per operation kind, worst first."""
+    avail = s.get("availability") or {}
+    if not avail:
+        return f"{s.get('unavailable_s', 0):.2f}s"
+    kinds = sorted(avail, key=lambda f: (-avail[f]["unavailable_s"], f))
+    return ", ".join(f"{f} {avail[f]['unavailable_s']:.2f} s" + (" (never recovered)" if avail[f]["never_recovered"]
+                                                                else "") for f in kinds)
+
+
+def ops(s: dict) -> str:
+    o = s["ops"]
+    mismatch = f", {o['cas_mismatch']} cas mismatch" if o.get("cas_mismatch") else ""
+    return f"{o['ok']} ok, {o['fail']} fail, {o['info']} info{mismatch}"
+
+
+def throughput(s: dict) -> str:
+    load = s.get("load") or {}
+    window = f" over the {load['window_s']:.1f} s load window" if load.get("window_s") else ""
+    return f"{s['throughput_ops_s']:.0f} ok ops/s{window}"
+
+
 def short(run_dir, s: dict) -> str:
-    v = s.get("valid")
-    word = {True: "linearizable", False: "NOT LINEARIZABLE"}.get(v, "unknown")
-    lin = s.get("linearizable") or {}
     lat = s.get("latency_ms") or {}
     lines = [
-        f"verdict: {word}" + (f" ({lin.get('error')})" if lin.get("error") else ""),
-        f"ops: {s['ops']['ok']} ok, {s['ops']['fail']} fail, {s['ops']['info']} info; "
-        f"{s['throughput_ops_s']:.0f} ok ops/s",
+        f"verdict: {verdict.headline(s)}",
+        *(f"warning: {w['text']}" for w in s.get("warnings") or []),
+        f"ops: {ops(s)}; {throughput(s)}",
         "latency: " + ", ".join(f"{k} {lat[k]:.1f}ms" for k in ("p50", "p95", "p99", "max") if lat.get(k) is not None),
         f"elections: {_q(s.get('election_ms'))}",
         f"no quorum possible: {no_quorum(s)}",
-        f"recovery after faults: {_q(s.get('recovery_ms'))}",
-        f"unavailable: {s.get('unavailable_s', 0):.2f}s",
+        f"recovery after faults (writes): {recovery(s)}",
+        f"unavailable: {unavailable(s)}",
     ]
-    for f in (lin.get("failing") or [])[:3]:
-        lines.append(f"violation: {f}")
+    fr = s.get("final_read") or {}
+    if fr.get("keys"):
+        lines.append(f"final read: {fr['keys']} keys, {fr['ok']} read ok")
+    lin = s.get("linearizable") or {}
+    for w in (lin.get("witnesses") or [])[:3]:
+        lines.append(f"violation: key {w['key']}: {w['sentence']}")
+    failing = lin.get("failing") or []
+    if len(failing) > 3:
+        lines.append(f"... {len(failing) - 3} more failing keys in the report")
     lines.append(f"report: {run_dir}/report.html")
     return "\n".join(lines)
 
 
 def exit_code(s: dict) -> int:
-    """As `splitbrain check`: 0 valid, 1 violation, 3 unknown."""
+    """As `splitbrain check`: 0 valid, 1 violation (of linearizability or leader safety), 3 unknown."""
     return {True: 0, False: 1}.get(s.get("valid"), 3)

@@ -63,6 +63,7 @@ class RunContext:
         self.key_prefix = f"{settings.workload}-{uuid.uuid4().hex[:8]}-"
         self._keyspaces: dict[str, object] = {}
         self._users = 0
+        self.load_events = getattr(environment, "splitbrain_events", None)  # set by workloads.runner
         # After Locust stopped its users (`quit`), not before (`quitting`): stopping users finish their operation.
         environment.events.quit.add_listener(lambda **_: self.close())
 
@@ -75,6 +76,13 @@ class RunContext:
         index = self._users
         self._users += 1
         return index, random.Random(f"{self.settings.seed}:{self.worker_index}:{index}")
+
+    def watch(self, user: int) -> None:
+        """Record it if the calling user's greenlet ends before the load stops."""
+        if self.load_events is not None:
+            import gevent
+
+            self.load_events.watch(gevent.getcurrent(), user)
 
     def close(self) -> None:
         if self.history is not None:

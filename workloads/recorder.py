@@ -6,7 +6,8 @@ The completion type says what the client really knows:
   rejection (`error` says which), or a cas whose comparison did not match (no
   `error`: the checker verifies that mismatch against the model);
 - `info`: unknown (timeout, connection lost after sending, an unexpected client
-  exception, the caller torn down mid-request); the operation may take effect at any later time, so the caller
+  exception, a gevent Timeout that escaped the client, the caller torn down
+  mid-request); the operation may take effect at any later time, so the caller
   continues under a new process number (`Recorder.new_process`).
 A read or get that ends unknown is recorded `fail`: it changes nothing, so
 leaving it out is sound and spares the checker an open-ended operation.
@@ -39,6 +40,17 @@ from workloads.errors import ClientError, DefiniteError, IndeterminateError
 
 log = logging.getLogger(__name__)
 
+
+def _escaped_timeouts() -> tuple[type, ...]:
+    try:
+        from gevent import Timeout
+    except ImportError:  # the final read runs outside gevent too; without gevent nothing raises its Timeout
+        return ()
+    return (Timeout,)
+
+
+_ESCAPED_TIMEOUTS = _escaped_timeouts()
+
 READ_ONLY = frozenset({"read", "get"})
 OPERATIONS = frozenset({"read", "write", "cas", "delete", "get", "put", "append"})
 # Process numbers of different Locust workers never meet: each worker owns a block.
@@ -63,6 +75,7 @@ class Recorder:
         self.clock = clock
         self._processes = itertools.count(worker_index * PROCESS_BLOCK)
         self.counts: Counter[str] = Counter()
+        self._escaped = 0
 
     def new_process(self) -> int:
         return next(self._processes)
@@ -94,6 +107,15 @@ class Recorder:
         except Exception as e:  # a client bug: we cannot know whether the request went out
             log.exception("%s %s on %r raised unexpectedly; recording it as unknown", self.workload, f, key)
             outcome, exception = Completion("fail" if f in READ_ONLY else "info", value, repr(e)), e
+        except _ESCAPED_TIMEOUTS as e:
+            # gevent's Timeout is a BaseException: a client's own timer that it forgot to catch. The
+            # request may be out; the user goes on (uncaught, it would kill the user).
+            if not self._escaped:
+                log.warning("%s: a %s escaped the client; recorded as unknown (clients should raise "
+                            "IndeterminateError: see docs/testing-your-system.md)", self.workload, type(e).__name__)
+            self._escaped += 1
+            outcome = Completion("fail" if f in READ_ONLY else "info", value, f"escaped {type(e).__name__}: {e}")
+            exception = IndeterminateError("timeout", str(e))
         except BaseException as e:
             # The caller is being torn down mid-request (Locust kills a user whose stop raced with
             # its wake-up; Ctrl-C): the request may be out, so say so, then let the teardown go on.

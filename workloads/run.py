@@ -6,7 +6,8 @@
     python -m workloads.run --config run.json
 
 The config holds the keyword arguments of `workloads.runner.run_load`. Output:
-`progress {json}` lines once a second (with --progress), then Locust's stats,
+`progress {json}` lines once a second and `event {json}` lines for the load's
+own events (with --progress: see workloads.loadevents), then Locust's stats,
 percentile and error tables, then one `result {json}` line with the stats dict.
 SIGTERM or Ctrl-C stops the load early; in-flight operations complete, the
 history keeps every line, and the exit status is still 0. Exit 2 = bad config.
@@ -66,15 +67,18 @@ def main(argv: list[str] | None = None) -> int:
     def report_progress(p: dict) -> None:
         print("progress " + json.dumps(p), flush=True)
 
+    def report_event(ev: dict) -> None:
+        print("event " + json.dumps(ev, default=str), flush=True)
+
     try:
         config = load_config(args.config)
-        for managed in ("stop_event", "on_progress", "print_stats"):
+        for managed in ("stop_event", "on_progress", "on_event", "print_stats"):
             config.pop(managed, None)
         unknown = sorted(set(config) - set(inspect.signature(run_load).parameters))
         if unknown:
             raise ValueError(f"unknown config key(s): {', '.join(unknown)}")
         result = run_load(**config, stop_event=stop, on_progress=report_progress if args.progress else None,
-                          print_stats=True)
+                          on_event=report_event if args.progress else None, print_stats=True)
     except ValueError as e:
         print(f"workloads.run: {e}", file=sys.stderr)
         return 2

@@ -3,7 +3,9 @@
 `run_load(...)` starts the workload's users on a LocalRunner, stops after
 `run_time` seconds or when `stop_event` is set, lets the users finish their
 operation in flight (so the history has a completion for it), writes Locust's
-CSVs and HTML report if asked, and returns a stats dict.
+CSVs and HTML report if asked, and returns a stats dict. Its own events (start,
+stop, every user that died before the end) go to `events_path`
+(workloads.loadevents) and to `on_event`.
 
 Importing this module imports Locust, which gevent-patches the whole process:
 call it from a process of its own (`python -m workloads.run` does exactly that).
@@ -27,6 +29,7 @@ from locust.stats import PERCENTILES_TO_REPORT, StatsCSVFileWriter, stats_histor
 
 from workloads import options as workload_options
 from workloads import user_class
+from workloads.loadevents import LoadEvents
 from workloads.settings import Settings
 
 PROGRESS_EVERY = 1.0
@@ -38,7 +41,8 @@ def run_load(system: str, endpoints: list[str], workload: str = "register", user
              history_path: str | None = None, csv_prefix: str | None = None, html_path: str | None = None,
              on_progress: Callable[[dict], Any] | None = None, stop_event: Any = None,
              value_size: int = 16, mix: str = "A", ops_per_key: int | None = None, timeout: float = 1.0,
-             print_stats: bool = False) -> dict:
+             print_stats: bool = False, events_path: str | None = None,
+             on_event: Callable[[dict], Any] | None = None) -> dict:
     """Runs one workload; raises ValueError (one clear line) on bad options."""
     settings = Settings(system=system, endpoints=tuple(endpoints), workload=workload, history=history_path,
                         keys=keys, ops_per_key=ops_per_key, seed=seed, read_mode=read_mode, rate=rate,
@@ -62,6 +66,7 @@ def run_load(system: str, endpoints: list[str], workload: str = "register", user
                       # Users stopping at the end finish the operation in flight, so it gets its completion.
                       stop_timeout=workload_options.stop_timeout(timeout))
     runner = env.create_local_runner()
+    load_events = env.splitbrain_events = LoadEvents(events_path, on_event)
     background = [gevent.spawn(stats_history, runner)]
     csv_writer = None
     if csv_prefix:
@@ -71,6 +76,7 @@ def run_load(system: str, endpoints: list[str], workload: str = "register", user
         background.append(gevent.spawn(csv_writer.stats_writer))
 
     started, cpu_started = time.monotonic(), time.process_time()
+    load_events.write("start", users=users, run_time=run_time)
     runner.start(users, spawn_rate)
     next_progress = started + PROGRESS_EVERY
     stopped_early = False
@@ -87,7 +93,10 @@ def run_load(system: str, endpoints: list[str], workload: str = "register", user
                 on_progress(progress(env, now - started))
             gevent.sleep(min(0.05, run_time - (now - started)))
     finally:
+        load_events.stopping = True
+        load_events.write("stop", stopped_early=stopped_early, died=load_events.died)
         runner.quit()
+        load_events.close()
         elapsed = time.monotonic() - started
         cpu_seconds = time.process_time() - cpu_started
         for g in background:

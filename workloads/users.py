@@ -28,6 +28,7 @@ class StoreUser(User):
         self.ctx = run_context(self.environment, self.workload)
         s = self.ctx.settings
         self.index, self.rng = self.ctx.next_user()
+        self.ctx.watch(self.index)  # a user that dies before the end is said, never hidden
         self.keys = self.ctx.keyspace(self.workload, lambda ctx: type(self).make_keyspace(ctx, s.keys or self.default_keys))
         self.client = make_client(s.system, list(s.endpoints), timeout=s.timeout, read_mode=s.read_mode,
                                   start=self.index)

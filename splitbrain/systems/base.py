@@ -40,7 +40,8 @@ class System(Protocol):
     def ready(self, node: NodeAddresses, timeout: float) -> bool: ...
 
     def status(self, node: NodeAddresses, timeout: float) -> dict | None:
-        """{"role", "term", "leader"} as this node sees it; None if unreachable."""
+        """{"role", "term", "leader"} as this node sees it (term None when the system gives none:
+        elections are then changes of the agreed leader); None if unreachable."""
 
 
 class Defaults:

@@ -65,14 +65,20 @@ def http_leader(url: str, method: str, body: str | None, leader_field: str, self
     me = str(field(reply, self_field)) if self_field else self_name
     leader = field(reply, leader_field)
     leader = None if leader in (None, "", 0, "0") else str(leader)
-    term = field(reply, term_field) if term_field else 0
-    try:
-        term = int(term or 0)
-    except (TypeError, ValueError):
-        term = 0
+    term = _int(field(reply, term_field)) if term_field else None  # no term: elections are leader changes
     # Followers must name the leader as the leader names itself (see analysis.agreed_leader).
     return {"role": "leader" if leader is not None and leader == me else "follower",
             "leader": leader, "term": term, "self": me}
+
+
+def _int(v) -> int | None:
+    """A term as an int, or None when the answer has none (a missing field is not term 0)."""
+    if isinstance(v, bool) or v is None:
+        return None
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return None
 
 
 def _redis(addr: Addr, timeout: float, *command):
@@ -100,6 +106,6 @@ def redis_role(addr: Addr, timeout: float) -> dict | None:
         return None
     info = dict(line.split(":", 1) for line in raw.decode().splitlines() if ":" in line)
     if info.get("role") == "master":
-        return {"role": "leader", "leader": str(addr), "term": 0, "replicas": int(info.get("connected_slaves", 0))}
-    return {"role": "follower", "leader": f"{info.get('master_host')}:{info.get('master_port')}", "term": 0,
+        return {"role": "leader", "leader": str(addr), "term": None, "replicas": int(info.get("connected_slaves", 0))}
+    return {"role": "follower", "leader": f"{info.get('master_host')}:{info.get('master_port')}", "term": None,
             "link": info.get("master_link_status")}

@@ -24,7 +24,15 @@ def test_pairs_invokes_with_completions_and_missing_completion_is_info():
         ev(1, "fail", "read", 7, error="timeout"),
     ])
     assert [(o.process, o.status, o.end) for o in h.ops] == [(0, "ok", 5 * MS), (1, "fail", 7 * MS), (2, "info", None)]
-    assert analysis.op_counts(h) == {"ok": 1, "fail": 1, "info": 1, "total": 3}
+    assert analysis.op_counts(h) == {"ok": 1, "fail": 1, "info": 1, "cas_mismatch": 0, "total": 3}
+
+
+def test_a_cas_that_did_not_match_is_counted_apart_from_errors():
+    h = analysis.from_events([
+        ev(0, "invoke", "cas", 0, value=[1, 2]), ev(0, "fail", "cas", 1, value=[1, 2]),  # no error: mismatch
+        ev(1, "invoke", "cas", 2, value=[1, 3]), ev(1, "fail", "cas", 3, value=[1, 3], error="not-leader"),
+    ])
+    assert analysis.op_counts(h) == {"ok": 0, "fail": 1, "info": 0, "cas_mismatch": 1, "total": 2}
 
 
 def test_torn_last_line_is_counted_not_fatal(tmp_path):

@@ -1,0 +1,121 @@
+"""Systems the suite has never seen, made for these tests, run as a new user would run
+theirs: the verdict never lies, a dead load or lost data never hides, and stdout,
+summary.json and report.html say the same."""
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+from system_parts import missing_for_faults
+
+from .helpers import EXAMPLES, REPO, run_splitbrain, summary_of
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+HERE = pathlib.Path(__file__).resolve().parent
+SHORT = ["--nemesis-interval", "2.5", "--fault-duration", "1.5", "--quiet", "2", "--concurrency", "6"]
+
+
+def _client_table() -> str:
+    """The http-json client of examples/systems/testkv.toml (its routes fit every test store)."""
+    text = (EXAMPLES / "testkv.toml").read_text()
+    return text[text.index("[client]"):]
+
+
+def _report_text(run: pathlib.Path) -> str:
+    import html
+    import re
+
+    return html.unescape(re.sub(r"<[^>]+>", " ", (run / "report.html").read_text()))
+
+
+def test_a_leader_probe_without_terms_under_partitions_gives_a_valid_verdict_with_elections(tmp_path):
+    """The reference KV described by a file whose leader probe names the leader but no term.
+    Before: every leader change was "two leaders in term 0", the run NOT LINEARIZABLE with no
+    violation listed, and no election measured."""
+    toml = tmp_path / "kv-no-terms.toml"
+    toml.write_text(
+        'name = "kv-no-terms"\n[node]\n'
+        'command = "{python} -m reference_kv --id {id} --listen {host}:{port} --peer-listen {host}:{peer_port} '
+        '--peers {peers} --data-dir {data_dir} --peer-plaintext"\n'
+        'per_link_dial = true\n'
+        '[ready]\nprobe = "http"\nurl = "http://{host}:{port}/status"\n'
+        '[leader]\nurl = "http://{host}:{port}/status"\nfield = "leader"\n'
+        '[client]\nprotocol = "reference-kv"\n')
+    r, run = run_splitbrain(["--system", str(toml), "--nemesis", "partition-leader", "--time", "14", *SHORT],
+                            tmp_path / "out", timeout=240)
+    s = summary_of(run)
+    assert s["linearizable"]["valid"] is True, s["linearizable"]
+    assert s["verdict"] == "linearizable" and s["valid"] is True and r.returncode == 0, r.stdout
+    assert s["leaders_per_term"] == [] and s["probe_terms"] is False
+    assert s["election_ms"]["count"] >= 1, s["elections"]
+    assert all(e["term"] is None and e["old"] != e["new"] for e in s["elections"])
+    assert "NOT LINEARIZABLE" not in r.stdout and r.stdout.startswith("verdict: linearizable")
+    assert "the leader probe gives no term" in r.stdout
+    report = _report_text(run)
+    assert "NOT linearizable" not in report and "NOT LINEARIZABLE" not in report
+
+
+def _dying_client(tmp_path: pathlib.Path) -> pathlib.Path:
+    (tmp_path / "dying_client.py").write_text(
+        "import asyncio\n"
+        "from userclient import TestKVClient\n\n"
+        "class DyingClient(TestKVClient):\n"
+        "    '''Bridges to asyncio badly: after 100 operations a CancelledError (a BaseException) escapes.'''\n"
+        "    calls = 0\n\n"
+        "    def read(self, key):\n"
+        "        self.calls += 1\n"
+        "        if self.calls > 100:\n"
+        "            raise asyncio.CancelledError('the event loop behind this client was closed')\n"
+        "        return super().read(key)\n")
+    (tmp_path / "userclient.py").write_text((HERE / "userclient.py").read_text())
+    toml = tmp_path / "system.toml"
+    toml.write_text(f'nodes = 1\n[node]\ncommand = "{{python}} {EXAMPLES / "testkv.py"} --listen {{host}}:{{port}}"\n'
+                    '[client]\nprotocol = "python:dying_client:DyingClient"\n')
+    return toml
+
+
+def test_a_client_that_dies_mid_run_is_flagged_with_its_reason(tmp_path):
+    """Before: the users died quietly, the summary showed normal throughput and no warning."""
+    toml = _dying_client(tmp_path)
+    r, run = run_splitbrain(["--system", str(toml), "--nemesis", "none", "--time", "8", "--concurrency", "4"],
+                            tmp_path / "out")
+    s = summary_of(run)
+    died = s["load"]["died"]
+    assert len(died) == 4 and all("CancelledError" in d["error"] for d in died), died
+    assert s["verdict"] == "unknown" and r.returncode == 3, r.stdout
+    first = s["reasons"][0]["text"]
+    assert first.startswith("all 4 load users died, the first at ") and "CancelledError" in first
+    assert f"verdict: unknown: {first}" in r.stdout
+    assert "load user 0 died" in r.stderr or "load user 1 died" in r.stderr  # said as it happened
+    assert s["throughput_ops_s"] * 8 == pytest.approx(s["ops"]["ok"] - s["final_read"]["ok"], rel=0.05)
+    assert first in _report_text(run)
+
+
+def test_a_store_that_loses_acknowledged_writes_on_power_loss_is_caught_by_the_final_read(tmp_path):
+    """A store that never fsyncs, under a coordinated power loss, with keys the workload has left
+    behind (the reads workload moves to new keys every 100 operations per key). Before: nobody read
+    those keys again, and the run was linearizable."""
+    why = missing_for_faults(["power-loss-all"])
+    if why:
+        pytest.skip(why)
+    toml = tmp_path / "forgetful.toml"
+    store = HERE / "forgetful_kv.py"
+    toml.write_text(f'name = "forgetful"\nnodes = 1\n[node]\n'
+                    f'command = "{{python}} {store} --listen {{host}}:{{port}} --data {{data_dir}}"\n'
+                    f'[ready]\nprobe = "http"\nurl = "http://{{host}}:{{port}}/health"\n' + _client_table())
+    r, run = run_splitbrain(["--system", str(toml), "--workload", "reads", "--keys", "2",
+                             "--nemesis", "power-loss-all", "--time", "9", *SHORT], tmp_path / "out", timeout=240)
+    s = summary_of(run)
+    assert '"power-loss"' in (run / "history.jsonl").read_text().replace(" ", "")
+    assert s["final_read"]["keys"] >= 5 and s["final_read"]["ok"] == s["final_read"]["keys"], s["final_read"]
+    assert s["verdict"] == "NOT LINEARIZABLE" and r.returncode == 1, r.stdout
+    final = {w["key"] for w in s["linearizable"]["witnesses"]
+             if any(op["process"] >= 999_000_000 for op in w["ops"])}
+    assert final, s["linearizable"]["witnesses"][:3]  # the final read is what shows the loss
+    reason = s["reasons"][0]["text"]
+    assert f"verdict: NOT LINEARIZABLE: {reason}" in r.stdout  # stdout, summary and report agree
+    assert reason in _report_text(run)
+
