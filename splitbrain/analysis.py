@@ -410,13 +410,17 @@ def elections(samples: list[dict], cluster_size: int, nemesis: list[NemesisEvent
     out = []
     current = None  # (leader, term) agreed so far
     lost_at = None
+    held_at = None  # the last round that saw the current agreement
     for r in samples:
         agreed = agreed_leader(r, cluster_size)
         t = int(r["time"])
         if agreed is not None and (current is None or agreed == current or _new_leader(agreed, current)):
-            if lost_at is not None and current is not None and _new_leader(agreed, current):
-                t0, since = lost_at, "lost"
-                recent = [s for s in starts if lost_at - detect_window_ms * 1e6 <= s <= lost_at]
+            if current is not None and _new_leader(agreed, current):
+                # A switch seen between two rounds with no round of disagreement happened after the last
+                # round that still saw the old agreement.
+                t0, since = (lost_at if lost_at is not None else held_at), "lost"
+                seen = lost_at if lost_at is not None else t
+                recent = [s for s in starts if seen - detect_window_ms * 1e6 <= s <= seen]
                 if recent:
                     t0, since = recent[-1], "fault"
                 healed = [iv["end"] for iv in no_quorum if t0 < iv["end"] <= t]
@@ -424,7 +428,7 @@ def elections(samples: list[dict], cluster_size: int, nemesis: list[NemesisEvent
                     t0, since = max(healed), "quorum"
                 out.append({"lost": t0, "elected": t, "ms": (t - t0) / 1e6, "from": since,
                             "old": current[0], "new": agreed[0], "term": agreed[1]})
-            current = agreed
+            current, held_at = agreed, t
             lost_at = None
         elif agreed is None and lost_at is None and current is not None:
             lost_at = t

@@ -159,3 +159,21 @@ def test_cas_mismatches_are_not_failures_in_the_summary_line():
     evs = [ev(0, "invoke", "cas", 0, value=[1, 2]), ev(0, "fail", "cas", 1, value=[1, 2])]
     s = analysis.summarize(analysis.from_events(evs), [], 3, {"valid": True})
     assert "0 fail, 0 info, 1 cas mismatch" in summary_text.short("run", s)
+
+
+@pytest.mark.parametrize("terms", [False, True])
+def test_a_leader_switch_seen_between_two_rounds_is_an_election(terms):
+    """The probe may see the old agreement in one round and the new one in the next (the followers
+    move over at once): that is an election too, measured from the fault if one just started, else
+    from the last round that saw the old leader."""
+    def st(leader, role="follower", term=None):
+        return {"role": role, "leader": leader, "term": term if terms else None}
+
+    a = {"1": st("1", "leader", 3), "2": st("1", term=3), "3": st("1", term=3)}
+    b = {"1": st("1", "leader", 3), "2": st("2", "leader", 4), "3": st("2", term=4)}
+    samples = [rnd(t, **a) for t in range(0, 480, 20)] + [rnd(t, **b) for t in range(480, 700, 20)]
+    (e,) = analysis.elections(samples, 3)
+    assert (e["old"], e["new"], e["from"], e["ms"]) == ("1", "2", "lost", 20.0)
+    fault = [analysis.NemesisEvent(400 * MS, "start-partition", None, "partition-leader", "start")]
+    (e,) = analysis.elections(samples, 3, fault)
+    assert (e["from"], e["ms"]) == ("fault", 80.0)
