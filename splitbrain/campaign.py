@@ -194,11 +194,21 @@ class ExternalCluster(Cluster):
         pass
 
 
+def client_spec(cluster: Cluster, run: pathlib.Path):
+    """The cluster's client spec; a process client's stderr goes to the run directory, a file per user."""
+    from workloads.clients import protocol_name
+
+    spec = cluster.client_spec()
+    if isinstance(spec, dict) and protocol_name(spec) == "process" and "stderr" not in spec:
+        spec = {**spec, "stderr": str(run / rundir.CLIENT_LOGS / "user-{user}.log")}
+    return spec
+
+
 def _load_process(cfg: RunConfig, run: pathlib.Path, cluster: Cluster) -> subprocess.Popen:
     system = cluster.system
     load = {
         # the client spec (a name or an object with the client's options) travels as JSON
-        "system": cluster.client_spec(), "endpoints": cluster.client_endpoints(), "workload": cfg.workload,
+        "system": client_spec(cluster, run), "endpoints": cluster.client_endpoints(), "workload": cfg.workload,
         "users": cfg.concurrency, "spawn_rate": max(1.0, cfg.concurrency), "run_time": cfg.time,
         "rate": cfg.rate or 0.0, "keys": cfg.keys, "seed": cfg.seed,
         "read_mode": getattr(system, "read_mode", None),  # the run's, or the system's default
@@ -307,7 +317,7 @@ def _final_summary(run: pathlib.Path, cluster: Cluster) -> None:
 def _final_read(run: pathlib.Path, cluster: Cluster, cfg: RunConfig) -> None:
     from splitbrain import finalread
 
-    result = finalread.run(run, cluster, cfg, _say)
+    result = finalread.run(run, cluster, cfg, _say, client_spec(cluster, run))
     if result.get("note"):
         _say(result["note"])
 

@@ -1,5 +1,6 @@
-"""The run's final read (workloads.final) against its cluster: after the final heal and the
-quiet period, once the cluster is ready again or a bounded wait has passed."""
+"""The run's final read (workloads.final) against its cluster, through the load's client
+spec: after the final heal and the quiet period, once the cluster is ready again or a
+bounded wait has passed."""
 from __future__ import annotations
 
 import pathlib
@@ -20,7 +21,7 @@ def healed_at(events) -> int | None:
     return t
 
 
-def run(run_dir: pathlib.Path, cluster, cfg, say) -> dict:
+def run(run_dir: pathlib.Path, cluster, cfg, say, spec) -> dict:
     """Reads every key with an acknowledged write; -> what workloads.final.read_all returned."""
     from checker.appender import HistoryFile
     from checker.history import load
@@ -46,7 +47,7 @@ def run(run_dir: pathlib.Path, cluster, cfg, say) -> dict:
         except UsageError as e:
             say(f"final read: the cluster is not ready ({e}); reading anyway")
         say(f"final read of {len(keys)} keys")
-        spec, endpoints = cluster.client_spec(), cluster.client_endpoints()
+        endpoints = cluster.client_endpoints()
         mode = getattr(cluster.system, "read_mode", None)
         out = HistoryFile(history)
         try:

@@ -9,6 +9,7 @@
         report.html            the readable report
         linearizability.html   the checker's visualization
         nodes/<id>/            node logs
+        clients/               a process client's stderr, a file per load user
     <out>/latest -> the newest run
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ from splitbrain.errors import UsageError
 HISTORY = "history.jsonl"
 STATUS = "status.jsonl"
 LOAD_EVENTS = "load-events.jsonl"
+CLIENT_LOGS = "clients"  # a process client's stderr, a file per load user
 CONFIG = "config.json"
 SUMMARY = "summary.json"
 REPORT = "report.html"

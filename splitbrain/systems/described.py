@@ -53,7 +53,7 @@ NODE_PLACEHOLDERS = ("id", "host", "port", "peer_port", "peers", "cluster", "dat
                      "nodes", "majority", "first_host", "first_port", "first_peer_port", "client_addresses",
                      "peer_addresses")
 PROBE_PLACEHOLDERS = ("id", "host", "port", "peer_port")
-CLIENT_PLACEHOLDERS = ("client_addresses", "peer_addresses", "here")
+CLIENT_PLACEHOLDERS = ("client_addresses", "peer_addresses", "here", "python")
 TOP_KEYS = {"name", "nodes", "node", "ready", "leader", "client"}
 NODE_KEYS = {"command", "env", "cluster_entry", "peer_entry", "per_link_dial", "data_dir", "client_port",
              "peer_port"}
@@ -182,7 +182,7 @@ class Described:
     # -- client -----------------------------------------------------------------------------
 
     def client_spec(self, nodes: Mapping[str, NodeAddresses], managed: bool) -> str | dict:
-        values = {"here": self.here,
+        values = {"here": self.here, "python": sys.executable,
                   "client_addresses": ",".join(str(a.client) for a in nodes.values()),
                   # an external cluster's peer addresses are not known to the suite
                   "peer_addresses": ",".join(str(a.peer) for a in nodes.values()) if managed else None}
@@ -343,14 +343,18 @@ def _client(c: _Reader) -> _Reader:
     for k, v in c.table.items():
         if isinstance(v, str) and k != "protocol":
             c.template(k, v, CLIENT_PLACEHOLDERS)
-    if protocol == "http-json":
-        from workloads.clients.httpjson_templated import validate
+        elif isinstance(v, list) and k != "routes":
+            for i, x in enumerate(v):
+                if isinstance(x, str):
+                    c.template(f"{k}[{i}]", x, CLIENT_PLACEHOLDERS)
+    if not protocol.startswith("python:"):
+        from workloads.clients import split_spec
 
         try:
-            validate(c.table)
+            split_spec(dict(c.table))
         except ValueError as e:
             raise SystemFileError(f"{c.path}: client.{e}") from None
-    elif protocol.startswith("python:"):
+    else:
         from workloads.clients import split_spec
 
         # the user's module is usually next to the file: importable here and in the load, after every

@@ -119,3 +119,39 @@ def test_a_store_that_loses_acknowledged_writes_on_power_loss_is_caught_by_the_f
     assert f"verdict: NOT LINEARIZABLE: {reason}" in r.stdout  # stdout, summary and report agree
     assert reason in _report_text(run)
 
+
+
+def test_a_process_client_in_another_language_runs_end_to_end(tmp_path):
+    """examples/systems/testkv-node.toml: a Node.js client per load user, under pauses."""
+    import shutil
+
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed (apt-get install nodejs)")
+    r, run = run_splitbrain(["--system", str(EXAMPLES / "testkv-node.toml"), "--nemesis", "pause",
+                             "--time", "8", *SHORT], tmp_path / "out")
+    s = summary_of(run)
+    assert r.returncode == 0 and s["verdict"] == "linearizable", r.stdout
+    assert s["ops"]["ok"] > 300 and s["final_read"]["ok"] == s["final_read"]["keys"] > 0
+    assert s["load"]["died"] == []
+    served = {json.loads(line).get("node") for line in (run / "history.jsonl").read_text().splitlines()[:200]}
+    assert any(n and ":" in n for n in served)  # the client said which node served each operation
+    assert sorted(p.name for p in (run / "clients").iterdir())[:1] == ["user-0.log"]
+
+
+def test_an_asyncio_process_client_runs_end_to_end(tmp_path):
+    toml = tmp_path / "testkv-asyncio.toml"
+    toml.write_text((EXAMPLES / "testkv-node.toml").read_text()
+                    .replace('command = "node {here}/testkv-client.js"',
+                             f'command = "{{python}} {EXAMPLES / "testkv_asyncio.py"}"')
+                    .replace("{here}/testkv.py", str(EXAMPLES / "testkv.py")))
+    r, run = run_splitbrain(["--system", str(toml), "--nemesis", "none", "--time", "5"], tmp_path / "out")
+    s = summary_of(run)
+    assert r.returncode == 0 and s["verdict"] == "linearizable" and s["ops"]["ok"] > 200, r.stdout
+    assert s["ops"]["cas_mismatch"] > 0  # cas answers come back as the protocol says
+
+
+def test_the_python_client_example_runs(tmp_path):
+    r, run = run_splitbrain(["--system", str(EXAMPLES / "testkv-python.toml"), "--nemesis", "none", "--time", "4"],
+                            tmp_path / "out")
+    s = summary_of(run)
+    assert r.returncode == 0 and s["verdict"] == "linearizable" and s["ops"]["ok"] > 100, r.stdout

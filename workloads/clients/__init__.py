@@ -3,8 +3,10 @@
 Which client a load uses is a *client spec*: a protocol name (`reference-kv`,
 `etcd`, `redis`), `python:module:Class` for a client the user wrote, or an
 object `{"protocol": ..., <options>}` whose options go to the client's
-constructor (the http-json routes, the redis sentinels). Being plain JSON, a
-spec travels in the load config to the Locust process.
+constructor (the http-json routes, the redis sentinels, the process client's
+command). Being plain JSON, a spec travels in the load config to the Locust
+process. A client class may check its options up front (`check_options`,
+ValueError naming the key).
 
 A client class says which read modes it can phrase in `READ_MODES` (the first
 is its default; none: it reads one way only); the system adapters publish
@@ -23,6 +25,7 @@ PROTOCOLS = {
     "etcd": "workloads.clients.etcd:EtcdClient",
     "redis": "workloads.clients.redis:RedisClient",
     "http-json": "workloads.clients.httpjson_templated:TemplatedHttpClient",
+    "process": "workloads.clients.process:ProcessClient",
 }
 SYSTEMS = tuple(PROTOCOLS)
 PYTHON_PREFIX = "python:"
@@ -43,10 +46,10 @@ def split_spec(spec: str | dict) -> tuple[str, dict]:
         _user_class(protocol)  # a typo fails here, once, not in every Locust user
     elif protocol not in SYSTEMS:
         raise ValueError(f"system {protocol!r} is not one of {', '.join(SYSTEMS)} or python:module:Class")
-    if protocol == "http-json":
-        from workloads.clients.httpjson_templated import validate
-
-        validate({"protocol": protocol, **options})
+    else:
+        check = getattr(client_class(protocol), "check_options", None)
+        if check is not None:  # a client whose options are a language of their own names the bad one
+            check(options)
     return protocol, options
 
 

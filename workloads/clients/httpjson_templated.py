@@ -103,6 +103,10 @@ class TemplatedHttpClient(KVAliases):
     system = "http-json"
     READ_MODES = ()  # the routes read one way
 
+    @staticmethod
+    def check_options(options: dict) -> None:
+        validate({"protocol": "http-json", **options})
+
     def __init__(self, endpoints: list[str], timeout: float = 1.0, read_mode: str | None = None,
                  start: int = 0, **spec: Any) -> None:
         if not endpoints:
