@@ -562,7 +562,9 @@ def summarize(h: History, samples: list[dict], cluster_size: int, linearizable: 
         "latency_by_f_ms": {f: _rounded(quantiles(latencies_ms(h, fs={f}))) for f in kinds},
         "election_ms": _ms_summary([e["ms"] for e in el]),
         "elections": el,
-        "probe_terms": terms if samples else None,
+        # whether the leader probe gives terms; None when no probe names a leader (no [leader] at all)
+        "probe_terms": terms if any(st and st.get("role") == "leader" for r in samples for st in r["nodes"].values())
+        else None,
         "no_quorum_s": round(sum(iv["end"] - iv["start"] for iv in nq) / NS, 3),
         "no_quorum": nq,
         "recovery_ms": _ms_summary([r["ms"] for r in rec if r["ms"] is not None]),

@@ -55,6 +55,7 @@ class Cluster:
         self.specs = self.system.node_specs(cfg.nodes)
         self.ids = [s.id for s in self.specs]
         self.addresses = {}
+        self.statuses: dict[str, str] = {}  # each node's last status answer, or why it had none
         limit = self.backend.max_nodes
         why_not = None
         if cfg.nodes > limit:
@@ -98,7 +99,13 @@ class Cluster:
             time.sleep(0.1)
         what = f"nodes {', '.join(waiting)} were not ready" if waiting else "no leader was agreed on"
         raise UsageError(f"{self.system.name}: {what} within {ready_timeout:.0f}s "
-                         f"(node logs in {self.backend_workdir()})")
+                         f"(node logs in {self.backend_workdir()})" + ("" if waiting else self._answers()))
+
+    def _answers(self) -> str:
+        """Each node's probe's last answer: what the suite saw when it looked for a leader."""
+        last = getattr(self.system, "last_answer", None)
+        seen = [f"node {n}: {(last and last(n)) or self.statuses.get(n, 'no answer')}" for n in self.ids]
+        return "; the probes last answered " + "; ".join(seen)
 
     def _ready(self, node: str) -> bool:
         try:
@@ -123,11 +130,12 @@ class Cluster:
 
     def status(self, node: str, timeout: float = 0.5) -> dict | None:
         try:
-            return self.system.status(self.addresses[node], timeout)
-        except OSError:
+            st = self.system.status(self.addresses[node], timeout)
+        except (OSError, ValueError) as e:
+            self.statuses[node] = f"no answer ({type(e).__name__}: {e})"
             return None
-        except ValueError:
-            return None
+        self.statuses[node] = json.dumps(st) if st is not None else "no answer"
+        return st
 
     def leader(self) -> str | None:
         """The node a majority agrees leads, as the monitor would see it."""
@@ -139,15 +147,20 @@ class Cluster:
         agreed = agreed_leader({"nodes": nodes}, len(self.ids))
         return agreed[0] if agreed else None
 
-    def transfer_leader(self, to: str) -> None:
-        self.system.transfer_leader({n: a.client for n, a in self.addresses.items()}, self.leader(), to)
+    def _admin(self, action: str):
+        """The system's admin action (remove_member, add_member, transfer_leader) as a fault calls it
+        (with the node it is about), or None when the system has none."""
+        if action not in getattr(self.system, "admin_actions", ()):
+            return None
+        return lambda node: self.system.admin(action, self.addresses, self.leader(), node)
 
     def fault_context(self):
         from nemesis.faults import Context
 
         # Faults that wait for a moment read the nodes through the adapter's probe, as the monitor does.
         return Context(self.backend, leader=self.leader if self.system.has_leader else None, status=self.status,
-                       transfer_leader=self.transfer_leader if hasattr(self.system, "transfer_leader") else None)
+                       remove_member=self._admin("remove_member"), add_member=self._admin("add_member"),
+                       transfer_leader=self._admin("transfer_leader"))
 
     def stop(self, logs_to: pathlib.Path) -> None:
         try:
@@ -445,7 +458,9 @@ def run_campaign(cfg: RunConfig) -> tuple[pathlib.Path, dict, bool]:
         if cluster.system.has_leader:
             _say(f"leader elected: node {cluster.leader()}")
         ctx = cluster.fault_context() if pkgs else None
-        monitor = Monitor(cluster.ids, lambda n, t: cluster.status(n, t), run / rundir.STATUS).start()
+        monitor = Monitor(cluster.ids, lambda n, t: cluster.status(n, t), run / rundir.STATUS,
+                          **({"period_s": period} if (period := getattr(cluster.system, "probe_period", None))
+                             else {})).start()
         load = _load_process(cfg, run, cluster)
         _wait_for_first_operation(load, history)
         if pkgs:

@@ -26,10 +26,46 @@ def resolve(names) -> list:
     return out
 
 
+# What a fault may need, in the words of what a user can do about it: of the suite and the
+# system (nemesis.faults.NEEDS, given by the system's probe and admin actions) and of the
+# backend (nemesis.types.CAPABILITIES).
+NEED_WORDS = {
+    "leader": "a system that names its leader (a [leader] probe in a system file)",
+    "status": "a system the suite can probe",
+    "remove_member": "a system whose membership the suite can change ([membership] remove and add commands "
+                     "in a system file)",
+    "add_member": "a system whose membership the suite can change ([membership] remove and add commands "
+                  "in a system file)",
+    "transfer_leader": "a system whose leadership the suite can move (a [leader] transfer command in a "
+                       "system file)",
+}
+CAPABILITY_WORDS = {
+    "Killable": "a backend that can kill nodes", "Pausable": "a backend that can pause nodes",
+    "Partitionable": "a backend that can cut links", "Lossy": "a backend that can drop packets",
+    "Delayable": "a backend that can delay packets", "Throttleable": "a backend that can throttle links",
+    "ClockControl": "a backend that can set node clocks (libfaketime)",
+    "PowerLoss": "a backend that can cut power (FUSE: root and /dev/fuse)",
+    "DiskFull": "a backend that can fill disks (tmpfs: root)",
+}
+
+
+def why_not(missing: list[str]) -> list[str]:
+    """A package's missing needs and capabilities (FaultPackage.missing), as a user reads them, once each."""
+    out: list[str] = []
+    for m in missing:
+        words = NEED_WORDS.get(m) or CAPABILITY_WORDS.get(m) or m
+        if words not in out:
+            out.append(words)
+    return out
+
+
 def packages(names, ctx, *, allow_link_faults: bool = True, why_no_links: str = ""):
+    """The packages `names` picks that this backend and system can run, and for each it cannot run
+    (name, why not: what it needs, in words); UsageError when a name asked for explicitly, or every
+    package of the names, cannot run. Needs no running node: ask it before anything starts."""
     chosen, refused = [], []
     for p in resolve(names):
-        missing = p.missing(ctx)
+        missing = why_not(p.missing(ctx))
         if not allow_link_faults and p.acts_on_links:
             missing = missing + [why_no_links or "links the backend can cut"]
         (refused if missing else chosen).append((p, missing))
@@ -42,6 +78,17 @@ def packages(names, ctx, *, allow_link_faults: bool = True, why_no_links: str = 
         if p.name in names:
             raise UsageError(f"fault {p.name!r} cannot run here: needs {', '.join(missing)}")
     return usable, [(p.name, m) for p, m in refused]
+
+
+def help_text() -> str:
+    """Every fault family and its packages, from the registry, for `run --help`."""
+    from nemesis import faults
+
+    families: dict[str, list[str]] = {}
+    for p in faults.catalogue():
+        for g in p.groups or (p.name,):
+            families.setdefault(g, []).append(p.name)
+    return "; ".join(f"{g}: {', '.join(ns)}" if ns != [g] else g for g, ns in families.items())
 
 
 def backend_options(names, accepted: set[str] | None = None) -> dict:

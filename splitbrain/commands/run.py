@@ -14,7 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     import workloads
     from nemesis import backends
 
-    from splitbrain import systems
+    from splitbrain import faultplan, systems
 
     S = argparse.SUPPRESS  # absent flags stay absent, so --config values survive; each dest is a RunConfig field
     p.add_argument("--config", metavar="FILE", help="a config.json from an earlier run (flags override it)")
@@ -25,7 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="check a cluster the suite does not run (no faults: use --nemesis none)")
     p.add_argument("--workload", default=S, help=f"{' | '.join(workloads.names())} (default register)")
     p.add_argument("--nemesis", default=S, metavar="LIST",
-                   help="comma-separated faults, or none (default partition,kill,pause)")
+                   help="comma-separated faults or families, or none (default partition,kill,pause). "
+                        f"Families and their faults: {faultplan.help_text()}")
     p.add_argument("--backend", default=S, help=f"{' | '.join(backends.NAMES)} (default local)")
     p.add_argument("--nodes", type=int, default=S, help="cluster size (default 3, or the size the system runs)")
     p.add_argument("--time", type=float, default=S, metavar="S", help="seconds of load (default 60)")

@@ -39,16 +39,21 @@ class System(Protocol):
 
     def ready(self, node: NodeAddresses, timeout: float) -> bool: ...
 
+    # Admin actions the faults may use: a subset of remove_member, add_member, transfer_leader
+    # (nemesis.faults.NEEDS), each done by admin(action, nodes, leader, target).
+    admin_actions: frozenset[str]
+
     def status(self, node: NodeAddresses, timeout: float) -> dict | None:
         """{"role", "term", "leader"} as this node sees it (term None when the system gives none:
         elections are then changes of the agreed leader); None if unreachable."""
 
 
 class Defaults:
-    """What most adapters share: a named client, a leader, ready when status answers."""
+    """What most adapters share: a named client, a leader, ready when status answers, no admin actions."""
 
     client: str = ""
     has_leader = True
+    admin_actions: frozenset[str] = frozenset()
     read_modes: tuple[str, ...] = ()
     options: tuple[str, ...] = ()
     fixed_nodes: int | None = None

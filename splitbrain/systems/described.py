@@ -1,38 +1,50 @@
-"""A system described by a TOML file, for systems that are not Python.
+"""A system described by a TOML file, for systems that are not Python. Every key is in
+docs/testing-your-system.md ("Every key of a system file"); in short:
 
     name = "my-kv"                       # optional, default: the file name
     nodes = 1                            # optional: the system runs exactly this many nodes
 
     [node]
-    command = "{here}/mykv --port {port} --data {data_dir}"   # or a list of arguments
+    command = "{here}/mykv --port {port} --admin {admin_port} --data {data_dir}"   # or a list of arguments
     env = { MYKV_ID = "{id}" }
     cluster_entry = "{id}={host}:{peer_port}"   # one element of {cluster} (every node's own peer address)
     peer_entry = "{id}={host}:{port}"           # one element of {peers} (the address THIS node dials)
     per_link_dial = false          # true if nodes dial peers only through {peers} (local per-link proxies)
+    [node.ports]                   # named extra ports, the same number on every node (each has its own address)
+    admin = 7070
 
-    [ready]                        # probe = "tcp" (default) | "http" (url) | "redis"
+    [ready]                        # probe = "tcp" (default) | "http" (url, optional field = value) | "redis"
     probe = "http"
     url = "http://{host}:{port}/health"
 
-    [leader]                       # optional; probe = "http" | "redis"
+    [leader]                       # optional; probe = "http" | "command" | "redis"
     url = "http://{host}:{port}/status"
     field = "leader"               # JSON field naming the leader
     self = "id"                    # JSON field naming this node (default: its node id)
-    term = "term"                  # optional JSON field with the term
+    term = "term"                  # optional JSON field with the term (self_url, term_url: from elsewhere)
+    transfer = "mykvctl leader transfer {id}"   # optional: the leader-transfer fault
 
-    [client]                       # protocol = reference-kv | etcd | redis | http-json | python:module:Class
+    [membership]                   # optional: the membership fault
+    remove = "mykvctl member remove {id}"
+    add = "mykvctl member add {id} {host}:{peer_port}"
+
+    [client]                       # protocol = reference-kv | etcd | redis | http-json | process | python:module:Class
     protocol = "http-json"         # other keys are the client's options (see workloads.clients)
 
-Command placeholders: {id} {host} {port} {peer_port} {peers} {cluster} {data_dir}
+Command placeholders: {id} {host} {port} {peer_port} {NAME_port} {peers} {cluster} {data_dir}
 {python} {here} {nodes} {majority} {first_host} {first_port} {first_peer_port}
-{client_addresses} {peer_addresses}. Probe URLs: {id} {host} {port} {peer_port}.
-Client option strings: {client_addresses} {peer_addresses} {here}.
+{client_addresses} {peer_addresses}. Probes: {id} {host} {port} {peer_port} {NAME_port}.
+Admin commands: those, {data_dir} {here} {python} {client_addresses} {peer_addresses}
+{leader} {leader_host} {leader_port}. Client option strings: {client_addresses}
+{peer_addresses} {here} {python}.
 
 Every mistake is a `SystemFileError` naming the key and what was expected.
 """
 from __future__ import annotations
 
 import dataclasses
+import http.client
+import json
 import math
 import os
 import pathlib
@@ -54,11 +66,19 @@ NODE_PLACEHOLDERS = ("id", "host", "port", "peer_port", "peers", "cluster", "dat
                      "peer_addresses")
 PROBE_PLACEHOLDERS = ("id", "host", "port", "peer_port")
 CLIENT_PLACEHOLDERS = ("client_addresses", "peer_addresses", "here", "python")
-TOP_KEYS = {"name", "nodes", "node", "ready", "leader", "client"}
+# Admin commands (membership, leader transfer) run on the suite's machine: the node they are about,
+# the cluster, and the current leader.
+ADMIN_PLACEHOLDERS = PROBE_PLACEHOLDERS + ("data_dir", "here", "python", "client_addresses", "peer_addresses",
+                                          "leader", "leader_host", "leader_port")
+TOP_KEYS = {"name", "nodes", "node", "ready", "leader", "membership", "client"}
 NODE_KEYS = {"command", "env", "cluster_entry", "peer_entry", "per_link_dial", "data_dir", "client_port",
-             "peer_port"}
-READY_KEYS = {"probe", "url", "timeout"}
-LEADER_KEYS = {"probe", "url", "method", "body", "field", "self", "term"}
+             "peer_port", "ports"}
+READY_KEYS = {"probe", "url", "timeout", "field", "value"}
+LEADER_KEYS = {"probe", "url", "method", "body", "field", "self", "term", "self_url", "term_url", "command",
+               "period", "transfer"}
+MEMBERSHIP_KEYS = {"remove", "add", "timeout"}
+PROBE_PERIOD = {"command": 0.2}  # a probe that starts a process every round costs more: sampled less often
+ADMIN_TIMEOUT = 30.0
 
 
 class SystemFileError(ValueError):
@@ -96,6 +116,12 @@ class Described:
     leader: dict | None
     client: dict
     fixed_nodes: int | None
+    ports: dict[str, int] = dataclasses.field(default_factory=dict)  # [node.ports]: name -> port on each node
+    ready_field: str | None = None  # [ready] field: a JSON field of the http probe's answer ...
+    ready_value: Any = None  # ... equal to this (None: true-ish)
+    membership: dict | None = None  # [membership]: remove and add commands, their timeout
+    # each node's probe's last answer (or why it had none), for "no leader was agreed on"
+    answers: dict[str, str] = dataclasses.field(default_factory=dict, repr=False)
 
     read_modes = ()
     options = ()
@@ -130,7 +156,13 @@ class Described:
             "first_peer_port": a.cluster[first].port,
             "client_addresses": ",".join(str(x) for x in a.clients.values()),
             "peer_addresses": ",".join(str(x) for x in a.cluster.values()),
+            **self._port_values(),
         }
+
+    def _port_values(self) -> dict[str, int]:
+        """{name}_port of every [node.ports] entry: each node has its own address on every backend, so
+        a named port is the same number on each."""
+        return {f"{name}_port": port for name, port in self.ports.items()}
 
     def _argv(self, a: NodeAddresses) -> list[str]:
         values = self._values(a)
@@ -159,16 +191,22 @@ class Described:
 
     # -- probes -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _probe_values(node: NodeAddresses) -> dict[str, object]:
-        return {"id": node.id, "host": node.client.host, "port": node.client.port, "peer_port": node.peer.port}
+    def _probe_values(self, node: NodeAddresses) -> dict[str, object]:
+        return {"id": node.id, "host": node.client.host, "port": node.client.port, "peer_port": node.peer.port,
+                **self._port_values()}
 
     def ready(self, node: NodeAddresses, timeout: float) -> bool:
         if self.ready_probe == "http":
-            return probes.http_ready(render(self.ready_url, self._probe_values(node)), timeout)
+            return probes.http_ready(render(self.ready_url, self._probe_values(node)), timeout, self.ready_field,
+                                     self.ready_value)
         if self.ready_probe == "redis":
             return probes.redis_ready(node.client, timeout)
         return probes.tcp_ready(node.client, timeout)
+
+    @property
+    def probe_period(self) -> float | None:
+        """Seconds between the monitor's rounds, when this probe wants its own (None: the monitor's)."""
+        return self.leader.get("period") if self.leader else None
 
     def status(self, node: NodeAddresses, timeout: float) -> dict | None:
         lead = self.leader
@@ -176,8 +214,77 @@ class Described:
             return {"role": "up"} if self.ready(node, timeout) else None
         if lead["probe"] == "redis":
             return probes.redis_role(node.client, timeout)
-        return probes.http_leader(render(lead["url"], self._probe_values(node)), lead["method"], lead["body"],
-                                  lead["field"], node.id, lead["self"], lead["term"], timeout)
+        values = self._probe_values(node)
+        try:
+            if lead["probe"] == "command":
+                reply = probes.command_json([render(part, values) for part in lead["command"]], timeout)
+                replies = {"leader": reply, "self": reply, "term": reply}
+            else:
+                fetched: dict[str, dict] = {}  # one request per distinct URL
+
+                def answer(url):
+                    url = render(url, values)
+                    if url not in fetched:
+                        fetched[url] = probes.http_json(url, lead["method"], lead["body"], timeout)
+                    return fetched[url]
+
+                main = answer(lead["url"])
+                replies = {"leader": main, "self": answer(lead["self_url"]) if lead["self_url"] else main,
+                           "term": answer(lead["term_url"]) if lead["term_url"] else main}
+        except (OSError, ValueError, http.client.HTTPException) as e:
+            self.answers[node.id] = f"no answer ({type(e).__name__}: {e})" if not isinstance(e, probes.ProbeAnswer) \
+                else str(e)
+            return None
+        st = probes.leader_status(replies, lead["field"], node.id, lead["self"], lead["term"])
+        said = probes._short(json.dumps(replies["leader"]))
+        missing = [lead[k] for k, r in (("field", "leader"), ("self", "self"), ("term", "term"))
+                   if lead[k] and not probes.has_field(replies[r], lead[k])]
+        self.answers[node.id] = f"{said} (no {', '.join(missing)} in it)" if missing else said
+        return st
+
+    def last_answer(self, node_id: str) -> str | None:
+        """What node_id's probe last answered (its JSON), or why it had no answer."""
+        return self.answers.get(node_id)
+
+    # -- admin: membership and leader transfer, through commands in the file -------------------
+
+    @property
+    def admin_actions(self) -> frozenset[str]:
+        acts = set()
+        if self.membership:
+            acts |= {"remove_member", "add_member"}
+        if self.leader and self.leader.get("transfer"):
+            acts.add("transfer_leader")
+        return frozenset(acts)
+
+    def admin(self, action: str, nodes: Mapping[str, NodeAddresses], leader: str | None, target: str) -> None:
+        """Runs the file's command for `action` about node `target`; RuntimeError with its output if it fails."""
+        import subprocess
+
+        argv = {"remove_member": (self.membership or {}).get("remove"),
+                "add_member": (self.membership or {}).get("add"),
+                "transfer_leader": (self.leader or {}).get("transfer")}[action]
+        a = nodes[target]
+        values = {**self._probe_values(a), "data_dir": a.data_dir, "here": self.here, "python": sys.executable,
+                  "client_addresses": ",".join(str(n.client) for n in nodes.values()),
+                  "peer_addresses": ",".join(str(n.peer) for n in nodes.values()),
+                  "leader": leader, "leader_host": nodes[leader].client.host if leader in nodes else None,
+                  "leader_port": nodes[leader].client.port if leader in nodes else None}
+        what = f"{action.replace('_', ' ')} of node {target}"
+        try:
+            cmd = [render(part, values) for part in argv]
+        except TemplateError as e:  # {leader} while no leader is agreed on
+            raise RuntimeError(f"{what}: {e}") from None
+        timeout = (self.membership or {}).get("timeout", ADMIN_TIMEOUT)
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=self.here,
+                               stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"{what}: {cmd[0]} ran over {timeout:g} s") from None
+        except OSError as e:
+            raise RuntimeError(f"{what}: {cmd[0]}: {e.strerror or e}") from None
+        if r.returncode != 0:
+            raise RuntimeError(f"{what}: exit {r.returncode}: {probes._short(r.stderr or r.stdout)}")
 
     # -- client -----------------------------------------------------------------------------
 
@@ -280,8 +387,9 @@ def load(path: str | os.PathLike) -> Described:
             node.fail("command", f"expected shell words ({e})")
     if not command or not all(isinstance(c, str) for c in command):
         node.fail("command", "expected a non-empty string or list of strings")
+    node_ports = tuple(f"{name}_port" for name in node.table.get("ports", {}) if isinstance(name, str))
     for part in command:
-        node.template("command", part, NODE_PLACEHOLDERS)
+        node.template("command", part, NODE_PLACEHOLDERS + node_ports)
     env = node.get("env", dict, {}, "a table of strings")
     for k, v in env.items():
         try:
@@ -300,6 +408,15 @@ def load(path: str | os.PathLike) -> Described:
         ports[key] = node.get(key, int, 0, "a port number")
         if not 0 <= ports[key] < 65536:
             node.fail(key, f"expected a port number, got {ports[key]}")
+    named = node.get("ports", dict, {}, "a table of name = port number")
+    for name, port in named.items():
+        if not name.isidentifier() or f"{name}_port" in NODE_PLACEHOLDERS:
+            node.fail(f"ports.{name}", "expected a name of letters, digits and _ (the command says {"
+                      f"{name}_port}}), other than client and peer")
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            node.fail(f"ports.{name}", f"expected a port number from 1 to 65535, got {port!r} (each node has its "
+                      f"own address, so every node listens on the same number)")
+    port_names = tuple(f"{name}_port" for name in named)
 
     ready = top.table_of("ready", READY_KEYS) or _Reader(p, {}, "ready.", None)
     ready_probe = ready.get("probe", str, "tcp")
@@ -308,24 +425,50 @@ def load(path: str | os.PathLike) -> Described:
     ready_url = None
     if ready_probe == "http":
         ready_url = ready.template("url", ready.get("url", str, expected="a URL like http://{host}:{port}/health"),
-                                   PROBE_PLACEHOLDERS)
+                                   PROBE_PLACEHOLDERS + port_names)
+    ready_field = ready.get("field", str, None, "a (dotted) JSON field of the answer")
+    if ready_field is not None and ready_probe != "http":
+        ready.fail("field", "only the http probe answers with JSON")
+    ready_value = ready.get("value", (str, int, float, bool), None, "the field's value when ready")
+    if ready_value is not None and ready_field is None:
+        ready.fail("value", "needs field (the JSON field that must have this value)")
     ready_timeout = float(ready.value("timeout", values.SECONDS, 60.0))
 
     leader = None
     lr = top.table_of("leader", LEADER_KEYS)
+    probe_keys = PROBE_PLACEHOLDERS + port_names
     if lr is not None:
-        probe = lr.get("probe", str, "http")
-        if probe not in ("http", "redis"):
-            lr.fail("probe", f"expected http or redis, got {probe!r}")
-        leader = {"probe": probe}
+        probe = lr.get("probe", str, "command" if "command" in lr.table else "http")
+        if probe not in ("http", "command", "redis"):
+            lr.fail("probe", f"expected http, command or redis, got {probe!r}")
+        leader = {"probe": probe, "period": lr.value("period", values.seconds(high=60.0), PROBE_PERIOD.get(probe)),
+                  "transfer": _command(lr, "transfer", ADMIN_PLACEHOLDERS + port_names, None)}
+        if probe in ("http", "command"):
+            leader.update(field=lr.get("field", str, expected="the JSON field naming the leader"),
+                          self=lr.get("self", str, None), term=lr.get("term", str, None))
         if probe == "http":
             method = lr.get("method", str, "GET").upper()
             if method not in ("GET", "POST"):
                 lr.fail("method", f"expected GET or POST, got {method!r}")
-            leader.update(url=lr.template("url", lr.get("url", str, expected="a URL"), PROBE_PLACEHOLDERS),
+            leader.update(url=lr.template("url", lr.get("url", str, expected="a URL"), probe_keys),
                           method=method, body=lr.get("body", str, None),
-                          field=lr.get("field", str, expected="the JSON field naming the leader"),
-                          self=lr.get("self", str, None), term=lr.get("term", str, None))
+                          self_url=_url(lr, "self_url", probe_keys), term_url=_url(lr, "term_url", probe_keys))
+            if leader["self_url"] and not leader["self"]:
+                lr.fail("self_url", "needs self (the field of its answer naming the node)")
+            if leader["term_url"] and not leader["term"]:
+                lr.fail("term_url", "needs term (the field of its answer holding the term)")
+        elif probe == "command":
+            leader["command"] = _command(lr, "command", probe_keys, ...)
+        for key in ("url", "method", "body", "self_url", "term_url", "command"):
+            if key in lr.table and key not in leader:
+                lr.fail(key, f"does not apply to the {probe} probe")
+
+    membership = None
+    mr = top.table_of("membership", MEMBERSHIP_KEYS)
+    if mr is not None:
+        admin_keys = ADMIN_PLACEHOLDERS + port_names
+        membership = {"remove": _command(mr, "remove", admin_keys, ...), "add": _command(mr, "add", admin_keys, ...),
+                      "timeout": mr.value("timeout", values.seconds(high=3600.0), ADMIN_TIMEOUT)}
 
     client = _client(top.table_of("client", None, required=True))
     return Described(
@@ -333,7 +476,30 @@ def load(path: str | os.PathLike) -> Described:
         peer_entry=peer_entry, per_link_dial=node.get("per_link_dial", bool, False, "true or false"),
         data_dir=node.get("data_dir", str, "data"), client_port=ports["client_port"],
         peer_port=ports["peer_port"], ready_probe=ready_probe, ready_url=ready_url,
-        ready_timeout=ready_timeout, leader=leader, client=dict(client.table), fixed_nodes=fixed)
+        ready_timeout=ready_timeout, leader=leader, client=dict(client.table), fixed_nodes=fixed, ports=dict(named),
+        ready_field=ready_field, ready_value=ready_value, membership=membership)
+
+
+def _url(r: _Reader, key: str, allowed) -> str | None:
+    text = r.get(key, str, None, "a URL")
+    return None if text is None else r.template(key, text, allowed)
+
+
+def _command(r: _Reader, key: str, allowed, default) -> list[str] | None:
+    """A command (shell words or a list of arguments) whose placeholders are among `allowed`."""
+    command = r.get(key, (str, list), default, "a command: a string or a list of strings")
+    if command is None:
+        return None
+    if isinstance(command, str):
+        try:
+            command = shlex.split(command)
+        except ValueError as e:
+            r.fail(key, f"expected shell words ({e})")
+    if not command or not all(isinstance(c, str) for c in command):
+        r.fail(key, "expected a non-empty string or list of strings")
+    for part in command:
+        r.template(key, part, allowed)
+    return list(command)
 
 
 def _client(c: _Reader) -> _Reader:

@@ -1,10 +1,12 @@
 """How the suite asks a node whether it is up and whom it follows, for systems described by a file.
 
 Readiness: `tcp` (the client port accepts a connection), `http` (a URL answers
-with a status below 500) or `redis` (PING answers PONG). Leader: `http` (a JSON
-field names the leader; another, optionally, names the node itself, and one the
-term) or `redis` (INFO replication: a primary leads, a replica names its primary).
-Every probe opens its own connection: probes must not share state with the load.
+with a status below 500, and optionally a JSON field has a value) or `redis`
+(PING answers PONG). Leader: `http` (a JSON field names the leader; another,
+optionally, names the node itself, and one the term; each may come from its own
+request) or `command` (a command prints that JSON) or `redis` (INFO
+replication: a primary leads, a replica names its primary). Every probe opens
+its own connection: probes must not share state with the load.
 """
 from __future__ import annotations
 
@@ -42,11 +44,29 @@ def http_request(url: str, method: str = "GET", body: str | None = None, timeout
         conn.close()
 
 
-def http_ready(url: str, timeout: float) -> bool:
+class ProbeAnswer(ValueError):
+    """A probe got an answer that says nothing usable (an error status, not JSON): the message says what."""
+
+
+def _short(raw) -> str:
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    text = " ".join(text.split())
+    return text if len(text) <= 300 else text[:299] + "…"
+
+
+def http_ready(url: str, timeout: float, json_field: str | None = None, expected=None) -> bool:
+    """The URL answers below 500 and, with `json_field`, its JSON has that (dotted) field equal to
+    `expected` (or true-ish when `expected` is None)."""
     try:
-        return http_request(url, timeout=timeout)[0] < 500
+        code, reply = http_request(url, timeout=timeout)
     except (OSError, http.client.HTTPException):
         return False
+    if code >= 500:
+        return False
+    if json_field is None:
+        return True
+    got = field(reply, json_field)
+    return bool(got) if expected is None else got == expected
 
 
 def field(body, dotted: str):
@@ -57,18 +77,67 @@ def field(body, dotted: str):
     return body
 
 
-def http_leader(url: str, method: str, body: str | None, leader_field: str, self_name: str,
-                self_field: str | None, term_field: str | None, timeout: float) -> dict | None:
+def has_field(body, dotted: str) -> bool:
+    """Is the (dotted) field there at all (a null value is there)?"""
+    parts = [p for p in dotted.split(".") if p]
+    for part in parts:
+        if not isinstance(body, dict) or part not in body:
+            return False
+        body = body[part]
+    return True
+
+
+def http_json(url: str, method: str = "GET", body: str | None = None, timeout: float = 1.0) -> dict:
+    """The JSON object a URL answers with 200; ProbeAnswer saying what came instead."""
     code, reply = http_request(url, method, body, timeout)
     if code != 200 or not isinstance(reply, dict):
-        return None
-    me = str(field(reply, self_field)) if self_field else self_name
-    leader = field(reply, leader_field)
+        raise ProbeAnswer(f"HTTP {code}: {_short(json.dumps(reply)) if reply is not None else 'no JSON object'}")
+    return reply
+
+
+def command_json(argv: list[str], timeout: float) -> dict:
+    """The JSON object a command prints (exit 0); ProbeAnswer saying what came instead. A command
+    that outlives `timeout` is killed."""
+    import subprocess
+
+    try:
+        r = subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise ProbeAnswer(f"no answer within {timeout:g} s") from None
+    except OSError as e:
+        raise ProbeAnswer(f"{argv[0]}: {e.strerror or e}") from None
+    if r.returncode != 0:
+        raise ProbeAnswer(f"exit {r.returncode}: {_short(r.stderr or r.stdout)}")
+    try:
+        reply = json.loads(r.stdout)
+    except ValueError:
+        raise ProbeAnswer(f"not JSON: {_short(r.stdout)}") from None
+    if not isinstance(reply, dict):
+        raise ProbeAnswer(f"not a JSON object: {_short(r.stdout)}")
+    return reply
+
+
+def leader_status(replies: dict, leader_field: str, self_name: str, self_field: str | None,
+                  term_field: str | None) -> dict:
+    """{"role", "leader", "term", "self"} from the JSON answers of a node's probe requests;
+    `replies` maps "leader" | "self" | "term" to the answer holding that field."""
+    me = str(field(replies["self"], self_field)) if self_field else self_name
+    leader = field(replies["leader"], leader_field)
     leader = None if leader in (None, "", 0, "0") else str(leader)
-    term = _int(field(reply, term_field)) if term_field else None  # no term: elections are leader changes
+    term = _int(field(replies["term"], term_field)) if term_field else None  # no term: elections are leader changes
     # Followers must name the leader as the leader names itself (see analysis.agreed_leader).
     return {"role": "leader" if leader is not None and leader == me else "follower",
             "leader": leader, "term": term, "self": me}
+
+
+def http_leader(url: str, method: str, body: str | None, leader_field: str, self_name: str,
+                self_field: str | None, term_field: str | None, timeout: float) -> dict | None:
+    try:
+        reply = http_json(url, method, body, timeout)
+    except ProbeAnswer:
+        return None
+    return leader_status({"leader": reply, "self": reply, "term": reply}, leader_field, self_name, self_field,
+                         term_field)
 
 
 def _int(v) -> int | None:

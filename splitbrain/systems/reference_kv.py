@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Mapping
 
 from nemesis.types import Addr, NodeAddresses, NodeSpec
 from reference_kv import admin, launch
@@ -78,12 +79,18 @@ class ReferenceKV(Defaults):
                 "snapshot_index": body.get("snapshot_index"), "log_size": body.get("log_size"),
                 "incarnation": body.get("incarnation")}
 
-    def transfer_leader(self, clients: dict[str, Addr], leader: str | None, to: str) -> None:
+    admin_actions = frozenset({"transfer_leader"})
+
+    def admin(self, action: str, nodes: Mapping[str, NodeAddresses], leader: str | None, target: str) -> None:
+        """The admin API behind the faults that need it (leader transfer)."""
+        if action != "transfer_leader":
+            raise RuntimeError(f"{self.name} has no {action.replace('_', ' ')} here")
         if leader is None:
             raise RuntimeError("no leader to transfer from")
-        code, body = http_json(clients[leader], "POST", "/admin/transfer-leader", {"to": int(to)}, timeout=2.0)
+        code, body = http_json(nodes[leader].client, "POST", "/admin/transfer-leader", {"to": int(target)},
+                               timeout=2.0)
         if code != 200:
-            raise RuntimeError(f"transfer-leader to {to} refused: {code} {body}")
+            raise RuntimeError(f"transfer-leader to {target} refused: {code} {body}")
 
     def final_summary(self, clients: dict[str, Addr], timeout: float = 2.0) -> dict:
         """What only the live cluster can tell, for summary.json: the Regions at the end of a Region run."""

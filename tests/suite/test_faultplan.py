@@ -104,11 +104,31 @@ class Backend:
 def test_packages_refuse_what_the_context_or_backend_lacks_with_the_reason():
     ctx = Context(Backend(), random.Random(0))
     usable, refused = faultplan.packages(["kill", "partition"], ctx)
-    assert "kill-leader" not in names(usable) and ("kill-leader", ["leader"]) in refused
-    with pytest.raises(UsageError, match="fault 'kill-voter' cannot run here: needs Delayable, leader, status"):
+    assert "kill-leader" not in names(usable) and ("kill-leader", [faultplan.NEED_WORDS["leader"]]) in refused
+    with pytest.raises(UsageError) as e:
         faultplan.packages(["kill-voter"], ctx)
+    assert str(e.value) == ("fault 'kill-voter' cannot run here: needs a backend that can delay packets, a system "
+                            "that names its leader (a [leader] probe in a system file), a system the suite can probe")
     usable, refused = faultplan.packages(["kill", "partition"], ctx, allow_link_faults=False, why_no_links="iptables")
     assert not any(p.acts_on_links for p in usable) and ("partition-one", ["iptables"]) in refused
+
+
+def test_every_need_and_capability_has_words_a_user_can_act_on():
+    from nemesis.faults.base import NEEDS
+    from nemesis.types import CAPABILITIES
+
+    assert set(faultplan.NEED_WORDS) == set(NEEDS)
+    assert set(faultplan.CAPABILITY_WORDS) == {c.__name__ for c in CAPABILITIES}
+    with pytest.raises(UsageError, match="'membership' cannot run here: needs a system whose membership the suite "
+                                         r"can change \(\[membership\] remove and add commands in a system file\)$"):
+        faultplan.packages(["membership"], Context(Backend(), random.Random(0)))
+
+
+def test_run_help_lists_every_fault_from_the_registry():
+    from nemesis import faults
+
+    text = faultplan.help_text()
+    assert all(p.name in text for p in faults.catalogue())
 
 
 def test_the_schedule_writes_each_steps_phase_and_the_final_heal_stops_the_rest():

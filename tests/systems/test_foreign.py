@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import subprocess
 import sys
 
 import pytest
@@ -31,19 +30,26 @@ def _report_text(run: pathlib.Path) -> str:
     return html.unescape(re.sub(r"<[^>]+>", " ", (run / "report.html").read_text()))
 
 
-def test_a_leader_probe_without_terms_under_partitions_gives_a_valid_verdict_with_elections(tmp_path):
-    """The reference KV described by a file whose leader probe names the leader but no term.
-    Before: every leader change was "two leaders in term 0", the run NOT LINEARIZABLE with no
-    violation listed, and no election measured."""
-    toml = tmp_path / "kv-no-terms.toml"
+def kv_by_file(tmp_path, leader='field = "leader"\n', extra="") -> pathlib.Path:
+    """The reference KV as a user with only its binary would describe it, with a leader probe
+    that names the leader but gives no term."""
+    toml = tmp_path / "kv-by-file.toml"
     toml.write_text(
-        'name = "kv-no-terms"\n[node]\n'
+        'name = "kv-by-file"\n[node]\n'
         'command = "{python} -m reference_kv --id {id} --listen {host}:{port} --peer-listen {host}:{peer_port} '
         '--peers {peers} --data-dir {data_dir} --peer-plaintext"\n'
         'per_link_dial = true\n'
         '[ready]\nprobe = "http"\nurl = "http://{host}:{port}/status"\n'
-        '[leader]\nurl = "http://{host}:{port}/status"\nfield = "leader"\n'
+        '[leader]\nurl = "http://{host}:{port}/status"\n' + leader + extra +
         '[client]\nprotocol = "reference-kv"\n')
+    return toml
+
+
+def test_a_leader_probe_without_terms_under_partitions_gives_a_valid_verdict_with_elections(tmp_path):
+    """The reference KV described by a file whose leader probe names the leader but no term.
+    Before: every leader change was "two leaders in term 0", the run NOT LINEARIZABLE with no
+    violation listed, and no election measured."""
+    toml = kv_by_file(tmp_path)
     r, run = run_splitbrain(["--system", str(toml), "--nemesis", "partition-leader", "--time", "14", *SHORT],
                             tmp_path / "out", timeout=240)
     s = summary_of(run)
@@ -155,3 +161,56 @@ def test_the_python_client_example_runs(tmp_path):
                             tmp_path / "out")
     s = summary_of(run)
     assert r.returncode == 0 and s["verdict"] == "linearizable" and s["ops"]["ok"] > 100, r.stdout
+
+
+# A transfer as a user would write it for the reference KV's admin API, with nothing but Python.
+TRANSFER = ('transfer = ["{python}", "-c", "import urllib.request as u; u.urlopen(u.Request(\'http://{leader_host}:'
+            '{leader_port}/admin/transfer-leader\', data=b\'{{\\"to\\": {id}}}\', method=\'POST\'), timeout=5)"]\n')
+
+
+def test_a_leader_transfer_through_the_system_files_command(tmp_path):
+    """Before: refused, "needs transfer_leader"."""
+    r, run = run_splitbrain(["--system", str(kv_by_file(tmp_path, extra=TRANSFER)), "--nemesis", "leader-transfer",
+                             "--time", "10", *SHORT], tmp_path / "out")
+    s = summary_of(run)
+    events = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    moves = [e["value"] for e in events if e.get("f") == "transfer-leader"]
+    assert moves and all(m["to"] != m["from"] for m in moves), moves
+    assert not [e for e in events if e.get("f", "").endswith("-failed")], r.stderr[-2000:]
+    assert s["verdict"] == "linearizable" and s["election_ms"]["count"] >= len(moves) - 1, s["elections"]
+
+
+def test_membership_through_the_system_files_commands(tmp_path):
+    """Before: refused with the suite's method names, "needs remove_member, add_member"."""
+    log = tmp_path / "members.log"
+    echo = (f'["{{python}}", "-c", "import sys; open(sys.argv[1], \'a\').write(\' \'.join(sys.argv[2:]) + '
+            f'\'\\\\n\')", "{log}"')
+    toml = tmp_path / "system.toml"
+    toml.write_text(f'nodes = 1\n[node]\ncommand = "{{python}} {EXAMPLES / "testkv.py"} --listen {{host}}:{{port}}"\n'
+                    f'[membership]\nremove = {echo}, "remove", "{{id}}", "{{host}}:{{port}}"]\n'
+                    f'add = {echo}, "add", "{{id}}"]\n' + _client_table())
+    r, run = run_splitbrain(["--system", str(toml), "--nemesis", "membership", "--time", "8", *SHORT],
+                            tmp_path / "out")
+    history = (run / "history.jsonl").read_text()
+    assert '"remove-member"' in history and '"add-member"' in history, r.stderr[-2000:]
+    lines = log.read_text().splitlines()
+    assert lines[0].startswith("remove 1 127.") and lines[1] == "add 1" and len(lines) % 2 == 0
+
+
+def test_no_leader_agreed_on_shows_each_nodes_last_answer(tmp_path):
+    """A leader field the system does not have: the run stops before the load, saying what each
+    node's probe answered."""
+    toml = kv_by_file(tmp_path, leader='field = "leaderId"\n')
+    toml.write_text(toml.read_text().replace("[ready]\n", "[ready]\ntimeout = 4\n"))
+    r = subprocess_run(["--system", str(toml), "--nemesis", "none", "--time", "5"], tmp_path / "out")
+    assert r.returncode == 2 and "no leader was agreed on within 4s" in r.stderr, r.stderr[-2000:]
+    line = r.stderr.strip().splitlines()[-1]
+    for n in "123":
+        assert f"node {n}: {{" in line and '"leader": ' in line, line
+
+
+def subprocess_run(args, out):
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", "splitbrain", "run", *args, "--out", str(out)],
+                          capture_output=True, text=True, timeout=150, cwd=REPO)
