@@ -124,6 +124,7 @@ def test_a_store_that_loses_acknowledged_writes_on_power_loss_is_caught_by_the_f
     reason = s["reasons"][0]["text"]
     assert f"verdict: NOT LINEARIZABLE: {reason}" in r.stdout  # stdout, summary and report agree
     assert reason in _report_text(run)
+    assert "verdict <b class=\"bad\">NOT linearizable</b>" in (run / "linearizability.html").read_text()
 
 
 
@@ -214,3 +215,40 @@ def subprocess_run(args, out):
 
     return subprocess.run([sys.executable, "-m", "splitbrain", "run", *args, "--out", str(out)],
                           capture_output=True, text=True, timeout=150, cwd=REPO)
+
+
+def test_a_fault_the_system_cannot_run_is_refused_before_any_node_starts(tmp_path):
+    """A system file without [membership]: before, the nodes started and the fault was refused with the
+    suite's own method names ("needs remove_member, add_member")."""
+    out = tmp_path / "out"
+    r = subprocess_run(["--system", str(EXAMPLES / "testkv.toml"), "--nemesis", "membership", "--time", "5"], out)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert r.stderr.strip().splitlines()[-1].endswith(
+        "fault 'membership' cannot run here: needs a system whose membership the suite can change "
+        "([membership] remove and add commands in a system file)")
+    assert not out.exists() or not [p for p in out.iterdir() if p.name != "latest"]  # nothing started, no run
+
+
+def test_a_gevent_timeout_that_escapes_a_client_is_an_unknown_outcome_not_a_dead_user(tmp_path):
+    (tmp_path / "userclient.py").write_text((HERE / "userclient.py").read_text())
+    (tmp_path / "leaky_client.py").write_text(
+        "import gevent\n"
+        "from userclient import TestKVClient\n\n"
+        "class LeakyClient(TestKVClient):\n"
+        "    '''Times its writes with gevent.Timeout and forgets to catch it, every 20th write.'''\n"
+        "    writes = 0\n\n"
+        "    def write(self, key, value):\n"
+        "        self.writes += 1\n"
+        "        with gevent.Timeout(0.001 if self.writes % 20 == 0 else 5):\n"
+        "            if self.writes % 20 == 0:\n"
+        "                gevent.sleep(0.01)\n"
+        "            return super().write(key, value)\n")
+    toml = tmp_path / "system.toml"
+    toml.write_text(f'nodes = 1\n[node]\ncommand = "{{python}} {EXAMPLES / "testkv.py"} --listen {{host}}:{{port}}"\n'
+                    '[client]\nprotocol = "python:leaky_client:LeakyClient"\n')
+    r, run = run_splitbrain(["--system", str(toml), "--nemesis", "none", "--time", "4", "--concurrency", "3"],
+                            tmp_path / "out")
+    s = summary_of(run)
+    assert s["load"]["died"] == [] and s["verdict"] == "linearizable", (s["load"], r.stdout)
+    escaped = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines() if "escaped" in line]
+    assert escaped and all(e["type"] == "info" and e["error"].startswith("escaped Timeout") for e in escaped)

@@ -215,3 +215,23 @@ def test_an_operation_cut_off_by_teardown_is_info_and_not_counted_by_locust(tmp_
     events = [json.loads(line) for line in (tmp_path / "h.jsonl").read_text().splitlines()]
     assert [(e["type"], e.get("error")) for e in events] == [("invoke", None), ("info", "abandoned")]
     assert fired.calls == []
+
+
+def test_the_final_read_reads_every_key_with_an_acknowledged_write_with_its_models_read():
+    from workloads.final import FINAL_BLOCK, final_recorder, is_final_process, keys_to_read
+
+    events = [
+        {"process": 0, "type": "invoke", "f": "write", "key": "r1", "value": 1},
+        {"process": 0, "type": "ok", "f": "write", "key": "r1", "value": 1},
+        {"process": 1, "type": "invoke", "f": "write", "key": "r2", "value": 2},
+        {"process": 1, "type": "info", "f": "write", "key": "r2", "value": 2},  # never acknowledged
+        {"process": 2, "type": "invoke", "f": "cas", "key": "r3", "value": [1, 2]},
+        {"process": 2, "type": "fail", "f": "cas", "key": "r3", "value": [1, 2]},  # did not apply
+        {"process": 3, "type": "invoke", "f": "append", "key": "k1", "value": "x"},
+        {"process": 3, "type": "ok", "f": "append", "key": "k1", "value": "x"},
+        {"process": "nemesis", "type": "info", "f": "kill", "value": ["1"]},
+    ]
+    assert keys_to_read(events) == {"r1": "read", "k1": "get"}
+    rec = final_recorder(None)
+    p = rec.new_process()
+    assert is_final_process(p) and p == FINAL_BLOCK * 1_000_000 and not is_final_process(0)
