@@ -236,7 +236,7 @@ class Described:
                 else str(e)
             return None
         st = probes.leader_status(replies, lead["field"], node.id, lead["self"], lead["term"])
-        said = probes._short(json.dumps(replies["leader"]))
+        said = probes.short(json.dumps(replies["leader"]))
         missing = [lead[k] for k, r in (("field", "leader"), ("self", "self"), ("term", "term"))
                    if lead[k] and not probes.has_field(replies[r], lead[k])]
         self.answers[node.id] = f"{said} (no {', '.join(missing)} in it)" if missing else said
@@ -259,8 +259,6 @@ class Described:
 
     def admin(self, action: str, nodes: Mapping[str, NodeAddresses], leader: str | None, target: str) -> None:
         """Runs the file's command for `action` about node `target`; RuntimeError with its output if it fails."""
-        import subprocess
-
         argv = {"remove_member": (self.membership or {}).get("remove"),
                 "add_member": (self.membership or {}).get("add"),
                 "transfer_leader": (self.leader or {}).get("transfer")}[action]
@@ -275,16 +273,10 @@ class Described:
             cmd = [render(part, values) for part in argv]
         except TemplateError as e:  # {leader} while no leader is agreed on
             raise RuntimeError(f"{what}: {e}") from None
-        timeout = (self.membership or {}).get("timeout", ADMIN_TIMEOUT)
         try:
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=self.here,
-                               stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            raise RuntimeError(f"{what}: {cmd[0]} ran over {timeout:g} s") from None
-        except OSError as e:
-            raise RuntimeError(f"{what}: {cmd[0]}: {e.strerror or e}") from None
-        if r.returncode != 0:
-            raise RuntimeError(f"{what}: exit {r.returncode}: {probes._short(r.stderr or r.stdout)}")
+            probes.run_command(cmd, (self.membership or {}).get("timeout", ADMIN_TIMEOUT), cwd=self.here)
+        except probes.ProbeAnswer as e:
+            raise RuntimeError(f"{what}: {e}") from None
 
     # -- client -----------------------------------------------------------------------------
 

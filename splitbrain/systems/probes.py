@@ -48,7 +48,7 @@ class ProbeAnswer(ValueError):
     """A probe got an answer that says nothing usable (an error status, not JSON): the message says what."""
 
 
-def _short(raw) -> str:
+def short(raw) -> str:
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
     text = " ".join(text.split())
     return text if len(text) <= 300 else text[:299] + "…"
@@ -91,29 +91,35 @@ def http_json(url: str, method: str = "GET", body: str | None = None, timeout: f
     """The JSON object a URL answers with 200; ProbeAnswer saying what came instead."""
     code, reply = http_request(url, method, body, timeout)
     if code != 200 or not isinstance(reply, dict):
-        raise ProbeAnswer(f"HTTP {code}: {_short(json.dumps(reply)) if reply is not None else 'no JSON object'}")
+        raise ProbeAnswer(f"HTTP {code}: {short(json.dumps(reply)) if reply is not None else 'no JSON object'}")
     return reply
 
 
-def command_json(argv: list[str], timeout: float) -> dict:
-    """The JSON object a command prints (exit 0); ProbeAnswer saying what came instead. A command
-    that outlives `timeout` is killed."""
+def run_command(argv: list[str], timeout: float, cwd: str | None = None) -> bytes:
+    """What a command prints when it exits 0 within `timeout` (killed after it); ProbeAnswer saying
+    what happened instead (its exit status and last words, a timeout, no such program)."""
     import subprocess
 
     try:
-        r = subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        r = subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, cwd=cwd)
     except subprocess.TimeoutExpired:
-        raise ProbeAnswer(f"no answer within {timeout:g} s") from None
+        raise ProbeAnswer(f"{argv[0]} ran over {timeout:g} s") from None
     except OSError as e:
         raise ProbeAnswer(f"{argv[0]}: {e.strerror or e}") from None
     if r.returncode != 0:
-        raise ProbeAnswer(f"exit {r.returncode}: {_short(r.stderr or r.stdout)}")
+        raise ProbeAnswer(f"exit {r.returncode}: {short(r.stderr or r.stdout)}")
+    return r.stdout
+
+
+def command_json(argv: list[str], timeout: float) -> dict:
+    """The JSON object a command prints (exit 0); ProbeAnswer saying what came instead."""
+    out = run_command(argv, timeout)
     try:
-        reply = json.loads(r.stdout)
+        reply = json.loads(out)
     except ValueError:
-        raise ProbeAnswer(f"not JSON: {_short(r.stdout)}") from None
+        raise ProbeAnswer(f"not JSON: {short(out)}") from None
     if not isinstance(reply, dict):
-        raise ProbeAnswer(f"not a JSON object: {_short(r.stdout)}")
+        raise ProbeAnswer(f"not a JSON object: {short(out)}")
     return reply
 
 

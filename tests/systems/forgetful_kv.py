@@ -1,117 +1,68 @@
 """A single-node HTTP/JSON KV, written for the tests, that acknowledges writes before they
-are durable: every change is appended to a log in its data directory and replayed at
-start, but the log is never fsynced. A kill keeps everything (the page cache survives);
-a power loss (the suite's FUSE power-loss fault) loses everything acknowledged.
+are durable: examples/systems/testkv.py (its routes and handler), with every change appended
+to a log in its data directory and replayed at start, but the log never fsynced. A kill
+keeps everything (the page cache survives); a power loss (the suite's FUSE power-loss
+fault) loses everything acknowledged.
 
     python forgetful_kv.py --listen HOST:PORT --data DIR
-
-Routes as examples/systems/testkv.py, so the same http-json client spec speaks to it.
 """
 import argparse
 import json
 import os
-import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote
+import pathlib
+import sys
+from http.server import ThreadingHTTPServer
 
-DATA: dict = {}
-LOCK = threading.Lock()
-LOG = None
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "examples" / "systems"))
+import testkv  # noqa: E402
 
 
-def apply(change):
-    key, value = change
-    if value is None:
-        DATA.pop(key, None)
-    else:
-        DATA[key] = value
+class LoggedDict(dict):
+    """testkv's data: every change applied, then written to the log (flushed to the OS, never synced:
+    the bug). testkv's handler changes it under its lock."""
 
+    def __init__(self, log):
+        super().__init__()
+        self.log = log
 
-def change(key, value):
-    """Applied and logged (not synced: the bug), under LOCK."""
-    apply((key, value))
-    LOG.write(json.dumps([key, value]) + "\n")
-    LOG.flush()  # to the OS, never to the disk
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        self._logged(key, value)
 
+    def pop(self, key, *default):
+        out = super().pop(key, *default)
+        self._logged(key, None)
+        return out
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def setup(self):
-        super().setup()
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, *args):
-        pass
-
-    def reply(self, status, body):
-        raw = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        return json.loads(self.rfile.read(n) or b"{}")
-
-    def key(self, suffix=""):
-        path = self.path.split("?", 1)[0]
-        if not path.startswith("/kv/") or not path.endswith(suffix):
-            return None
-        return unquote(path[len("/kv/"):len(path) - len(suffix)])
-
-    def do_GET(self):
-        if self.path == "/health":
-            return self.reply(200, {"ok": True})
-        key = self.key()
-        with LOCK:
-            if key not in DATA:
-                return self.reply(404, {"error": "absent"})
-            return self.reply(200, {"value": DATA[key]})
-
-    def do_PUT(self):
-        key, body = self.key(), self.body()
-        with LOCK:
-            change(key, body["value"])
-        self.reply(200, {"ok": True})
-
-    def do_DELETE(self):
-        key = self.key()
-        with LOCK:
-            change(key, None)
-        self.reply(200, {"ok": True})
-
-    def do_POST(self):
-        key, body = self.key("/cas"), self.body()
-        with LOCK:
-            if DATA.get(key) != body["expected"]:
-                return self.reply(409, {"ok": False})
-            change(key, body["new"])
-        self.reply(200, {"ok": True})
+    def _logged(self, key, value):
+        if self.log is not None:
+            self.log.write(json.dumps([key, value]) + "\n")
+            self.log.flush()
 
 
 def main():
-    global LOG
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--listen", required=True)
     p.add_argument("--data", required=True)
     args = p.parse_args()
     os.makedirs(args.data, exist_ok=True)
     path = os.path.join(args.data, "log.jsonl")
+    data = LoggedDict(None)
     if os.path.exists(path):
         with open(path) as f:
             for line in f:
                 if line.strip():
-                    apply(json.loads(line))
-    LOG = open(path, "a")
+                    key, value = json.loads(line)
+                    data[key] = value
+                    if value is None:
+                        data.pop(key)
+    data.log = open(path, "a")
+    testkv.DATA = data
     host, _, port = args.listen.rpartition(":")
     ThreadingHTTPServer.request_queue_size = 128
-    server = ThreadingHTTPServer((host, int(port)), Handler)
+    server = ThreadingHTTPServer((host, int(port)), testkv.Handler)
     server.daemon_threads = True
-    print(f"listening on {host}:{port} with {len(DATA)} keys", flush=True)
+    print(f"listening on {host}:{port} with {len(data)} keys", flush=True)
     server.serve_forever()
 
 
