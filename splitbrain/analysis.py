@@ -36,11 +36,13 @@ Definitions (the report prints them):
 - election: from when the cluster stops agreeing on a leader (a majority of
   all nodes, the leader included, report the same leader, in the same term
   when the probe gives terms) to when it agrees again on a new leader (with
-  terms: a leader of a higher term; without: another node); when a nemesis
-  fault started up to `detect_window` before the agreement ended, the
-  election is measured from the fault, so the failure detection time counts,
-  as it does for a client; when no quorum was possible for part of that time,
-  it is measured from the moment a quorum became possible again;
+  terms: a leader of a higher term; without: another node); when a fault was
+  in force when the agreement ended (or had stopped up to `detect_window`
+  before), the election is measured from the fault's start, so the failure
+  detection time counts, as it does for a client (a Sentinel that waits
+  seconds before it fails over is seconds of election); when no quorum was
+  possible for part of that time, it is measured from the moment a quorum
+  became possible again;
 - leader safety (two leaders in one term, a commit index going back) is
   checked only when the probe gives terms (and commit indexes).
 """
@@ -402,11 +404,13 @@ def elections(samples: list[dict], cluster_size: int, nemesis: list[NemesisEvent
     """Leaderless periods that ended with a new agreed leader, with their durations.
 
     `from` says where each is measured from: `lost` (the agreement ended),
-    `fault` (a fault started just before) or `quorum` (a no-quorum interval,
-    see `no_quorum`, ended within it). Without terms a change of the agreed
-    leader is an election; with terms, an agreement on a higher term.
+    `fault` (a fault was in force when it ended, or had stopped at most
+    `detect_window_ms` before: a slow failure detector's time counts) or
+    `quorum` (a no-quorum interval, see `no_quorum`, ended within it). Without
+    terms a change of the agreed leader is an election; with terms, an
+    agreement on a higher term.
     """
-    starts = sorted(e.time for e in nemesis if e.starts_fault)
+    windows = fault_windows(nemesis)
     out = []
     current = None  # (leader, term) agreed so far
     lost_at = None
@@ -420,9 +424,10 @@ def elections(samples: list[dict], cluster_size: int, nemesis: list[NemesisEvent
                 # round that still saw the old agreement.
                 t0, since = (lost_at if lost_at is not None else held_at), "lost"
                 seen = lost_at if lost_at is not None else t
-                recent = [s for s in starts if seen - detect_window_ms * 1e6 <= s <= seen]
+                # the latest fault in force when the agreement ended (or just over): its detection counts
+                recent = [a for a, b in windows if a <= seen and b >= seen - detect_window_ms * 1e6]
                 if recent:
-                    t0, since = recent[-1], "fault"
+                    t0, since = max(recent), "fault"
                 healed = [iv["end"] for iv in no_quorum if t0 < iv["end"] <= t]
                 if healed:
                     t0, since = max(healed), "quorum"
@@ -433,6 +438,21 @@ def elections(samples: list[dict], cluster_size: int, nemesis: list[NemesisEvent
         elif agreed is None and lost_at is None and current is not None:
             lost_at = t
     return out
+
+
+def fault_windows(nemesis: Iterable[NemesisEvent]) -> list[tuple[int, float]]:
+    """(start, stop) of every fault as the schedule wrote its phases; a fault never stopped runs on."""
+    out, open_ = [], {}
+    for e in sorted(nemesis, key=lambda e: e.time):
+        if e.starts_fault:
+            open_.setdefault(e.fault, []).append(e.time)
+        elif e.stops_all:
+            out += [(t, e.time) for ts in open_.values() for t in ts]
+            open_.clear()
+        elif e.phase == "stop" and open_.get(e.fault):
+            out.append((open_[e.fault].pop(0), e.time))
+    out += [(t, math.inf) for ts in open_.values() for t in ts]
+    return sorted(out)
 
 
 def leader_spans(samples: list[dict], term: int, node) -> tuple[int, int] | None:

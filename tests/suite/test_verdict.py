@@ -177,3 +177,13 @@ def test_a_leader_switch_seen_between_two_rounds_is_an_election(terms):
     fault = [analysis.NemesisEvent(400 * MS, "start-partition", None, "partition-leader", "start")]
     (e,) = analysis.elections(samples, 3, fault)
     assert (e["from"], e["ms"]) == ("fault", 80.0)
+    # a slow failure detector: the partition began long before the switch and is still on
+    slow = [analysis.NemesisEvent(-3000 * MS, "start-partition", None, "partition-leader", "start"),
+            analysis.NemesisEvent(900 * MS, "heal", None, "partition-leader", "stop")]
+    (e,) = analysis.elections(samples, 3, slow)
+    assert (e["from"], e["ms"]) == ("fault", 3480.0)
+    # a fault that was over well before the switch explains nothing
+    over = [analysis.NemesisEvent(-3000 * MS, "start-partition", None, "partition-leader", "start"),
+            analysis.NemesisEvent(-2000 * MS, "heal", None, "partition-leader", "stop")]
+    (e,) = analysis.elections(samples, 3, over)
+    assert (e["from"], e["ms"]) == ("lost", 20.0)
