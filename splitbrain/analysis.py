@@ -53,7 +53,7 @@ import pathlib
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from checker.history import Operation, TornLine, load, pair
+from checker.history import History as EventList, HistoryError, Operation, TornLine, load, pair
 from splitbrain import quorum
 
 WRITE_FS = frozenset({"write", "cas", "put", "append", "delete"})
@@ -95,10 +95,29 @@ class History:
 
 def from_events(events: Iterable[dict]) -> History:
     """The checker's pairing of `events` (validated: HistoryError names the bad event), nemesis apart."""
+    if not isinstance(events, EventList):
+        events = EventList(events)
     paired = pair(events)
-    nemesis = [NemesisEvent(int(ev.get("time", 0)), str(ev.get("f")), ev.get("value"), ev.get("fault"),
-                            ev.get("phase")) for _, ev in paired.nemesis]
+    nemesis = [nemesis_event(ev, events.where(i)) for i, ev in paired.nemesis]
     return History(paired.ops, nemesis, getattr(events, "torn", None))
+
+
+PHASES = ("start", "stop", None)
+
+
+def nemesis_event(ev: dict, where: str) -> NemesisEvent:
+    """A nemesis step as the schedule writes it, or HistoryError naming what is wrong (the analysis
+    orders, pairs and counts these: a step of the wrong shape would be a wrong figure or a crash)."""
+    t, f, fault, phase = ev.get("time"), ev.get("f"), ev.get("fault"), ev.get("phase")
+    if type(t) not in (int, float) or not math.isfinite(t):
+        raise HistoryError(f"{where}: nemesis \"time\" must be a finite number")
+    if type(f) is not str:
+        raise HistoryError(f"{where}: nemesis \"f\" must be a string")
+    if fault is not None and type(fault) is not str:
+        raise HistoryError(f"{where}: nemesis \"fault\" must be a fault's name")
+    if phase not in PHASES or isinstance(phase, bool):
+        raise HistoryError(f"{where}: nemesis \"phase\" must be start, stop or absent")
+    return NemesisEvent(int(t), f, ev.get("value"), fault, phase)
 
 
 def load_history(path: pathlib.Path) -> History:
@@ -356,10 +375,48 @@ def availability(h: History, window: tuple[int, int] | None, gap_floor_ms: float
 
 
 def read_status_samples(path: pathlib.Path) -> list[dict]:
-    """Rounds written by the monitor: {"time": ns, "nodes": {id: status|null}}."""
+    """Rounds written by the monitor: {"time": ns, "nodes": {id: status|null}}, in time order.
+
+    A round of the wrong shape is a HistoryError naming its line (the file is the
+    monitor's); a field of a node's answer of the wrong type is dropped, as if the
+    probe had not said it (the answers are the system's)."""
     if not path.exists():
         return []
-    return [ev for ev in load(path) if "nodes" in ev]
+    rounds = load(path)
+    out = []
+    for i, r in enumerate(rounds):
+        t, nodes = r.get("time"), r.get("nodes")
+        if type(t) not in (int, float) or not math.isfinite(t):
+            raise HistoryError(f"{rounds.where(i)}: a status round's \"time\" must be a finite number")
+        if not isinstance(nodes, dict):
+            raise HistoryError(f"{rounds.where(i)}: a status round's \"nodes\" must be an object")
+        out.append({"time": int(t), "nodes": {n: _status(s) for n, s in nodes.items()}})
+    out.sort(key=lambda r: r["time"])
+    return out
+
+
+# The fields of a node's answer the analysis reads, and what each must be.
+_STATUS_INTS = ("term", "commit", "applied", "snapshot_index", "log_size")
+_STATUS_TEXTS = ("role",)
+
+
+def _status(s) -> dict | None:
+    if not isinstance(s, dict):
+        return None
+    out = {}
+    for k, v in s.items():
+        if k in _STATUS_INTS:
+            ok = type(v) is int
+        elif k in _STATUS_TEXTS:
+            ok = type(v) is str
+        elif k in ("leader", "incarnation"):
+            ok = type(v) in (str, int)
+            v = str(v) if k == "leader" and ok else v
+        else:
+            ok = True
+        if ok:
+            out[k] = v
+    return out
 
 
 def term_of(status: dict | None) -> int | None:

@@ -102,6 +102,11 @@ class RunConfig:
                                  "process to kill or pause and no link to cut; use --nemesis none")
         return self
 
+    @classmethod
+    def kind(cls, field: str) -> values.Kind:
+        """The kind of value `field` takes."""
+        return next(f.metadata["kind"] for f in dataclasses.fields(cls) if f.name == field)
+
     def check_values(self, name=None) -> None:
         """Every field of the kind its declaration says (type, finite, range), normalized; else one line
         naming it (`name(field)`: its flag by default)."""

@@ -26,6 +26,8 @@ def check_linearizability(run: pathlib.Path, events, model: str, timeout: float 
     started = time.monotonic()
     try:
         result = checker.check(events, model=model, timeout=timeout, progress=progress)
+    except checker.HistoryError as e:  # the history does not fit the model: unusable input, as `check` says
+        raise UsageError(str(e)) from None
     except Exception as e:  # noqa: BLE001 - a checker failure must never read as a pass
         return {"valid": "unknown", "error": f"{type(e).__name__}: {e}", "model": model,
                 "seconds": round(time.monotonic() - started, 3)}
@@ -54,6 +56,27 @@ def _describe_failure(result, part) -> dict:
             "cannot_place": blocked}
 
 
+def _recorded_model(run: pathlib.Path, config: dict) -> str | None:
+    from checker.models import MODELS
+
+    model = config.get("model")
+    if model is not None and (type(model) is not str or model not in MODELS):
+        raise UsageError(f"{run / rundir.CONFIG}: model must be one of {', '.join(MODELS)} (got {model!r})")
+    return model
+
+
+def _recorded(run: pathlib.Path, config: dict, field: str):
+    """A RunConfig field as the run's config.json recorded it (None when absent), of its kind."""
+    from splitbrain.config import RunConfig
+
+    if config.get(field) is None:
+        return None
+    try:
+        return RunConfig.kind(field).check(config[field])
+    except ValueError as e:
+        raise UsageError(f"{run / rundir.CONFIG}: {field} {e}") from None
+
+
 def evaluate(run: pathlib.Path, *, model: str | None = None, timeout: float | None = None,
              progress=None) -> dict:
     from checker.history import HistoryError, load
@@ -65,16 +88,16 @@ def evaluate(run: pathlib.Path, *, model: str | None = None, timeout: float | No
         samples = analysis.read_status_samples(run / rundir.STATUS)
     except HistoryError as e:
         raise UsageError(str(e)) from None
-    model = model or config.get("model") or model_for(h)
+    model = model or _recorded_model(run, config) or model_for(h)
     lin = check_linearizability(run, events, model, timeout, progress)
-    nodes = int(config.get("nodes") or (len(samples[0]["nodes"]) if samples else 0) or 1)
+    nodes = _recorded(run, config, "nodes") or (len(samples[0]["nodes"]) if samples else 0) or 1
     load = analysis.read_load_events(run / rundir.LOAD_EVENTS)
-    summary = analysis.summarize(h, samples, nodes, lin, load, configured_s=config.get("time"))
-    extra = run / "extra-summary.json"
-    if extra.exists():  # facts only the live run knew (e.g. regions), merged verbatim
-        import json
-
-        summary.update(json.loads(extra.read_text()))
+    summary = analysis.summarize(h, samples, nodes, lin, load, configured_s=_recorded(run, config, "time"))
+    if h.torn is not None:
+        summary["history_torn_line"] = h.torn.describe(run / rundir.HISTORY)
+    # facts only the live run knew (e.g. regions), added: never over what the files say (the verdict)
+    for k, v in rundir.load_json_object(run / "extra-summary.json").items():
+        summary.setdefault(k, v)
     summary["run"] = run.name
     rundir.write_json(run / rundir.SUMMARY, summary)
     (run / rundir.REPORT).write_text(report.render(run, h, summary, config))

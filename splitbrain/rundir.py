@@ -102,10 +102,19 @@ def resolve(path_arg: str) -> pathlib.Path:
 
 
 def load_config(run: pathlib.Path) -> dict:
-    p = run / CONFIG
+    return load_json_object(run / CONFIG)
+
+
+def load_json_object(p: pathlib.Path) -> dict:
+    """A JSON object the run wrote ({} when the file is absent); UsageError when it is not one."""
     if not p.is_file():
         return {}
     try:
-        return json.loads(p.read_text())
-    except ValueError as e:
+        obj = json.loads(p.read_text())
+    except (ValueError, RecursionError) as e:
         raise UsageError(f"{p}: not valid JSON ({e})") from None
+    except OSError as e:
+        raise UsageError(f"{p}: cannot read ({e.strerror or e})") from None
+    if not isinstance(obj, dict):
+        raise UsageError(f"{p}: expected a JSON object")
+    return obj

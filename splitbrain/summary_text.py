@@ -1,6 +1,7 @@
 """The few lines a terminal shows at the end of a run or report."""
 from __future__ import annotations
 
+from checker.core import EMPTY, UNKNOWN
 from splitbrain import verdict
 
 
@@ -71,6 +72,11 @@ def short(run_dir, s: dict) -> str:
     return "\n".join(lines)
 
 
+# Exit statuses of a verdict (`splitbrain check`, `run`, `report`), and which one wins when several files are checked.
+EXIT = {True: 0, False: 1, UNKNOWN: 3, EMPTY: 4}
+SEVERITY = (1, 2, 3, 4, 0)
+
+
 def exit_code(s: dict) -> int:
-    """As `splitbrain check`: 0 valid, 1 violation (of linearizability or leader safety), 3 unknown."""
-    return {True: 0, False: 1}.get(s.get("valid"), 3)
+    """0 valid, 1 violation, 3 unknown, 4 no operations (an empty history proves nothing)."""
+    return EXIT.get(s.get("valid"), 3)

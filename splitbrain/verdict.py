@@ -99,7 +99,8 @@ def compose(s: dict) -> dict:
     if fr.get("note"):
         warnings.append({"kind": "final-read", "text": fr["note"]})
     if s.get("history_torn_lines"):
-        warnings.append({"kind": "torn", "text": "the history's torn last line (a run killed mid-write) was dropped"})
+        warnings.append({"kind": "torn", "text": s.get("history_torn_line")  # names the file, line and text
+                         or "the history's torn last line (a run killed mid-write) was dropped"})
 
     kinds = {r["kind"] for r in reasons}
     if checked is False:

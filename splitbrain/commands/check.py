@@ -26,9 +26,7 @@ Partitions whose writes are unique values are decided by ordering their values' 
 search (--method search forces it everywhere, as a cross-check). A violation is shrunk
 to a few operations and one sentence naming the reason."""
 
-# Exit statuses, and which one wins when several files are checked.
-EXIT = {True: 0, False: 1, "unknown": 3, "empty": 4}
-SEVERITY = (1, 2, 3, 4, 0)
+from splitbrain.summary_text import EXIT, SEVERITY  # noqa: E402 - one table for every command with a verdict
 _UNSET = object()  # --initial-value not given (null is a value)
 
 

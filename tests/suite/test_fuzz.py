@@ -1,0 +1,161 @@
+"""No input makes the suite's commands crash (issue #22 item 9): `report` on run directories of
+events, status rounds and configs of every wrong type, and `run --config` on any JSON object,
+end in a verdict's exit status or in one line and exit 2, never in a traceback (whose exit 1
+reads as "violation found" to every script). The checker's importers are fuzzed beside their
+reader (tests/checker/test_robustness.py)."""
+from __future__ import annotations
+
+import io
+import json
+import math
+from contextlib import redirect_stderr, redirect_stdout
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from splitbrain.cli import main
+
+pytestmark = pytest.mark.unit
+
+EXITS = {0, 1, 2, 3, 4}
+
+_SCALAR = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True),
+                    st.text(max_size=4))
+_ANY = st.recursive(_SCALAR, lambda c: st.one_of(st.lists(c, max_size=3),
+                                                 st.dictionaries(st.text(max_size=4), c, max_size=3)),
+                    max_leaves=8)
+
+
+def _either(good, bad=_ANY):
+    """Mostly the right kind of value (so analysis gets far), sometimes anything."""
+    return st.one_of(good, good, good, bad)
+
+
+_NODE = st.sampled_from(["1", "2", "3"])
+_FIELDS = ("process", "type", "f", "key", "value", "time", "node", "latency", "error", "fault", "phase", "grudge")
+
+
+@st.composite
+def _history(draw):
+    """A well-formed run history (operations invoked and completed per process, nemesis steps),
+    then a few of its fields replaced by anything: most examples get deep into the analysis."""
+    events, t = [], 0
+    open_ops: dict[int, dict] = {}
+    for _ in range(draw(st.integers(0, 14))):
+        t += draw(st.integers(1, 10**8))
+        kind = draw(st.sampled_from(["op", "op", "op", "nemesis"]))
+        if kind == "nemesis":
+            phase = draw(st.sampled_from(["start", "stop", None]))
+            events.append({"process": "nemesis", "type": "info", "f": draw(st.sampled_from(["partition", "kill", "heal"])),
+                           "value": {"grudge": draw(st.dictionaries(_NODE, st.lists(_NODE, max_size=2), max_size=3)),
+                                     "down": draw(st.lists(_NODE, max_size=2))},
+                           "fault": draw(st.sampled_from(["partition-one", "kill-one", None])), "phase": phase,
+                           "time": t})
+            continue
+        p = draw(st.integers(0, 3))
+        if p in open_ops:
+            inv = open_ops.pop(p)
+            events.append({**inv, "type": draw(st.sampled_from(["ok", "fail", "info"])), "time": t,
+                           "node": draw(_NODE), "latency": draw(st.integers(0, 10**9))})
+        else:
+            f = draw(st.sampled_from(["read", "write", "cas", "get", "put", "append"]))
+            open_ops[p] = inv = {"process": p, "type": "invoke", "f": f, "key": draw(st.sampled_from(["k1", "k2"])),
+                                 "value": draw(st.integers(0, 3)), "time": t}
+            events.append(inv)
+    for _ in range(draw(st.integers(0, 2)) if events else 0):
+        ev = events[draw(st.integers(0, len(events) - 1))]
+        ev[draw(st.sampled_from(_FIELDS))] = draw(_ANY)
+    return events
+
+
+@st.composite
+def _status_rounds(draw):
+    rounds, t = [], 0
+    for _ in range(draw(st.integers(0, 5))):
+        t += draw(st.integers(1, 10**8))
+        nodes = {n: draw(st.one_of(st.none(), st.fixed_dictionaries({
+            "role": st.sampled_from(["leader", "follower", "candidate"]), "term": st.integers(0, 3),
+            "leader": _NODE, "commit": st.integers(0, 9), "incarnation": st.sampled_from(["a", "b"])})))
+            for n in ("1", "2", "3")}
+        rounds.append({"time": t, "nodes": nodes})
+    for _ in range(draw(st.integers(0, 2)) if rounds else 0):
+        r = rounds[draw(st.integers(0, len(rounds) - 1))]
+        where = draw(st.sampled_from(["round", "node", "field"]))
+        if where == "round":
+            r[draw(st.sampled_from(["time", "nodes"]))] = draw(_ANY)
+        elif not isinstance(r["nodes"], dict):
+            continue
+        elif where == "node":
+            r["nodes"][draw(_NODE)] = draw(_ANY)
+        elif isinstance(r["nodes"].get("1"), dict):
+            r["nodes"]["1"][draw(st.sampled_from(["role", "term", "leader", "commit", "incarnation"]))] = draw(_ANY)
+    return rounds
+
+
+_CONFIG = st.one_of(st.fixed_dictionaries({}, optional={"nodes": _either(st.integers(1, 5)),
+                                                        "model": _either(st.sampled_from(["kv", "cas-register"])),
+                                                        "nemesis": _ANY, "time": _ANY}), _ANY)
+
+
+def _lines(events):
+    return "".join(json.dumps(e) + "\n" for e in events)
+
+
+def _cli(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main([str(a) for a in argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+def _one_line_or_verdict(code, err):
+    assert code in EXITS, (code, err)
+    if code == 2:
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("splitbrain"), err
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(events=_history(), rounds=_status_rounds(), config=_CONFIG, extra=st.one_of(st.none(), _ANY),
+       tail=st.sampled_from(["", "", '{"process": 1, "ty', "\n\n", "[1]\n"]))
+def test_report_on_any_run_directory(tmp_path_factory, events, rounds, config, extra, tail):
+    run = tmp_path_factory.mktemp("run")
+    (run / "history.jsonl").write_text(_lines(events) + tail)
+    (run / "status.jsonl").write_text(_lines(rounds))
+    (run / "config.json").write_text(json.dumps(config))
+    if extra is not None:
+        (run / "extra-summary.json").write_text(json.dumps(extra))
+    code, out, err = _cli("report", run, "--timeout", "10")
+    _one_line_or_verdict(code, err)
+    if code != 2:
+        assert (run / "summary.json").is_file() and (run / "report.html").is_file()
+        assert "verdict:" in out
+
+
+_KEYS = st.sampled_from(["system", "workload", "nemesis", "backend", "nodes", "time", "concurrency", "rate",
+                         "read_mode", "seed", "keys", "value_size", "nemesis_interval", "fault_duration", "quiet",
+                         "out", "check_timeout", "snapshot_every", "unsafe_bug", "region_split_size", "endpoints",
+                         "backend_options", "colour"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raw=st.one_of(st.dictionaries(_KEYS, _ANY, max_size=4), _ANY))
+def test_run_config_of_any_json(tmp_path_factory, raw):
+    """Every --config refused here is one line: the run's options are parsed and checked, never run
+    (a config that passes every check is only checked, via the same path, not started)."""
+    from splitbrain.commands.run import config_from_args
+    from splitbrain.errors import UsageError
+
+    p = tmp_path_factory.mktemp("cfg") / "config.json"
+    p.write_text(json.dumps(raw))
+
+    class Args:
+        config = str(p)
+
+    try:
+        cfg = config_from_args(Args())
+    except UsageError as e:
+        assert "\n" not in str(e) and str(e)
+        return
+    for name in ("time", "nemesis_interval", "fault_duration", "quiet"):
+        assert math.isfinite(getattr(cfg, name))
