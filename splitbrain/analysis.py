@@ -183,19 +183,35 @@ class Load:
 
 
 def read_load_events(path: pathlib.Path) -> Load:
+    """What the load said of itself; a field of the wrong kind is as if unsaid (a user count that is
+    not a count, a run time that is not a finite number of seconds), never a crash or a wrong figure."""
+    from splitbrain import values
+
     load = Load()
     if not path.exists():
         return load
+
+    def of(kind, v):
+        try:
+            return kind.check(v)
+        except ValueError:
+            return None
+
     for ev in load_events(path):
         kind = ev.get("event")
         if kind == "start":
-            load.start, load.users, load.run_time = ev.get("time"), ev.get("users"), ev.get("run_time")
+            load.start = int(ev["time"])
+            load.users = of(values.count(1, optional=True), ev.get("users"))
+            load.run_time = of(values.OPTIONAL_SECONDS, ev.get("run_time"))
         elif kind == "stop":
-            load.stop = ev.get("time")
+            load.stop = int(ev["time"])
         elif kind == "user-died":
-            load.died.append({k: ev.get(k) for k in ("time", "user", "error")})
+            load.died.append({"time": int(ev["time"]), "user": ev.get("user"),
+                              "error": None if ev.get("error") is None else str(ev.get("error"))})
         elif kind == "final-read":
             load.final_reads = {k: v for k, v in ev.items() if k != "event"}
+            if load.final_reads.get("note") is not None:
+                load.final_reads["note"] = str(load.final_reads["note"])
     return load
 
 
@@ -210,7 +226,8 @@ def load_events(path: pathlib.Path) -> list[dict]:
             ev = json.loads(line)
         except ValueError:
             continue
-        if isinstance(ev, dict) and isinstance(ev.get("time"), (int, float)) and not isinstance(ev.get("time"), bool):
+        t = ev.get("time") if isinstance(ev, dict) else None
+        if type(t) in (int, float) and math.isfinite(t):
             out.append(ev)
     return out
 
@@ -653,12 +670,13 @@ def summarize(h: History, samples: list[dict], cluster_size: int, linearizable: 
         "unavailable_kind": worst,
         "unavailable_windows": avail[worst]["windows"] if worst else [],
         "availability": avail,
-        "final_read": {"keys": len({o.key for o in finals}), "ok": sum(1 for o in finals if o.status == "ok"),
+        "final_read": {"keys": len({repr(o.key) for o in finals}), "ok": sum(1 for o in finals if o.status == "ok"),
                        **({"note": load.final_reads.get("note")} if load.final_reads and load.final_reads.get("note")
                           else {})},
         "nemesis": [{"time": e.time, "f": e.f, "fault": e.fault, "phase": e.phase, "value": e.value}
                     for e in h.nemesis],
         "history_torn_lines": int(h.torn is not None),
+        "history_torn_line": h.torn.describe("history.jsonl") if h.torn is not None else None,
         "leaders_per_term_ok": (not two_leaders) if samples and terms else "unknown",
         "leaders_per_term": [{**x, "seen": {n: leader_spans(samples, x["term"], n) for n in x["leaders"]}}
                              for x in two_leaders],

@@ -93,8 +93,6 @@ def evaluate(run: pathlib.Path, *, model: str | None = None, timeout: float | No
     nodes = _recorded(run, config, "nodes") or (len(samples[0]["nodes"]) if samples else 0) or 1
     load = analysis.read_load_events(run / rundir.LOAD_EVENTS)
     summary = analysis.summarize(h, samples, nodes, lin, load, configured_s=_recorded(run, config, "time"))
-    if h.torn is not None:
-        summary["history_torn_line"] = h.torn.describe(run / rundir.HISTORY)
     # facts only the live run knew (e.g. regions), added: never over what the files say (the verdict)
     for k, v in rundir.load_json_object(run / "extra-summary.json").items():
         summary.setdefault(k, v)

@@ -32,6 +32,7 @@ def _either(good, bad=_ANY):
 
 
 _NODE = st.sampled_from(["1", "2", "3"])
+_MUTATIONS = st.sampled_from([0, 0, 0, 1, 2])  # fields replaced by anything, per file: most files stay readable
 _FIELDS = ("process", "type", "f", "key", "value", "time", "node", "latency", "error", "fault", "phase", "grudge")
 
 
@@ -41,6 +42,8 @@ def _history(draw):
     then a few of its fields replaced by anything: most examples get deep into the analysis."""
     events, t = [], 0
     open_ops: dict[int, dict] = {}
+    kv = draw(st.booleans())
+    fs, values = (["get", "put", "append"], st.sampled_from(["a", "b"])) if kv else (["read", "write"], st.integers(0, 3))
     for _ in range(draw(st.integers(0, 14))):
         t += draw(st.integers(1, 10**8))
         kind = draw(st.sampled_from(["op", "op", "op", "nemesis"]))
@@ -58,11 +61,10 @@ def _history(draw):
             events.append({**inv, "type": draw(st.sampled_from(["ok", "fail", "info"])), "time": t,
                            "node": draw(_NODE), "latency": draw(st.integers(0, 10**9))})
         else:
-            f = draw(st.sampled_from(["read", "write", "cas", "get", "put", "append"]))
-            open_ops[p] = inv = {"process": p, "type": "invoke", "f": f, "key": draw(st.sampled_from(["k1", "k2"])),
-                                 "value": draw(st.integers(0, 3)), "time": t}
+            open_ops[p] = inv = {"process": p, "type": "invoke", "f": draw(st.sampled_from(fs)),
+                                 "key": draw(st.sampled_from(["k1", "k2"])), "value": draw(values), "time": t}
             events.append(inv)
-    for _ in range(draw(st.integers(0, 2)) if events else 0):
+    for _ in range(draw(_MUTATIONS) if events else 0):
         ev = events[draw(st.integers(0, len(events) - 1))]
         ev[draw(st.sampled_from(_FIELDS))] = draw(_ANY)
     return events
@@ -78,7 +80,7 @@ def _status_rounds(draw):
             "leader": _NODE, "commit": st.integers(0, 9), "incarnation": st.sampled_from(["a", "b"])})))
             for n in ("1", "2", "3")}
         rounds.append({"time": t, "nodes": nodes})
-    for _ in range(draw(st.integers(0, 2)) if rounds else 0):
+    for _ in range(draw(_MUTATIONS) if rounds else 0):
         r = rounds[draw(st.integers(0, len(rounds) - 1))]
         where = draw(st.sampled_from(["round", "node", "field"]))
         if where == "round":
@@ -92,9 +94,28 @@ def _status_rounds(draw):
     return rounds
 
 
-_CONFIG = st.one_of(st.fixed_dictionaries({}, optional={"nodes": _either(st.integers(1, 5)),
-                                                        "model": _either(st.sampled_from(["kv", "cas-register"])),
-                                                        "nemesis": _ANY, "time": _ANY}), _ANY)
+@st.composite
+def _load_events(draw):
+    """What the load says of itself (load-events.jsonl), a few fields replaced by anything."""
+    events = [{"event": "start", "time": draw(st.integers(0, 10**8)), "users": draw(st.integers(1, 4)),
+               "run_time": draw(st.floats(0.1, 10))}]
+    for _ in range(draw(st.integers(0, 3))):
+        kind = draw(st.sampled_from(["user-died", "stop", "final-read"]))
+        ev = {"event": kind, "time": draw(st.integers(0, 10**9))}
+        if kind == "user-died":
+            ev.update(user=draw(st.integers(0, 3)), error=draw(st.text(max_size=5)))
+        if kind == "final-read":
+            ev.update(keys=draw(st.integers(0, 3)), ok=draw(st.integers(0, 3)), note=draw(st.none() | st.text(max_size=4)))
+        events.append(ev)
+    for _ in range(draw(_MUTATIONS)):
+        ev = events[draw(st.integers(0, len(events) - 1))]
+        ev[draw(st.sampled_from(["event", "time", "users", "run_time", "user", "error", "keys", "ok", "note"]))] = draw(_ANY)
+    return events
+
+
+_GOOD_CONFIG = st.fixed_dictionaries({}, optional={"nodes": _either(st.integers(1, 5)), "nemesis": _ANY,
+                                                   "time": _either(st.floats(0.1, 9))})
+_CONFIG = st.one_of(_GOOD_CONFIG, _GOOD_CONFIG, _GOOD_CONFIG, st.fixed_dictionaries({"model": _ANY}), st.just([]))
 
 
 def _lines(events):
@@ -116,12 +137,14 @@ def _one_line_or_verdict(code, err):
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(events=_history(), rounds=_status_rounds(), config=_CONFIG, extra=st.one_of(st.none(), _ANY),
-       tail=st.sampled_from(["", "", '{"process": 1, "ty', "\n\n", "[1]\n"]))
-def test_report_on_any_run_directory(tmp_path_factory, events, rounds, config, extra, tail):
+@given(events=_history(), rounds=_status_rounds(), load=_load_events(), config=_CONFIG,
+       extra=st.one_of(st.none(), st.none(), st.dictionaries(st.text(max_size=3), _ANY, max_size=2), st.just(1)),
+       tail=st.sampled_from(["", "", "", '{"process": 1, "ty', "\n\n", "[1]\n"]))
+def test_report_on_any_run_directory(tmp_path_factory, events, rounds, load, config, extra, tail):
     run = tmp_path_factory.mktemp("run")
     (run / "history.jsonl").write_text(_lines(events) + tail)
     (run / "status.jsonl").write_text(_lines(rounds))
+    (run / "load-events.jsonl").write_text(_lines(load))
     (run / "config.json").write_text(json.dumps(config))
     if extra is not None:
         (run / "extra-summary.json").write_text(json.dumps(extra))

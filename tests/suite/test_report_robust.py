@@ -67,7 +67,7 @@ def test_a_torn_last_line_is_dropped_and_named(tmp_path):
     run = make_run(tmp_path, raw_tail='{"process": 2, "type": "inv')
     code, out, _ = report(run)
     assert code == 1, out  # the violation before the tear is still found
-    assert f"{run / 'history.jsonl'}:7: torn last line dropped" in out
+    assert "warning: history.jsonl:7: torn last line dropped (a run killed mid-write)" in out
     assert json.loads((run / "summary.json").read_text())["history_torn_line"].endswith("'{\"process\": 2, \"type\": \"inv'")
 
 
@@ -109,3 +109,16 @@ def test_the_live_runs_extra_facts_never_override_the_verdict(tmp_path):
                                                     "regions": {"count": 3}}))
     s = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert code == 1 and s["valid"] is False and s["regions"] == {"count": 3}
+
+
+@pytest.mark.parametrize("lines", [
+    ['{"event": "start", "time": 1, "users": "x", "run_time": "y"}'],
+    ['{"event": "start", "time": NaN, "users": 2, "run_time": 1e308}'],
+    ['{"event": "start", "time": 5, "users": {}, "run_time": -1}', '{"event": "user-died", "time": 6, "user": [1]}'],
+    ['{"event": "final-read", "time": 1, "note": [1]}', "not json", "[]"],
+])
+def test_what_the_load_says_of_itself_never_crashes_the_report(tmp_path, lines):
+    run = make_run(tmp_path)
+    (run / "load-events.jsonl").write_text("\n".join(lines) + "\n")
+    code, out, err = report(run)
+    assert code == 1 and "NOT LINEARIZABLE" in out, (code, err)
