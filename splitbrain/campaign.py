@@ -184,6 +184,7 @@ class ExternalCluster(Cluster):
         self.system = preflight(cfg)  # the endpoints answer
         self.ids = [str(i) for i in range(1, len(cfg.endpoints) + 1)]
         self.addresses = {}
+        self.statuses = {}
         for n, e in zip(self.ids, cfg.endpoints):
             host, _, port = e.rpartition(":")
             self.addresses[n] = probe_addresses(n, Addr(host.strip("[]"), int(port)))

@@ -2,6 +2,7 @@
 user's python client, an external cluster) and etcd, all expected linearizable."""
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -62,6 +63,8 @@ def test_an_external_cluster_is_loaded_and_checked_but_never_faulted(tmp_path, e
     s = summary_of(run)
     assert r.returncode == 0 and s["valid"] is True and s["ops"]["ok"] > 50
     assert '"process":"nemesis"' not in (run / "history.jsonl").read_text().replace(" ", "")
+    rounds = [json.loads(line) for line in (run / "status.jsonl").read_text().splitlines()]
+    assert rounds and all(r["nodes"]["1"] == {"role": "up"} for r in rounds[-5:])  # the monitor saw it
 
 
 def test_etcd_described_by_a_file_is_linearizable_under_kills(tmp_path):
