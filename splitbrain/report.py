@@ -85,7 +85,8 @@ def plots(h: analysis.History, summary: dict, t0: int) -> dict[str, str]:
     ax.set_xlabel("time since the first operation (s)")
     ax.set_ylabel("latency (ms)")
     ax.set_title("Latency of every operation, by outcome; fault windows shaded")
-    ax.legend(loc="upper right", fontsize=8, ncol=4)
+    if ax.get_legend_handles_labels()[0]:  # an empty history draws nothing to name
+        ax.legend(loc="upper right", fontsize=8, ncol=4)
     out["latency_time"] = _png(fig)
 
     fig, ax = plt.subplots(figsize=(11, 3.0))
@@ -106,7 +107,8 @@ def plots(h: analysis.History, summary: dict, t0: int) -> dict[str, str]:
     ax.set_xlabel("time since the first operation (s); dotted: the load window")
     ax.set_ylabel("ops/s")
     ax.set_title("Throughput by outcome (0.25 s bins); cas mismatches apart from failures")
-    ax.legend(loc="upper right", fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right", fontsize=8)
     out["throughput_time"] = _png(fig)
 
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.0))
