@@ -115,6 +115,8 @@ def test_sigterm_stops_cleanly_with_a_complete_history(standin, tmp_path):
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
+        assert line.startswith("event ") and json.loads(line[len("event "):])["event"] == "start", line
+        line = proc.stdout.readline()  # the load's own events come first, then its progress
         assert line.startswith("progress "), line + proc.stderr.read()
         proc.send_signal(signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=15)
