@@ -26,6 +26,7 @@ Partitions whose writes are unique values are decided by ordering their values' 
 search (--method search forces it everywhere, as a cross-check). A violation is shrunk
 to a few operations and one sentence naming the reason."""
 
+from checker.models import MODELS  # noqa: E402 - the built-in models' one table
 from splitbrain.summary_text import EXIT, SEVERITY  # noqa: E402 - one table for every command with a verdict
 _UNSET = object()  # --initial-value not given (null is a value)
 
@@ -74,7 +75,7 @@ def add_arguments(parser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
     parser.add_argument("files", nargs="+", metavar="FILE", help="history files")
-    parser.add_argument("--model", default="cas-register", choices=["cas-register", "kv"],
+    parser.add_argument("--model", default="cas-register", choices=list(MODELS),
                         help="sequential model of one key (default cas-register)")
     parser.add_argument("--format", default="jsonl", choices=["jsonl", "jepsen-edn", "jepsen-log", "porcupine-kv"],
                         help="history format (default jsonl, DESIGN.md; see below)")
