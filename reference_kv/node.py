@@ -26,7 +26,6 @@ import asyncio
 import bisect
 import collections
 import logging
-import os
 import random
 import shutil
 import threading
@@ -43,7 +42,7 @@ from reference_kv.raft.types import (
 )
 from reference_kv.replica import ROLE_NAMES, AsyncioClock, Replica, ticker
 from reference_kv.runner import threads
-from reference_kv.snapshot_transfer import ACK, CHUNK, OFFER, SnapshotTransfer
+from reference_kv.snapshot_transfer import ACK, CHUNK, OFFER, SnapshotTransfer, fsync_dir
 from reference_kv.snapshot_transfer import FRAME_LIMITS as SNAPSHOT_FRAME_LIMITS
 from reference_kv.statemachine import Applied, StateMachine, encode_command
 from reference_kv.storage.base import is_checkpoint_file
@@ -154,14 +153,6 @@ class _Lane:
 
 def _nothing() -> None:
     pass
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Node:
@@ -690,7 +681,7 @@ class Node:
             if self.db_path.exists():
                 self.db_path.rename(old)
             src.rename(self.db_path)
-            _fsync_dir(self.db_path.parent)
+            fsync_dir(self.db_path.parent)
             self.db = self._open_storage(self.db_path, True)
             adopt(self.db)  # a store that lives in memory forgot it with the close
             shutil.rmtree(old, ignore_errors=True)

@@ -100,7 +100,8 @@ def _read_stream(directory: Path, manifest, offset: int, size: int) -> bytes:
     return b"".join(out)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new file in `path` survive a power loss."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -127,7 +128,7 @@ def _split(part: Path, manifest, target: Path) -> None:
                 os.fsync(out.fileno())
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 class SnapshotTransfer:

@@ -177,6 +177,21 @@ class SimCluster:
                 raise AssertionError(f"timed out after {timeout}s (virtual) waiting for {what}")
             await asyncio.sleep(step)
 
+    async def retry(self, fn, tries: int = 300, pause: float = 0.02):
+        """await fn() until it does not raise (a client retrying through elections and splits)."""
+        for _ in range(tries - 1):
+            try:
+                return await fn()
+            except Exception:
+                await asyncio.sleep(pause)
+        return await fn()
+
+    def key_leader(self, key: str):
+        """Region stores: the running store that leads the Region holding key, as one store sees it
+        (any running store when it knows no leader)."""
+        s = next(iter(self.nodes.values()))
+        return self.nodes.get(s._owner(key).leader) or s
+
     def leaders(self) -> list[int]:
         from reference_kv.raft.types import Role
         # A Region store's leader is its meta group's.

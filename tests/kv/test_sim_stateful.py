@@ -1,54 +1,35 @@
 """The real node under hypothesis: crashes that lose unsynced writes, restarts, partitions, pauses,
-leader transfers and membership changes, with every acknowledged write and every read checked.
-
-One client writes unique values to a few keys, one operation at a time, so linearizability is
-simple to state: a read returns a value no older than the last write acknowledged before it started
-and no newer than the last write invoked before it ended. Invariants checked after every step: one
-leader per term, a node's persisted term never goes back across a crash, and replicas that applied
-the same index hold the same data.
-"""
+leader transfers and a member that loses its data and rejoins, with every acknowledged write and
+every read checked (simworld.History). Also checked after every step: one leader per term, a node's
+term never goes back across a crash, no node failed."""
 from __future__ import annotations
 
 import asyncio
-import tempfile
-from pathlib import Path
+import os
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import initialize, invariant, precondition, rule
 
 from reference_kv.errors import KVError
 from reference_kv.raft.types import Role
-from reference_kv.sim.cluster import SimCluster
-from reference_kv.sim.loop import VirtualTimeLoop
+from simworld import History, SimMachine
 
 pytestmark = pytest.mark.unit
 
 KEYS = ("a", "b")
 
 
-class NodeWorld(RuleBasedStateMachine):
+class NodeWorld(SimMachine):
     @initialize(seed=st.integers(0, 2**16), n=st.sampled_from([3, 5]), lease=st.booleans())
     def setup(self, seed, n, lease):
-        self.loop = VirtualTimeLoop()
-        self.tmp = tempfile.TemporaryDirectory()
-        self.c = SimCluster(Path(self.tmp.name), n, seed=seed, snapshot_every=8, request_timeout=1.0,
-                            read_mode="lease" if lease else "readindex")
+        self.world(n=n, seed=seed, snapshot_every=8, request_timeout=1.0, read_mode="lease" if lease else "readindex")
         self.run(self.c.start_all())
         self.seq = 0
-        self.writes = {k: [] for k in KEYS}  # key -> [(value, acked)] in invocation order
+        self.history = History(KEYS)
         self.leaders: dict[int, int] = {}  # term -> leader
         self.terms: dict[int, int] = {}  # node -> highest term it reported
-
-    def run(self, coro, limit: float = 30.0):
-        return self.loop.run_until_complete(asyncio.wait_for(coro, limit))
-
-    def teardown(self):
-        if hasattr(self, "c"):
-            self.run(self.c.close())
-            self.loop.close()
-            self.tmp.cleanup()
 
     def _leader(self):
         ls = self.c.leaders()
@@ -62,12 +43,7 @@ class NodeWorld(RuleBasedStateMachine):
             return
         self.seq += 1
         value = f'"{self.seq}"'.encode()
-        self.writes[key].append([value, False])
-        try:
-            ok = self.run(self.c.nodes[lead].write("p", key, value, None, None), 5)
-            self.writes[key][-1][1] = ok is True
-        except (KVError, asyncio.TimeoutError, KeyError):
-            pass  # unknown outcome: it may apply later
+        self.run(self.history.write(key, value, lambda: self.c.nodes[lead].write("p", key, value, None, None)), 6)
 
     @rule(key=st.sampled_from(KEYS), mode=st.sampled_from(["readindex", "lease", "log", "follower"]),
           at=st.integers(0, 4))
@@ -76,19 +52,8 @@ class NodeWorld(RuleBasedStateMachine):
         if not ids:
             return
         node = self.c.nodes[ids[at % len(ids)]] if mode == "follower" else self.c.nodes.get(self._leader() or -1)
-        if node is None:
-            return
-        floor = max((i for i, (_, acked) in enumerate(self.writes[key]) if acked), default=-1)
-        try:
-            value = self.run(node.read(key, mode), 5)
-        except (KVError, asyncio.TimeoutError):
-            return
-        ceiling = len(self.writes[key]) - 1
-        seen = next((i for i, (v, _) in enumerate(self.writes[key]) if v == value), -1 if value is None else None)
-        assert seen is not None, f"read {key} -> {value!r}: a value nobody wrote"
-        assert floor <= seen <= ceiling, (
-            f"stale read: {mode} read of {key} at node {node.id} returned write #{seen}, "
-            f"but write #{floor} was acknowledged before the read")
+        if node is not None:
+            self.run(self.history.read(key, lambda: node.read(key, mode), f"{mode} read at node {node.id}"), 6)
 
     # --- faults ------------------------------------------------------------------------------
     @rule(i=st.integers(0, 4))
@@ -97,11 +62,9 @@ class NodeWorld(RuleBasedStateMachine):
         if len(ids) > len(self.c.voters) // 2 + 1:  # keep a quorum of the living, mostly
             self.run(self.c.crash(ids[i % len(ids)]))
 
-    @rule(i=st.integers(0, 4))
-    def restart(self, i):
-        down = [j for j in self.c.voters if j not in self.c.nodes]
-        if down:
-            self.run(self.c.start(down[i % len(down)]))
+    @rule()
+    def restart(self):
+        self.start_down()
 
     @rule(split=st.integers(1, 4), i=st.integers(0, 4))
     def partition(self, split, i):
@@ -110,25 +73,6 @@ class NodeWorld(RuleBasedStateMachine):
         ids = ids[i % len(ids):] + ids[:i % len(ids)]
         self.c.net.heal()
         self.c.net.partition(ids[:k], ids[k:])
-
-    @rule()
-    def heal(self):
-        self.c.net.heal()
-
-    @rule(seconds=st.sampled_from([0.01, 0.05, 0.2, 1.0]))
-    def time_passes(self, seconds):
-        self.run(asyncio.sleep(seconds))
-
-    @rule(i=st.integers(0, 4), seconds=st.sampled_from([0.05, 0.3, 1.0]))
-    def pause(self, i, seconds):
-        ids = sorted(self.c.nodes)
-        if not ids:
-            return
-        j = ids[i % len(ids)]
-        self.c.pause(j)
-        self.run(asyncio.sleep(seconds))
-        if j in self.c.nodes:
-            self.c.resume(j)
 
     @rule(i=st.integers(0, 4))
     def transfer(self, i):
@@ -141,44 +85,65 @@ class NodeWorld(RuleBasedStateMachine):
         except (KVError, asyncio.TimeoutError):
             pass
 
+    @rule(i=st.integers(0, 4))
+    def lose_data_and_rejoin(self, i):
+        """A follower loses its data dir: restarted as it was it must not run as itself; the way
+        back is remove, --join, learner, promote."""
+        lead = self._leader()
+        if lead is None or len(self.c.nodes) < len(self.c.voters):
+            return
+        w = sorted(j for j in self.c.nodes if j != lead)[i % (len(self.c.nodes) - 1)]
+        self.run(self.c.crash(w))
+        self.c.wipe(w)
+        try:
+            self.run(self.c.start(w), 5)
+        except (ValueError, asyncio.TimeoutError):
+            pass  # refused, or still asking peers it cannot reach: either way not running as itself
+        else:
+            raise AssertionError(f"node {w} started as itself after losing its data")
+        try:
+            self.run(self.c.nodes[self._leader()].remove(w), 10)
+            n = self.run(self.c.start(w, join=True), 10)
+            self.run(self.c.nodes[self._leader()].add_learner(w, self.c.address(w), f"sim-{w}:2"), 10)
+            self.run(self.c.wait(lambda: n.applied >= max(m.applied for m in self.c.nodes.values()) - 2,
+                                 timeout=20, what="the learner caught up"), 30)
+            self.run(self.c.nodes[self._leader()].promote(w), 10)
+            event("a node that lost its data rejoined")
+        except (KVError, asyncio.TimeoutError, AssertionError, ValueError, KeyError, TypeError):
+            pass  # the cluster was busy (faults): the node may stay out
+
     # --- invariants ---------------------------------------------------------------------------
     @invariant()
     def one_leader_per_term(self):
-        if not hasattr(self, "c"):
-            return
-        for i, n in self.c.nodes.items():
+        for i, n in (self.c.nodes.items() if self.live() else ()):
             if n.role == Role.LEADER:
                 prev = self.leaders.setdefault(n.term, i)
                 assert prev == i, f"two leaders in term {n.term}: {prev} and {i}"
 
     @invariant()
     def terms_never_go_back(self):
-        if not hasattr(self, "c"):
-            return
-        for i, n in self.c.nodes.items():
-            if n.raw is None:
-                continue
-            assert n.term >= self.terms.get(i, 0), f"node {i} went back from term {self.terms[i]} to {n.term}"
-            self.terms[i] = n.term
+        for i, n in (self.c.nodes.items() if self.live() else ()):
+            if n.raw is not None:
+                assert n.term >= self.terms.get(i, 0), f"node {i} went back from term {self.terms[i]} to {n.term}"
+                self.terms[i] = n.term
 
     @invariant()
     def no_node_failed(self):
-        if hasattr(self, "c"):
+        if self.live():
             assert not self.c.failures, self.c.failures
 
-    @precondition(lambda self: hasattr(self, "c"))
+    @precondition(lambda self: self.live())
     @rule()
     def final_reads(self):
         """Heal, let things settle, and read every key through the leader (Jepsen's final reads)."""
         self.c.net.heal()
-        for j in [j for j in self.c.voters if j not in self.c.nodes]:
-            self.run(self.c.start(j))
+        self.start_down()
         self.run(asyncio.sleep(2.0))
         for key in KEYS:
             self.read(key, "readindex", 0)
 
 
-NodeWorld.TestCase.settings = settings(max_examples=int(__import__("os").environ.get("SIM_EXAMPLES", "25")),
+NodeWorld.TestCase.settings = settings(max_examples=int(os.environ.get("SIM_EXAMPLES", "6")),
                                        stateful_step_count=30, deadline=None,
                                        suppress_health_check=list(HealthCheck))
 TestNodeWorld = NodeWorld.TestCase

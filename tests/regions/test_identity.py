@@ -55,7 +55,6 @@ def test_a_wiped_store_comes_back_by_remove_join_learner_promote(tmp_path):
     """The way back on Regions: the meta group's configuration says which stores there are, and every
     Region's leader follows it: remove, a store started with --join hosting nothing, learner replicas
     filled by snapshots, promotion once caught up; then it counts for every Region's quorum."""
-    import asyncio
 
     from reference_kv.regions import membership
 
@@ -64,17 +63,7 @@ def test_a_wiped_store_comes_back_by_remove_join_learner_promote(tmp_path):
                        split_check_s=0.1, snapshot_every=20)
         await c.start_all()
 
-        async def op(fn):
-            for _ in range(300):
-                try:
-                    return await fn()
-                except Exception:
-                    await asyncio.sleep(0.02)
-            raise AssertionError("an operation never succeeded")
-
-        def owner(key):
-            s = next(iter(c.nodes.values()))
-            return c.nodes.get(s._owner(key).leader) or s
+        op, owner = c.retry, c.key_leader
 
         def meta_leader():
             return next(s for s in c.nodes.values() if s.meta.role == Role.LEADER)

@@ -81,17 +81,7 @@ def test_regions_split_and_merge_and_every_acknowledged_write_reads_back(tmp_pat
                        merge_size=3000, merge_check_s=0.2, balance_s=0.0)
         await c.start_all()
 
-        async def op(fn):
-            for _ in range(200):
-                try:
-                    return await fn()
-                except Exception:
-                    await asyncio.sleep(0.02)
-            raise AssertionError("an operation never succeeded")
-
-        def owner(key):
-            s = next(iter(c.nodes.values()))
-            return c.nodes.get(s._owner(key).leader) or s
+        op, owner = c.retry, c.key_leader
 
         value = b'"' + b"v" * 100 + b'"'
         for i in range(300):
