@@ -4,6 +4,7 @@ test sessions; a healthy run cleans up after itself in teardown()."""
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -28,7 +29,9 @@ def processes(prefix: str) -> list[int]:
     return out
 
 
-def sweep(prefix: str) -> dict[str, list[str]]:
+def sweep(prefix: str, under: str | None = None) -> dict[str, list[str]]:
+    """Everything named after run ids starting with `prefix`; with `under`, also every mount below
+    that directory (a power-loss FUSE mount is named for what it is, not for its run)."""
     if len(prefix) < 3:
         raise ValueError("refusing to sweep with a prefix shorter than 3 characters")
     done: dict[str, list[str]] = {"processes": [], "mounts": [], "netns": [], "links": [], "docker": [],
@@ -40,9 +43,11 @@ def sweep(prefix: str) -> dict[str, list[str]]:
             done["processes"].append(str(pid))
         except ProcessLookupError:
             pass
+    below = os.path.realpath(under) + os.sep if under else None
     for dev, m, _ in reversed(mounts.table()):
         # backends name their mounts' devices and work dirs after the run id
-        if dev.startswith(prefix) or any(part.startswith(prefix) for part in m.split("/")):
+        if dev.startswith(prefix) or any(part.startswith(prefix) for part in m.split("/")) or (
+                below and m.startswith(below)):
             subprocess.run(["umount", "-l", m], capture_output=True)
             done["mounts"].append(m)
     if shutil.which("ip"):
@@ -100,4 +105,38 @@ def _sweep_docker(prefix: str) -> list[str]:
                 out.append(n.name)
     finally:
         client.close()
+    return out
+
+
+def sweep_ssh(run_id: str, hosts, key_file: str, known_hosts: str, dirs: dict | None = None,
+              timeout: float = 10.0) -> list[str]:
+    """What a run's ssh backend left on its hosts: the processes carrying its run id (resumed, then
+    killed), its iptables chains, the node directories it made. -> what went, host by host; a host
+    that does not answer is named too."""
+    from . import iptables
+    from .backends.host import BackendError
+    from .backends.ssh import Remote, parse_hosts
+
+    want = f"{RUN_ENV}={run_id}"
+    find = (f"for e in /proc/[0-9]*/environ; do {{ tr '\\0' '\\n' < $e; }} 2>/dev/null | grep -qx {shlex.quote(want)} "
+            f"&& p=${{e#/proc/}} && echo ${{p%/environ}}; done")
+    chains = iptables.remove_chains(*iptables.run_chains(run_id))
+    out = []
+    for i, spec in enumerate(parse_hosts(hosts)):
+        r = Remote(spec, key_file, known_hosts, timeout)
+        if spec.user != "root":
+            r.sudo = "sudo -n"
+        try:
+            pids = [p for p in r.run(find, root=True).stdout.split() if p.isdigit()]
+            if pids:
+                r.run(f"kill -CONT {' '.join(pids)}; kill -KILL {' '.join(pids)}", root=True)
+            r.run(iptables.shell(chains, tuple(range(len(chains)))), root=True)
+            mine = [d for d in (dirs or {}).values() if isinstance(d, str) and f"splitbrain-{run_id}." in d]
+            for d in mine:
+                r.run(f"rm -rf {shlex.quote(d)}")
+            out.append(f"{spec.host}: {len(pids)} processes, chains, {len(mine)} directories")
+        except BackendError as e:
+            out.append(f"{spec.host}: not reached ({e})")
+        finally:
+            r.close()
     return out

@@ -192,7 +192,9 @@ def hunt(bug: Bug, *, seed: int = 0, attempts: int | None = None, budget: float 
         if on_attempt:
             on_attempt(a)
         if interrupted:
-            raise KeyboardInterrupt
+            from splitbrain.errors import Interrupted
+
+            raise Interrupted(interrupted)
         if a.valid is False:
             return HuntResult(bug.name, True, done, time.monotonic() - started)
     return HuntResult(bug.name, False, done, time.monotonic() - started)

@@ -55,6 +55,7 @@ class Cluster:
         self.specs = self.system.node_specs(cfg.nodes)
         self.ids = [s.id for s in self.specs]
         self.addresses = {}
+        self.run_id = self.backend.run_id  # every process, namespace, rule and container of the run bears it
         self.statuses: dict[str, str] = {}  # each node's last status answer, or why it had none
         limit = self.backend.max_nodes
         why_not = None
@@ -177,11 +178,13 @@ class ExternalCluster(Cluster):
     managed = False
 
     def __init__(self, cfg: RunConfig, run: pathlib.Path):
+        from nemesis.backends.host import new_run_id
         from nemesis.types import Addr
         from splitbrain.systems.described import probe_addresses
 
         self.cfg = cfg
         self.system = preflight(cfg)  # the endpoints answer
+        self.run_id = new_run_id()  # the load carries it: `splitbrain cleanup` finds the load of a killed run
         self.ids = [str(i) for i in range(1, len(cfg.endpoints) + 1)]
         self.addresses = {}
         self.statuses = {}
@@ -233,8 +236,11 @@ def _load_process(cfg: RunConfig, run: pathlib.Path, cluster: Cluster) -> subpro
     }
     extra_path = getattr(system, "client_path", None)  # where a user's python:module:Class lives
     extra = ["--append-path", extra_path] if extra_path else []
+    from nemesis.backends.host import RUN_ENV
+
     proc = subprocess.Popen([sys.executable, "-m", "workloads.run", "--progress", *extra, "--config", json.dumps(load)],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, start_new_session=True)
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, start_new_session=True,
+                            env={**os.environ, RUN_ENV: cluster.run_id})  # found by `splitbrain cleanup`
     threading.Thread(target=_relay_load_output, args=(proc, run, cfg.time), daemon=True,
                      name="load-output").start()
     return proc
@@ -309,6 +315,10 @@ def _check_progress():
     return report
 
 
+def load_stopped(proc: subprocess.Popen | None) -> bool:
+    return proc is None or proc.poll() is not None
+
+
 def _stop_load(proc: subprocess.Popen, grace: float = 15.0) -> None:
     if proc.poll() is not None:
         return
@@ -342,7 +352,7 @@ def execute(cfg: RunConfig) -> int:
 
     run, summary, interrupted = run_campaign(cfg)
     print(short(run, summary))
-    return 130 if interrupted else exit_code(summary)
+    return 128 + interrupted if interrupted else exit_code(summary)
 
 
 def _backend_options(cfg: RunConfig) -> dict:
@@ -430,24 +440,36 @@ def prepare(cfg: RunConfig) -> Prepared:
     return Prepared(run, cluster, packages, refused)
 
 
-def run_campaign(cfg: RunConfig) -> tuple[pathlib.Path, dict, bool]:
-    """One run; returns (run directory, summary, whether it was interrupted)."""
+def run_campaign(cfg: RunConfig) -> tuple[pathlib.Path, dict, int]:
+    """One run; returns (run directory, summary, the signal that interrupted it or 0)."""
+    from splitbrain.signals import stop_on_signals
+
+    plan = prepare(cfg)
+    with stop_on_signals(_say) as stop:
+        while not rundir.claim(plan.run):  # another run took that name meanwhile: the same checks, the next name
+            plan.cluster.close()
+            plan = prepare(cfg)
+        return _run(cfg, plan, stop)
+
+
+def _run(cfg: RunConfig, plan: Prepared, stop) -> tuple[pathlib.Path, dict, int]:
     from nemesis.history import HistoryWriter
     from nemesis.schedule import Schedule
 
+    from splitbrain import leftovers
     from splitbrain.evaluate import evaluate
 
-    plan = prepare(cfg)
-    while not rundir.claim(plan.run):  # another run took that name meanwhile: the same checks, the next name
-        plan.cluster.close()
-        plan = prepare(cfg)
     run, cluster, pkgs = plan.run, plan.cluster, plan.packages
     rundir.write_json(run / rundir.CONFIG, cfg.to_json())
     _say(f"run directory {run}")
+    # before the backend makes anything: what a SIGKILL would leave, for `splitbrain cleanup`
+    remote = getattr(getattr(cluster, "backend", None), "leftovers", dict)  # where an ssh backend makes things
+    record = leftovers.Record(run, cluster.run_id, cfg.backend).write(**remote())
     history = run / rundir.HISTORY
     history.touch()
     load = monitor = sched = None
     interrupted = False
+    torn_down = False
     try:
         if cfg.endpoints:
             _say(f"external {cluster.system.name} cluster at {', '.join(cfg.endpoints)} (no faults)")
@@ -456,6 +478,7 @@ def run_campaign(cfg: RunConfig) -> tuple[pathlib.Path, dict, bool]:
         for name, missing in plan.refused:
             _say(f"fault {name} skipped: needs {', '.join(missing)}")
         cluster.start()
+        record.write(**remote())  # what only the setup knew (the hosts' directories)
         if cluster.system.has_leader:
             _say(f"leader elected: node {cluster.leader()}")
         ctx = cluster.fault_context() if pkgs else None
@@ -474,10 +497,13 @@ def run_campaign(cfg: RunConfig) -> tuple[pathlib.Path, dict, bool]:
             time.sleep(0.2)
         if load.poll() is None:
             _say("load did not finish on time; stopping it")
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         interrupted = True
-        _say("interrupted: healing, stopping and writing what was recorded")
+        stop.signum = stop.signum or getattr(e, "signum", signal.SIGINT)
+        _say(f"interrupted ({signal.Signals(stop.signum).name}): healing, resuming paused nodes, stopping and "
+             f"writing what was recorded")
     finally:
+        stop.stopping()
         for step, fn in (("nemesis", lambda: sched and sched.stop()),
                          ("load", lambda: load and _stop_load(load)),
                          ("final read", lambda: cluster and not interrupted and _final_read(run, cluster, cfg)),
@@ -486,10 +512,15 @@ def run_campaign(cfg: RunConfig) -> tuple[pathlib.Path, dict, bool]:
                          ("cluster", lambda: cluster and cluster.stop(run / "nodes"))):
             try:
                 fn()
+                torn_down = torn_down or step == "cluster"
             except KeyboardInterrupt:
                 interrupted = True
             except Exception as e:  # noqa: BLE001 - keep tearing down
                 _say(f"stopping {step} failed: {e}")
+        if torn_down and load_stopped(load):
+            record.remove()
+        else:
+            _say(f"the run may have left processes or mounts behind: `splitbrain cleanup {run}` removes them")
     _say("checking the history")
     summary = evaluate(run, timeout=cfg.check_timeout, progress=_check_progress())
-    return run, summary, interrupted
+    return run, summary, stop.signum

@@ -129,7 +129,9 @@ def run_claims(base: RunConfig, quick: bool, say=print) -> tuple[pathlib.Path, l
         say(f"[claims] measurement {i}/{len(runs)}: {name} ({cfg.time:.0f} s)")
         run, summary, interrupted = run_campaign(cfg)
         if interrupted:
-            raise KeyboardInterrupt
+            from splitbrain.errors import Interrupted
+
+            raise Interrupted(interrupted)
         summary["snapshot_every"] = cfg.snapshot_every
         measured[name] = Measured(run, summary)
     rows = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 from splitbrain.errors import UsageError
@@ -22,6 +23,7 @@ COMMANDS = {
     "cluster": "splitbrain.commands.cluster",
     "bugs": "splitbrain.commands.bugs",
     "hunt": "splitbrain.commands.hunt",
+    "cleanup": "splitbrain.commands.cleanup",
 }
 
 
@@ -64,9 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(f"splitbrain {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"splitbrain {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        signum = getattr(e, "signum", signal.SIGINT)
+        print(f"splitbrain {args.command}: interrupted ({signal.Signals(signum).name})", file=sys.stderr)
+        return 128 + signum
 
 
 if __name__ == "__main__":

@@ -167,6 +167,7 @@ class SshBackend:
         self.workdir = pathlib.Path(workdir).resolve()
         self.run_id = run_id or new_run_id()
         self.remote_parent = remote_dir
+        self.key_file, self.known_hosts = key_file, known_hosts
         self.dirs: dict[str, str] = {}  # node -> its private directory on its host
         self.python = python
         self.ports = (client_port, peer_port)
@@ -182,6 +183,11 @@ class SshBackend:
         self.losses: dict[str, dict[str, float]] = {}
         if clock_control:
             self.set_clock = self._set_clock
+
+    def leftovers(self) -> dict:
+        """How `nemesis.sweep.sweep_ssh` reaches what this run makes on its hosts, should it be killed."""
+        return {"ssh": {"hosts": [f"{h.user}@{h.host}:{h.port}" for h in self.hosts], "key_file": self.key_file,
+                        "known_hosts": self.known_hosts, "dirs": dict(self.dirs)}}
 
     # -- layout -----------------------------------------------------------------------------
 

@@ -221,3 +221,32 @@ def test_the_remote_directory_is_private_and_not_a_guessable_path(hosts, tmp_pat
         with contextlib.suppress(OSError):
             trap.parent.rmdir()
     assert not node_dir.exists(), "teardown left the remote directory"
+
+
+def test_sweep_removes_what_a_killed_run_left_on_its_hosts(hosts, tmp_path):
+    """A suite killed mid-run never tears down: from what the run recorded (`leftovers()`),
+    sweep_ssh resumes and kills its node (paused here), removes its chains and its directory."""
+    from nemesis.sweep import processes, sweep_ssh
+    from nemesis_helpers import SESSION_PREFIX
+
+    rid = run_id()
+    b, spec = _one_node_backend(hosts, tmp_path / "w", rid)
+    host_ns = [n for n in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
+               if n.startswith(SESSION_PREFIX) and n.endswith("-h1")]
+
+    def chains():
+        return rid in subprocess.run(["ip", "netns", "exec", host_ns[0], "iptables", "-S"], capture_output=True,
+                                     text=True).stdout
+
+    try:
+        b.setup([spec])
+        b.start("1")
+        b.pause("1")
+        rec = b.leftovers()["ssh"]
+        node_dir = rec["dirs"]["1"]
+        assert processes(rid) and os.path.isdir(node_dir) and chains()  # the hosts share this machine
+        done = sweep_ssh(rid, **rec)
+        assert "1 processes" in done[0], done
+        assert not processes(rid) and not os.path.exists(node_dir) and not chains()
+    finally:
+        b.teardown()
