@@ -403,6 +403,9 @@ class Node:
             self._last_synced = hs
             self.replica.on_hard_state(hs)
         if rd.entries:
+            # Entries that overwrite our suffix: until they are written, the entries at those
+            # indexes on our disk are the old ones, and nothing there may be applied.
+            self._durable = min(self._durable, rd.entries[0].index - 1)
             self.metrics.batches += 1
             self.metrics.batched_entries += len(rd.entries)
             last = rd.entries[-1]
@@ -462,10 +465,11 @@ class Node:
     def _round_done(self, items, last_index, took) -> None:
         if took is not None:
             self.metrics.observe_fsync(took)
-        self._durable = last_index
         for w in items:
             if self._inflight and self._inflight[0] is w:
                 self._inflight.popleft()
+        self._durable = self._durable_end(last_index)
+        for w in items:
             if w.mark is not None:
                 self.raw.persisted(*w.mark)
             self._votes_inflight -= w.vote
@@ -473,6 +477,13 @@ class Node:
         self._pump_applies()
         self._check_drained()
         self._wake.set()  # what became durable may commit (leader) or release a new Ready
+
+    def _durable_end(self, last_index: int) -> int:
+        """Our log is on disk up to here: what the log lane wrote, below any overwrite still queued."""
+        for w in self._inflight:
+            if w.entries:
+                last_index = min(last_index, w.entries[0].index - 1)
+        return last_index
 
     def _pump_applies(self) -> None:
         """Apply committed entries once our own log has them on disk.

@@ -128,6 +128,20 @@ class NodeWorld(SimMachine):
                 self.terms[i] = n.term
 
     @invariant()
+    def committed_entries_agree(self):
+        """Below both commit indexes, two logs hold the same entries (by term)."""
+        logs = []
+        for n in (self.c.nodes.values() if self.live() else ()):
+            if n.raw is not None:
+                log = n.raw.raft.log
+                logs.append((n.id, log.committed, {e.index: e.term for e in log.ents if e.index <= log.committed}))
+        for a, ca, ea in logs:
+            for b, cb, eb in logs:
+                if a < b:
+                    for i in set(ea) & set(eb):
+                        assert ea[i] == eb[i], f"nodes {a} and {b} hold different committed entries at {i}"
+
+    @invariant()
     def no_node_failed(self):
         if self.live():
             assert not self.c.failures, self.c.failures
