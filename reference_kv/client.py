@@ -34,6 +34,7 @@ import time
 import uuid
 from urllib.parse import quote
 
+from reference_kv import readmodes
 from reference_kv.regions.routes import RouteCache
 
 
@@ -81,8 +82,8 @@ class Client:
         self._routes_fetched = 0.0
 
     # --- public API ----------------------------------------------------------
-    def get(self, key: str, read: str = "readindex"):
-        any_node = read in ("follower", "local-unsafe")
+    def get(self, key: str, read: str = readmodes.DEFAULT):
+        any_node = read not in readmodes.AT_LEADER
         body = self._call("GET", f"/kv/{quote(key, safe='')}?read={read}", None, idempotent=True,
                           any_node=any_node, key=key)
         return body.get("value")

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+from reference_kv.errors import BadRequest
 from reference_kv.regions.region import Epoch
-from reference_kv.server import Server, bad
+from reference_kv.server import Server
 
 
 class RegionServer(Server):
@@ -20,7 +21,7 @@ class RegionServer(Server):
             rid = int(q["region_id"][0]) if "region_id" in q else None
             epoch = Epoch.parse(q["epoch"][0]) if "epoch" in q else None
         except ValueError as e:
-            raise bad(f"bad region_id or epoch: {e}") from None
+            raise BadRequest(f"bad region_id or epoch: {e}") from None
         return {"region_id": rid, "epoch": epoch}
 
     async def _route(self, method: str, target: str, body: bytes):
