@@ -15,7 +15,7 @@ import dataclasses
 import random
 from typing import Any, Callable, Mapping, Sequence
 
-from ..types import LINK_CAPABILITIES, Partitionable
+from ..types import LINK_CAPABILITIES, ClockControl, DiskFull, Partitionable
 
 Value = dict[str, Any]
 
@@ -68,6 +68,8 @@ class Context:
 
 # What a fault may need of the suite, beyond the backend: the Context field that provides it.
 NEEDS = ("leader", "status", "remove_member", "add_member", "transfer_leader")
+# The streams of a combined schedule (FaultPackage.lane).
+LANES = ("links", "nodes", "clock", "disk", "membership")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,11 +86,33 @@ class FaultPackage:
     start_timeout: float = 5.0  # the longest its start may block, seconds (it waits for the cluster)
     # The `--nemesis` names that pick it besides its own: None = its family; () = only its name.
     offered_by: tuple[str, ...] | None = None
+    # Which stream of a combined schedule it runs in (LANES; None: from what it requires and needs).
+    # Faults of one lane never overlap, faults of different lanes do (Jepsen's combined nemesis: a
+    # partition while a node is killed while a clock is off).
+    lane_name: str | None = None
 
     def __post_init__(self):
         unknown = set(self.needs) - set(NEEDS)
         if unknown:
             raise ValueError(f"fault {self.name}: unknown needs {sorted(unknown)} (one of {', '.join(NEEDS)})")
+        if self.lane_name is not None and self.lane_name not in LANES:
+            raise ValueError(f"fault {self.name}: unknown lane {self.lane_name!r} (one of {', '.join(LANES)})")
+
+    @property
+    def lane(self) -> str:
+        """Its stream in a combined schedule: links, clock, disk, membership or nodes (the rest: what
+        stops, kills, pauses or damages a node, so two of them never race on one node)."""
+        if self.lane_name is not None:
+            return self.lane_name
+        if self.acts_on_links:
+            return "links"
+        if ClockControl in self.requires:
+            return "clock"
+        if DiskFull in self.requires:
+            return "disk"
+        if set(self.needs) & {"remove_member", "add_member", "transfer_leader"}:
+            return "membership"
+        return "nodes"
 
     @property
     def acts_on_links(self) -> bool:

@@ -1,14 +1,15 @@
 """Pure parts of the nemesis: grudges, target resolution, plans, package composition."""
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
 
 from nemesis import faults
 from nemesis.faults import partition
-from nemesis.faults.base import Context, resolve
-from nemesis.schedule import plan
+from nemesis.faults.base import LANES, Context, resolve
+from nemesis.schedule import plan, plan_combined
 
 pytestmark = pytest.mark.unit
 N3 = ["n1", "n2", "n3"]
@@ -112,3 +113,48 @@ def test_compose_rejects_duplicates():
     p = faults.get("kill-one")
     with pytest.raises(ValueError):
         faults.compose(p, [p])
+
+
+def test_every_fault_has_a_lane_and_faults_that_share_links_or_nodes_share_it():
+    lanes = {p.name: p.lane for p in faults.catalogue()}
+    assert set(lanes.values()) <= set(LANES)
+    # restore_all heals every cut: two faults that cut links must never overlap, so one lane holds them all
+    assert {lanes[p.name] for p in faults.catalogue() if p.acts_on_links} == {"links"}
+    assert lanes["kill-one"] == lanes["pause-one"] == lanes["power-loss-one"] == lanes["stop-one"] == "nodes"
+    assert lanes["clock-skew"] == "clock" and lanes["disk-full"] == "disk"
+    assert lanes["membership"] == lanes["leader-transfer"] == "membership"
+    with pytest.raises(ValueError, match="unknown lane"):
+        dataclasses.replace(faults.get("kill-one"), lane_name="elsewhere")
+
+
+def test_combined_plan_overlaps_lanes_never_faults_of_one_lane():
+    pk = faults.by_name(["partition-halves", "partition-one", "kill-one", "pause-one", "clock-skew"])
+    a = plan_combined(pk, seed=7, duration=60, interval=3, fault_duration=4)
+    assert a == plan_combined(pk, seed=7, duration=60, interval=3, fault_duration=4)
+    assert a != plan_combined(pk, seed=8, duration=60, interval=3, fault_duration=4)
+    assert [s.at for s in a] == sorted(s.at for s in a) and a[-1].at <= 60
+    starts = {s.index: s for s in a if s.action == "start"}
+    stops = {s.index: s for s in a if s.action == "stop"}
+    assert starts.keys() == stops.keys() == set(range(len(starts)))
+    assert [starts[i].at for i in sorted(starts)] == sorted(s.at for s in starts.values())  # numbered as they start
+    spans = [(starts[i].at, stops[i].at, starts[i].lane) for i in starts]
+    assert all(starts[i].lane == stops[i].lane == faults.get(starts[i].fault).lane for i in starts)
+    overlap = lambda x, y: x[0] < y[1] and y[0] < x[1]  # noqa: E731
+    pairs = [(x, y) for x in spans for y in spans if x < y and overlap(x, y)]
+    assert pairs and all(x[2] != y[2] for x, y in pairs)  # faults overlap, but only across lanes
+    assert {s.lane for s in a} == {"links", "nodes", "clock"}
+
+
+def test_a_lanes_draw_does_not_depend_on_the_other_lanes():
+    """Shrinking drops faults: the faults left in the other lanes keep their times."""
+    def lane(steps, name):
+        return [(s.at, s.action, s.fault) for s in steps if s.lane == name]
+
+    full = plan_combined(faults.by_name(["partition-halves", "kill-one", "clock-skew"]), seed=3, duration=40)
+    fewer = plan_combined(faults.by_name(["partition-halves", "clock-skew"]), seed=3, duration=40)
+    assert lane(full, "links") == lane(fewer, "links") and lane(full, "clock") == lane(fewer, "clock")
+    assert not lane(fewer, "nodes")
+    with pytest.raises(ValueError):
+        plan_combined([], seed=1, duration=10)
+    with pytest.raises(ValueError):
+        plan_combined(faults.by_name(["kill-one"]), seed=1, duration=float("nan"))

@@ -197,3 +197,33 @@ def test_what_a_fault_broke_is_read_from_the_history_it_wrote():
     assert (start.phase, stop.phase) == ("start", "stop") and start.value["down"] == ["1", "2", "3"]
     nq = analysis.no_quorum(h, [{"time": 0, "nodes": {"1": None, "2": None, "3": None}}], 3)
     assert [(iv["start"], iv["end"], iv["faults"]) for iv in nq][0] == (start.time, stop.time, ["kill-all"])
+
+
+def test_a_combined_schedule_runs_its_lanes_at_once_and_heals_all():
+    """A kill waits in its start (a leader that must be found): the partitions of the links lane go on meanwhile."""
+    import threading
+    import time
+
+    from nemesis.history import MemoryHistory
+    from nemesis.schedule import Schedule
+
+    released = threading.Event()
+    blocking = dataclass_replace(faults.get("kill-one"), start=lambda ctx: released.wait(5) and {"nodes": []})
+    ctx = Context(Backend(), random.Random(0))
+    hist = MemoryHistory()
+    sched = Schedule(ctx, [blocking, faults.get("partition-halves")], hist, seed=1, duration=0.6, interval=0.1,
+                     fault_duration=0.1, quiet=0, jitter=0, mode="combined")
+    assert {s.lane for s in sched.steps} == {"nodes", "links"}
+    sched.start()
+    deadline = time.monotonic() + 5
+    while sum(e["f"] == "heal" and e.get("fault") == "partition-halves" for e in hist.events) < 2:
+        assert time.monotonic() < deadline, hist.events
+        time.sleep(0.01)
+    released.set()
+    sched.join(5)
+    sched.stop()
+    fs = [(e["f"], e.get("fault")) for e in hist.events]
+    assert fs.index(("heal", "partition-halves")) < fs.index(("kill", "kill-one"))  # links went on meanwhile
+    assert fs[-2][0] == "heal" and not ctx.backend.cut_links and not ctx.backend.down
+    with pytest.raises(ValueError, match="unknown schedule mode"):
+        Schedule(ctx, [blocking], hist, mode="parallel")
