@@ -490,8 +490,9 @@ def _run(cfg: RunConfig, plan: Prepared, stop) -> tuple[pathlib.Path, dict, int]
         if pkgs:
             sched = Schedule(ctx, pkgs, HistoryWriter(history), seed=cfg.seed,
                              duration=max(0.0, cfg.time - cfg.quiet), interval=cfg.nemesis_interval,
-                             fault_duration=cfg.fault_duration, quiet=0).start()
-            _say(f"nemesis: {len(sched.steps) // 2} faults planned from {', '.join(p.name for p in pkgs)}")
+                             fault_duration=cfg.fault_duration, quiet=0, mode=cfg.nemesis_mode).start()
+            _say(f"nemesis: {len(sched.steps) // 2} faults planned ({cfg.nemesis_mode}) from "
+                 f"{', '.join(p.name for p in pkgs)}")
         deadline = time.monotonic() + cfg.time + 30
         while load.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)

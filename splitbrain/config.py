@@ -35,6 +35,8 @@ class RunConfig:
     system: str = setting("reference-kv", _NAME)
     workload: str = setting("register", _NAME)
     nemesis: tuple[str, ...] = setting(DEMO_NEMESIS, values.Texts())
+    # one fault at a time, or one stream per lane overlapping (nemesis.schedule.MODES)
+    nemesis_mode: str = setting("sequential", _NAME)
     backend: str = setting("local", _NAME)
     # None: the system's fixed size, else DEFAULT_NODES; each backend states its own maximum
     nodes: int | None = setting(None, values.count(1, MAX_NODES, optional=True))
@@ -68,6 +70,7 @@ class RunConfig:
         """Refuses what cannot run (one line each) and fills what the system decides (nodes, load size)."""
         import workloads
         from nemesis import backends
+        from nemesis.schedule import MODES
 
         from splitbrain import systems
 
@@ -75,6 +78,8 @@ class RunConfig:
         system = systems.create(self.system, self.system_options())
         if self.workload not in workloads.WORKLOADS:
             raise UsageError(f"unknown workload {self.workload!r} (choose from {', '.join(workloads.names())})")
+        if self.nemesis_mode not in MODES:
+            raise UsageError(f"unknown --nemesis-mode {self.nemesis_mode!r} (choose from {', '.join(MODES)})")
         if self.backend not in backends.NAMES:
             raise UsageError(f"unknown backend {self.backend!r} (choose from {', '.join(backends.NAMES)})")
         if self.endpoints:

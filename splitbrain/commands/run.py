@@ -13,6 +13,7 @@ _PARSED = ("nemesis", "endpoints", "backend_options")
 def add_arguments(p: argparse.ArgumentParser) -> None:
     import workloads
     from nemesis import backends
+    from nemesis.schedule import MODES
 
     from splitbrain import faultplan, systems
 
@@ -27,6 +28,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nemesis", default=S, metavar="LIST",
                    help="comma-separated faults or families, or none (default partition,kill,pause). "
                         f"Families and their faults: {faultplan.help_text()}")
+    p.add_argument("--nemesis-mode", default=S, dest="nemesis_mode", choices=MODES,
+                   help="sequential: one fault at a time (default); combined: one stream of faults per lane "
+                        "(links, nodes, clock, disk, membership), overlapping, as Jepsen's combined nemesis")
     p.add_argument("--backend", default=S, help=f"{' | '.join(backends.NAMES)} (default local)")
     p.add_argument("--nodes", type=int, default=S, help="cluster size (default 3, or the size the system runs)")
     p.add_argument("--time", type=float, default=S, metavar="S", help="seconds of load (default 60)")

@@ -155,7 +155,7 @@ def test_report_on_any_run_directory(tmp_path_factory, events, rounds, load, con
         assert "verdict:" in out
 
 
-_KEYS = st.sampled_from(["system", "workload", "nemesis", "backend", "nodes", "time", "concurrency", "rate",
+_KEYS = st.sampled_from(["system", "workload", "nemesis", "nemesis_mode", "backend", "nodes", "time", "concurrency", "rate",
                          "read_mode", "seed", "keys", "value_size", "nemesis_interval", "fault_duration", "quiet",
                          "out", "check_timeout", "snapshot_every", "unsafe_bug", "region_split_size", "endpoints",
                          "backend_options", "colour"])

@@ -85,6 +85,11 @@ def test_the_run_command_offers_exactly_the_tables():
         assert RunConfig(workload=w).validate().workload == w
     for b in backends.NAMES:
         assert RunConfig(backend=b).validate().backend == b
+    from nemesis.schedule import MODES
+
+    assert [a for a in p._actions if a.dest == "nemesis_mode"][0].choices == MODES
+    for m in MODES:
+        assert RunConfig(nemesis_mode=m).validate().nemesis_mode == m
 
 
 def _top_functions(path: pathlib.Path) -> set[str]:

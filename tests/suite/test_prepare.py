@@ -30,6 +30,7 @@ def refused(tmp_path, *args, env=None):
     (["--snapshot-every", "-1"], "--snapshot-every must be an integer at least 1"),
     (["--nodes", "100"], "the local backend runs at most 15 node(s), not --nodes 100"),
     (["--backend", "ssh"], "needs hosts="),
+    (["--nemesis-mode", "parallel"], "invalid choice: 'parallel'"),
     (["--backend", "netns", "--backend-option", "cut_mode=stall"], "no option cut_mode"),
 ])
 def test_refused_before_anything_exists(tmp_path, args, needle):
