@@ -413,12 +413,13 @@ class Prepared:
     refused: list  # (name, what it lacks) of the members of a --nemesis family this backend or system cannot run
 
 
-def prepare(cfg: RunConfig) -> Prepared:
+def prepare(cfg: RunConfig, strict_faults: bool = True) -> Prepared:
     """Every refusal a run can meet before it starts anything, in one place: the options
     (`preflight`), the backend (made: its engine answers, its hosts are given, its tools are
     here), the node count (the backend's maximum), the system's program, and every fault in
     --nemesis (the fault registry says whether it exists and whether this backend and system
-    can run it). Nothing is created, started or moved (not even `results/latest`)."""
+    can run it; with `strict_faults` off, those it cannot run are only listed in `refused`). Nothing
+    is created, started or moved (not even `results/latest`)."""
     from splitbrain import faultplan
 
     out = pathlib.Path(cfg.out)
@@ -433,7 +434,7 @@ def prepare(cfg: RunConfig) -> Prepared:
                 cfg.nemesis, cluster.fault_context(),
                 allow_link_faults=cluster.system.per_link_dial or cfg.backend != "local",
                 why_no_links=f"a backend that cuts links with iptables ({cluster.system.name} peers cannot sit "
-                             f"behind the local backend's per-link proxies)")
+                             f"behind the local backend's per-link proxies)", strict=strict_faults)
         except UsageError:
             cluster.close()
             raise

@@ -23,6 +23,7 @@ COMMANDS = {
     "cluster": "splitbrain.commands.cluster",
     "bugs": "splitbrain.commands.bugs",
     "hunt": "splitbrain.commands.hunt",
+    "explore": "splitbrain.commands.explore",
     "cleanup": "splitbrain.commands.cleanup",
 }
 

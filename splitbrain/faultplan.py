@@ -59,10 +59,11 @@ def why_not(missing: list[str]) -> list[str]:
     return out
 
 
-def packages(names, ctx, *, allow_link_faults: bool = True, why_no_links: str = ""):
+def packages(names, ctx, *, allow_link_faults: bool = True, why_no_links: str = "", strict: bool = True):
     """The packages `names` picks that this backend and system can run, and for each it cannot run
     (name, why not: what it needs, in words); UsageError when a name asked for explicitly, or every
-    package of the names, cannot run. Needs no running node: ask it before anything starts."""
+    package of the names, cannot run (unless not `strict`: explore offers every fault and takes
+    what runs). Needs no running node: ask it before anything starts."""
     chosen, refused = [], []
     for p in resolve(names):
         missing = why_not(p.missing(ctx))
@@ -70,6 +71,8 @@ def packages(names, ctx, *, allow_link_faults: bool = True, why_no_links: str = 
             missing = missing + [why_no_links or "links the backend can cut"]
         (refused if missing else chosen).append((p, missing))
     usable = [p for p, _ in chosen]
+    if not strict:
+        return usable, [(p.name, m) for p, m in refused]
     if names and not usable:
         p, missing = refused[0]
         raise UsageError(f"fault {p.name!r} cannot run here: needs {', '.join(missing)}")

@@ -124,6 +124,21 @@ class Table(Kind):
         return dict(value)
 
 
+@dataclasses.dataclass(frozen=True)
+class Duration(Number):
+    """Seconds, as a number or with a unit: 90, 90s, 30m, 1.5h, 1d."""
+
+    UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": DAY}
+
+    def parse(self, text: str):
+        t = text.strip().lower()
+        scale = self.UNITS.get(t[-1:], None)
+        try:
+            return float(t[:-1] if scale else t) * (scale or 1.0)
+        except ValueError:
+            raise ValueError(f"must be {self.what}, as 90, 90s, 30m or 1.5h (got {text!r})") from None
+
+
 def seconds(*, low: float = 0.0, low_open: bool = True, high: float = MAX_SECONDS, optional: bool = False) -> Number:
     return Number(low, high, low_open=low_open, unit="of seconds", optional=optional)
 
@@ -135,6 +150,7 @@ def count(low: int = 1, high: int = MAX_INT, *, optional: bool = False) -> Numbe
 SECONDS = seconds()  # a positive duration
 OPTIONAL_SECONDS = seconds(optional=True)
 COUNT = count()
+DURATION = Duration(0.0, MAX_SECONDS, low_open=True, unit="of seconds")  # a budget: 30m, 2h, 90
 
 
 def _num(v: float) -> str:

@@ -22,11 +22,11 @@ def add_arguments(p):
 
 def run(args) -> int:
     import json
-    import os
     import sys
 
     from splitbrain import bugs, systems
     from splitbrain.errors import UsageError
+    from splitbrain.streams import redirected
 
     bug = bugs.get(args.bug)
     if args.system not in systems.names():
@@ -40,16 +40,9 @@ def run(args) -> int:
         print(f"attempt seed={a.seed}: {verdict} in {a.seconds:.1f}s ({a.run_dir})", file=sys.stderr, flush=True)
 
     # The load process inherits stdout and prints Locust's tables there: keep stdout for the verdict.
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    try:
+    with redirected(2, 1):
         result = bugs.hunt(bug, seed=args.seed, attempts=args.attempts, budget=args.budget, out=args.out,
                            system=args.system, safe=args.safe, backend=args.backend, on_attempt=report)
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
     n = len(result.attempts)
     if result.found:
         print(f"{bug.name}: found on {what} after {n} attempt(s), {result.seconds:.1f}s to detection "
