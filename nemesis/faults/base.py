@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import threading
 from typing import Any, Callable, Mapping, Sequence
 
 from ..types import LINK_CAPABILITIES, ClockControl, DiskFull, Partitionable
@@ -62,8 +63,33 @@ class Context:
         """Stop whatever faults left running; -> their keys."""
         keys = [str(k) for k in self.running]
         for key in list(self.running):
-            self.running.pop(key)()
+            halt = self.running.pop(key, None)  # a lane may have stopped it meanwhile
+            if halt is not None:
+                halt()
         return keys
+
+
+def keep_running(ctx: Context, name: str, loop: Callable[[threading.Event], None]) -> str:
+    """Run `loop(done)` in a thread until its fault's stop or the final heal sets `done`; -> its key in
+    ctx.running, for the start's value (a clock strobe, a kill storm)."""
+    done = threading.Event()
+    t = threading.Thread(target=loop, args=(done,), name=name, daemon=True)
+    key = f"{name}-{len(ctx.running)}-{id(t)}"
+
+    def halt():
+        done.set()
+        t.join(10)
+
+    ctx.running[key] = halt
+    t.start()
+    return key
+
+
+def stop_running(ctx: Context, key: str) -> None:
+    """Stop what `keep_running` started under `key` (already stopped by a final heal: nothing to do)."""
+    halt = ctx.running.pop(key, None)
+    if halt is not None:
+        halt()
 
 
 # What a fault may need of the suite, beyond the backend: the Context field that provides it.

@@ -1,10 +1,8 @@
 """Clock faults through the backend's ClockControl (libfaketime): skew, bump, strobe, rate."""
 from __future__ import annotations
 
-import threading
-
 from ..types import ClockControl
-from .base import Context, FaultPackage, resolve
+from .base import Context, FaultPackage, keep_running, resolve, stop_running
 
 COLOUR = "#cdb4db"
 
@@ -62,9 +60,8 @@ def strobe(delta: float = 0.2, period: float = 0.05, targets: str = "one") -> Fa
     """The clock flips between +delta and 0 every `period` seconds until stopped."""
     def start(ctx: Context):
         nodes = resolve(targets, ctx)
-        done = threading.Event()
 
-        def flip():
+        def flip(done):
             up = False
             while not done.wait(period):
                 up = not up
@@ -73,21 +70,10 @@ def strobe(delta: float = 0.2, period: float = 0.05, targets: str = "one") -> Fa
 
         for n in nodes:
             ctx.clocks_touched.add(n)
-        t = threading.Thread(target=flip, name="clock-strobe", daemon=True)
-        t.start()
-        key = f"clock-strobe-{len(ctx.running)}-{id(t)}"
-
-        def halt():
-            done.set()
-            t.join(5)
-
-        ctx.running[key] = halt
-        return {"nodes": nodes, "delta": delta, "period": period, "strobe": key}
+        return {"nodes": nodes, "delta": delta, "period": period, "strobe": keep_running(ctx, "clock-strobe", flip)}
 
     def stop(ctx: Context, value):
-        halt = ctx.running.pop(value["strobe"], None)
-        if halt is not None:
-            halt()
+        stop_running(ctx, value["strobe"])
         _reset(ctx, value["nodes"])
         return {"nodes": value["nodes"]}
 

@@ -227,3 +227,42 @@ def test_a_combined_schedule_runs_its_lanes_at_once_and_heals_all():
     assert fs[-2][0] == "heal" and not ctx.backend.cut_links and not ctx.backend.down
     with pytest.raises(ValueError, match="unknown schedule mode"):
         Schedule(ctx, [blocking], hist, mode="parallel")
+
+
+def test_a_kill_storm_kills_one_node_again_and_again_until_its_stop():
+    import time
+
+    class Counting(Backend):
+        def __init__(self):
+            super().__init__()
+            self.kills, self.starts = [], []
+
+        def kill(self, n):
+            self.kills.append(n)
+            super().kill(n)
+
+        def start(self, n):
+            self.starts.append(n)
+            super().start(n)
+
+    ctx = Context(Counting(), random.Random(4))
+    storm = faults.get("kill-storm")
+    assert storm.lane == "nodes" and "kill-storm" not in names(faultplan.resolve(["kill"]))
+    value = storm.start(ctx)
+    [node] = value["nodes"]
+    assert value["down"] == [node] and value["storm"] in ctx.running
+    time.sleep(1.0)  # 20-300 ms between kills: about 6
+    out = storm.stop(ctx, value)
+    b = ctx.backend
+    assert set(b.kills) == {node} and 3 <= len(b.kills) == out["kills"] and not b.down and not ctx.killed
+    assert not ctx.running and b.starts[-1] == node
+    settled = len(b.kills)
+    time.sleep(0.4)
+    assert len(b.kills) == settled  # stopped for good
+    # the final heal stops a storm left running, and restarts its node
+    from nemesis.schedule import heal_everything
+
+    value = storm.start(ctx)
+    time.sleep(0.1)
+    heal_everything(ctx)
+    assert not ctx.running and not b.down
