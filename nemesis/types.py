@@ -156,6 +156,13 @@ class PowerLoss(Protocol):
 
 
 @runtime_checkable
+class Wipeable(Protocol):
+    """Delete everything in the node's data dir (node must be down): a disk replaced, a volume lost."""
+
+    def wipe(self, node: str) -> None: ...
+
+
+@runtime_checkable
 class DiskFull(Protocol):
     def fill_disk(self, node: str) -> None: ...
     def free_disk(self, node: str) -> None: ...
@@ -169,7 +176,7 @@ class LinkReset(Protocol):
 
 
 CAPABILITIES = (Killable, Pausable, Partitionable, Lossy, Delayable, Throttleable,
-                ClockControl, PowerLoss, DiskFull)
+                ClockControl, PowerLoss, Wipeable, DiskFull)
 # What a fault needs of the links between nodes (not of the nodes).
 LINK_CAPABILITIES = (Partitionable, Lossy, Delayable, Throttleable)
 # Capabilities that exist only if the nodes start with them: the backend option that gives each

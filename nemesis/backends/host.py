@@ -218,6 +218,17 @@ class HostBackend:
     def _set_clock(self, node: str, offset: float, rate: float = 1.0) -> None:
         clock.write_control(self.node_dir(node) / "faketime.rc", offset, rate)
 
+    def wipe(self, node: str) -> None:
+        """Delete what the data dir holds; the dir itself stays (it may be a FUSE or tmpfs mount point)."""
+        if self.is_running(node):
+            raise BackendError(f"wipe of {node}: kill the node first")
+        data = self._data_dir(self.specs[node])
+        for p in data.iterdir():
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+
     def _drop_unsynced(self, node: str) -> None:
         if self.is_running(node):
             raise BackendError(f"power loss on {node}: kill the node first")

@@ -24,6 +24,7 @@ MODULES = (
     "leader_pause",
     "snapshot_race",
     "graceful",
+    "wipe",
 )
 
 

@@ -143,3 +143,23 @@ def test_a_work_dir_beyond_the_unix_socket_limit(tmp_path):
     finally:
         b.teardown()
     assert not os.path.exists(sock), "the socket dir outlived teardown"
+
+
+def test_wipe_empties_a_stopped_nodes_data_dir_and_nothing_else(cluster):
+    from nemesis.backends.host import BackendError
+    from nemesis.types import Wipeable
+
+    assert isinstance(cluster, Wipeable)
+    data = cluster._data_dir(cluster.specs["n2"])
+    (data / "sub").mkdir(exist_ok=True)
+    (data / "sub" / "f").write_text("x")
+    (data / "g").write_text("y")
+    with pytest.raises(BackendError, match="kill the node first"):
+        cluster.wipe("n2")
+    assert (data / "g").exists()
+    cluster.kill("n2")
+    cluster.wipe("n2")
+    assert data.is_dir() and not list(data.iterdir())
+    assert cluster.node_dir("n2").is_dir() and (cluster._data_dir(cluster.specs["n1"])).is_dir()
+    cluster.start("n2")
+    wait_until(lambda: http_json(cluster.addresses("n2").client), what="n2 back")

@@ -58,3 +58,18 @@ def test_the_safe_kv_explored_stays_valid(tmp_path):
     assert len(rows) == 2 and all(x["valid"] is True and x["ops"] > 0 for x in rows)
     assert json.loads((d / explore.PARAMS).read_text())["status"] == "budget spent, no violation"
     assert r.stdout.splitlines()[0].startswith("2 runs, ") and "0 violations" in r.stdout.splitlines()[0]
+
+
+def test_the_new_faults_on_the_reference_kv_a_wiped_member_is_refused_and_a_kill_storm_is_survived(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "splitbrain", "run", "--nemesis", "wipe-one,kill-storm", "--time", "9",
+                        "--quiet", "2", "--nemesis-interval", "1", "--fault-duration", "2", "--seed", "3",
+                        "--out", str(tmp_path)], capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    events = [json.loads(line) for line in (tmp_path / "latest" / "history.jsonl").read_text().splitlines()]
+    nemesis = [e for e in events if e["process"] == "nemesis" and e.get("fault")]
+    wiped = [e["value"] for e in nemesis if e["fault"] == "wipe-one" and e.get("phase") == "start"]
+    storms = [e["value"] for e in nemesis if e["fault"] == "kill-storm" and e.get("phase") == "stop"]
+    assert wiped and storms, [e["f"] for e in nemesis]
+    # the reference KV refuses a member that lost its data (it must never vote as itself again)
+    assert all(w["refused"] == w["nodes"] for w in wiped)
+    assert all(s["kills"] >= 2 for s in storms)

@@ -266,3 +266,35 @@ def test_a_kill_storm_kills_one_node_again_and_again_until_its_stop():
     time.sleep(0.1)
     heal_everything(ctx)
     assert not ctx.running and not b.down
+
+
+def test_a_wipe_deletes_a_stopped_nodes_data_and_says_whether_its_system_took_it_back(monkeypatch):
+    from nemesis.faults import wipe
+
+    monkeypatch.setattr(wipe, "REFUSAL_WAIT", 0.3)
+
+    class Disks(Backend):
+        def __init__(self, refuses):
+            super().__init__()
+            self.refuses, self.wiped = refuses, []
+
+        def wipe(self, n):
+            assert n in self.down  # never under a running node
+            self.wiped.append(n)
+
+        def is_running(self, n):
+            return super().is_running(n) and not (self.refuses and n in self.wiped)
+
+    pkg = faults.get("wipe-one")
+    assert pkg.lane == "nodes"
+    usable, refused = faultplan.packages(["wipe"], Context(Disks(False), random.Random(0)))
+    assert names(usable) == ["wipe-one"]
+    with pytest.raises(UsageError, match="'wipe-one' cannot run here: needs a backend that can delete a node's data"):
+        faultplan.packages(["wipe-one"], Context(Backend(), random.Random(0)))
+    for refuses in (False, True):
+        ctx = Context(Disks(refuses), random.Random(0))
+        value = pkg.start(ctx)
+        [node] = value["nodes"]
+        assert ctx.backend.wiped == [node] and not ctx.killed
+        assert value["refused"] == value["down"] == ([node] if refuses else [])
+        assert pkg.stop(ctx, value)["refused"] == value["refused"]

@@ -1,0 +1,51 @@
+"""A node loses its data: killed, its data directory deleted, restarted with the same identity and flags.
+
+What a system should do is its own: refuse the member that lost its data (the
+reference KV does: such a member must never vote as itself again, see
+reference_kv/identity.py), or take it back as a new replica. Either is a clean
+result; the start's value says which (`refused`: the nodes that exited within
+REFUSAL_WAIT of their restart). An acknowledged write that goes missing is
+the finding, and the checker's to see. A refused node stays out for the rest of
+the run: taking it back is its system's procedure (remove, restart empty to
+join, add, promote), which the suite does not run yet.
+"""
+from __future__ import annotations
+
+import time
+
+from ..types import Killable, Wipeable
+from .base import Context, FaultPackage, resolve
+from .process import kill_nodes
+
+COLOUR = "#6d597a"
+REFUSAL_WAIT = 3.0  # seconds a restarted node has to exit if its system refuses a member that lost its data
+
+
+def _restart(ctx: Context, nodes) -> list[str]:
+    """Start the nodes; -> those that exited within REFUSAL_WAIT (their system refused them)."""
+    for n in nodes:
+        ctx.backend.start(n)
+        ctx.killed.discard(n)
+    deadline = time.monotonic() + REFUSAL_WAIT
+    while time.monotonic() < deadline and all(ctx.backend.is_running(n) for n in nodes):
+        time.sleep(0.1)
+    return [n for n in nodes if not ctx.backend.is_running(n)]
+
+
+def wipe(targets: str = "one") -> FaultPackage:
+    def start(ctx: Context):
+        nodes = resolve(targets, ctx)
+        kill_nodes(ctx, nodes, then=ctx.backend.wipe)
+        refused = _restart(ctx, nodes)
+        return {"targets": targets, "nodes": nodes, "refused": refused, "down": refused}
+
+    def stop(ctx: Context, value):
+        # one its system refused refuses again: it stays out
+        return {"nodes": value["nodes"], "refused": _restart(ctx, value["refused"]) if value["refused"] else []}
+
+    return FaultPackage(f"wipe-{targets}", "wipe", COLOUR, "wipe", "wiped-back", start, stop,
+                        (Killable, Wipeable), start_timeout=REFUSAL_WAIT + 10.0)
+
+
+def packages() -> list[FaultPackage]:
+    return [wipe("one")]
