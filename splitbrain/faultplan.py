@@ -46,7 +46,7 @@ CAPABILITY_WORDS = {
     "ClockControl": "a backend that can set node clocks (libfaketime)",
     "PowerLoss": "a backend that can cut power (FUSE: root and /dev/fuse)",
     "DiskFull": "a backend that can fill disks (tmpfs: root)",
-    "Wipeable": "a backend that can delete a node's data directory (local, netns)",
+    "Wipeable": "a backend that can delete a node's data directory",
 }
 
 
