@@ -28,7 +28,7 @@ from .backends.host import BackendError
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 REPOSITORY = "splitbrain-node"
-NODE_DEPENDENCIES = ("cffi", "msgpack")
+NODE_DEPENDENCIES = ("cffi", "msgpack", "httptools", "prometheus_client")  # the client and admin HTTP, /metrics
 PACKAGES = ("reference_kv", "checker", "workloads", "nemesis", "splitbrain")
 PACKAGING = ("pyproject.toml", "setup.py", "README.md")
 # the files a wheel carries (pyproject's package-data) and the shim's sources

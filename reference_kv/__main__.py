@@ -50,6 +50,28 @@ def _peer_tls(s: str):
     return tls
 
 
+def _admin_address(s: str) -> str:
+    """[HOST:]PORT; a bare port is on loopback, so the admin API is reachable from elsewhere only when asked."""
+    s = s.strip()
+    return _hostport(f"127.0.0.1:{s}" if s.isdigit() else s)
+
+
+def admin_options(args) -> dict:
+    """Server keywords for the admin API: its address and token; ValueError (one line) when they do not fit."""
+    from reference_kv import admintoken
+    from reference_kv.transport import split_hostport
+    token = admintoken.load(args.admin_token_file)
+    if args.admin_listen is None:
+        if args.admin_token_file is not None:
+            raise ValueError("--admin-token-file without --admin-listen: where should the admin API listen?")
+        return {}
+    if token is None:
+        raise ValueError(f"--admin-listen needs the admin token: --admin-token-file FILE or ${admintoken.TOKEN_ENV}")
+    if split_hostport(args.admin_listen) == split_hostport(args.listen):
+        raise ValueError("--admin-listen must differ from --listen (the admin API has its own port)")
+    return {"admin_listen": split_hostport(args.admin_listen), "admin_token": token}
+
+
 def peer_security_error(args) -> str | None:
     """Plaintext between peers only when asked for: the peer port accepts Raft messages from whoever connects."""
     if args.peer_tls is not None and args.peer_plaintext:
@@ -57,6 +79,17 @@ def peer_security_error(args) -> str | None:
     if args.peer_tls is None and not args.peer_plaintext:
         return ("give --peer-tls DIR (mutual TLS with the cluster CA; see the README's Security section) "
                 "or --peer-plaintext (only on a network you trust)")
+    return None
+
+
+def security_error(args) -> str | None:
+    """The peer transport's and the admin API's settings (args.admin set for the server), or what is wrong."""
+    if (err := peer_security_error(args)) is not None:
+        return err
+    try:
+        args.admin = admin_options(args)
+    except ValueError as e:
+        return str(e)
     return None
 
 
@@ -87,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--peer-plaintext", action="store_true",
                    help="peer traffic without TLS: anyone who reaches the peer port is taken for a member; "
                         "only on a network you trust (loopback, a test's own namespaces)")
+    p.add_argument("--admin-listen", type=_admin_address, default=None, metavar="[HOST:]PORT",
+                   help="serve the admin API (membership, leader transfer) here; a bare PORT is on 127.0.0.1. "
+                        "Without it the node has no admin API")
+    p.add_argument("--admin-token-file", default=None, metavar="FILE",
+                   help="the admin API's bearer token (first line of FILE, at least 16 characters; default: "
+                        "the environment variable REFERENCE_KV_ADMIN_TOKEN)")
     p.add_argument("--peers", type=_id_map, default={},
                    help="ID=HOST:PORT,... every initial voter (itself included) as this node dials it")
     p.add_argument("--peer-clients", type=_id_map, default={},
@@ -142,9 +181,10 @@ async def _serve(args) -> int:
     )
     node = Node(cfg, opener, peer_transport(args, args.peers))
     host, port = split_hostport(args.listen)
-    server = Server(node, host, port, max_value_bytes=args.max_value_bytes)
+    server = Server(node, host, port, max_value_bytes=args.max_value_bytes, **args.admin)
     return await process.serve("reference_kv", f"node {args.id}", node, server,
-                               f"node {args.id} serving clients on {args.listen} ({kind} storage, reads {args.read_mode})")
+                               f"node {args.id} serving clients on {args.listen} ({kind} storage, reads "
+                               f"{args.read_mode}), admin API {'on ' + args.admin_listen if args.admin else 'off'}")
 
 
 def main(argv=None) -> int:
@@ -157,7 +197,7 @@ def main(argv=None) -> int:
     if not args.peers and not args.join:
         print("reference_kv: error: give --peers (initial voters) or --join", file=sys.stderr)
         return 2
-    if (err := peer_security_error(args)) is not None:
+    if (err := security_error(args)) is not None:
         print(f"reference_kv: error: {err}", file=sys.stderr)
         return 2
     return process.run("reference_kv", "node", args, _serve)

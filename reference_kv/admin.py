@@ -5,6 +5,9 @@
 - `step-down --address A [peers] [--timeout S]`: if the node leads, hand
   leadership to the most caught-up follower and wait until another node leads,
   at most S seconds (the pre-stop hook, so a rolling update never kills a leader).
+  The transfer goes to the node's admin API: `--admin-address` (default
+  127.0.0.1:ADMIN_PORT) with the token of `--admin-token-file` or
+  $REFERENCE_KV_ADMIN_TOKEN.
   Peers come from `--peer-clients ID=HOST:PORT,...` or, as in a StatefulSet, from
   `--peers-dns DOMAIN --replicas N` (client port: the port of --address).
 
@@ -20,7 +23,8 @@ import time
 import urllib.error
 import urllib.request
 
-from reference_kv import discovery
+from reference_kv import admintoken, discovery
+from reference_kv.launch import ADMIN_PORT
 
 PROG = "python -m reference_kv.admin"
 
@@ -29,10 +33,13 @@ class AdminError(Exception):
     """The node did not do what was asked; one line for the operator."""
 
 
-def http(address: str, method: str, path: str, body: dict | None = None, timeout: float = 2.0) -> tuple[int, dict]:
+def http(address: str, method: str, path: str, body: dict | None = None, timeout: float = 2.0,
+         token: str | None = None) -> tuple[int, dict]:
+    """One request; `token` (the admin API's) is sent as a bearer token."""
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(f"http://{address}{path}", data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
+                                 headers={"Content-Type": "application/json",
+                                          **(admintoken.headers(token) if token else {})})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             status, payload = r.status, r.read()
@@ -85,8 +92,10 @@ def _peer_clients(args) -> dict[int, str]:
     raise argparse.ArgumentTypeError("step-down needs --peer-clients or --peers-dns with --replicas")
 
 
-def step_down(address: str, peer_clients: dict[int, str], timeout: float, out=sys.stdout) -> int:
-    """Move leadership away from the node at `address`; -> the new leader's id (or its own leader if it was not leading)."""
+def step_down(address: str, peer_clients: dict[int, str], timeout: float, out=sys.stdout, *,
+              admin_address: str, token: str) -> int:
+    """Move leadership away from the node at `address` (its admin API at `admin_address`);
+    -> the new leader's id (or its own leader if it was not leading)."""
     deadline = time.monotonic() + timeout
     start = time.monotonic()
     me = status(address)
@@ -106,10 +115,12 @@ def step_down(address: str, peer_clients: dict[int, str], timeout: float, out=sy
         to = next((n for n in order if n not in tried), order[0])
         tried.append(to)
         try:
-            http(address, "POST", "/admin/transfer-leader", {"to": to},
-                 timeout=max(0.5, min(5.0, deadline - time.monotonic())))
+            code, reply = http(admin_address, "POST", "/admin/transfer-leader", {"to": to},
+                               timeout=max(0.5, min(5.0, deadline - time.monotonic())), token=token)
         except OSError:
-            pass  # a timed-out transfer may still complete; the status below decides
+            code = None  # a timed-out transfer may still complete; the status below decides
+        if code == 401:
+            raise AdminError(f"the admin API at {admin_address} refused the token: {reply.get('error')}")
         while time.monotonic() < deadline:
             now = status(address, timeout=1.0)
             if now is None:
@@ -163,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--replicas", type=int, help="number of voters (StatefulSet replicas)")
     s.add_argument("--hostname", help="this pod's name <sts>-<ordinal> (default: the host name)")
     s.add_argument("--dns-server", metavar="HOST[:PORT]", help="ask this nameserver instead of the system resolver")
+    s.add_argument("--admin-address", type=_address, default=f"127.0.0.1:{ADMIN_PORT}",
+                   help="the node's admin API HOST:PORT (its --admin-listen)")
+    s.add_argument("--admin-token-file", default=None, metavar="FILE",
+                   help=f"the admin token (default: ${admintoken.TOKEN_ENV})")
     return p
 
 
@@ -185,9 +200,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         try:
             peers = _peer_clients(args)
-        except (argparse.ArgumentTypeError, discovery.DiscoveryError) as e:
+            token = admintoken.load(args.admin_token_file)
+        except (argparse.ArgumentTypeError, discovery.DiscoveryError, ValueError) as e:
             p.error(str(e))
-        step_down(args.address, peers, args.timeout)
+        if token is None:
+            p.error(f"step-down needs the admin token: --admin-token-file FILE or ${admintoken.TOKEN_ENV}")
+        step_down(args.address, peers, args.timeout, admin_address=args.admin_address, token=token)
         return 0
     except AdminError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)

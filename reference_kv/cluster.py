@@ -6,8 +6,9 @@ with --join, added as a learner that catches up (by snapshot when the log was
 compacted) and promoted to voter once caught up.
 
 The cluster directory holds `cluster.json` (ids, addresses, options: enough to
-bring any node back), `ca/` (the cluster CA that signs the peer certificates)
-and `nodes/<id>/` with each node's data, `tls/` (its peer certificate),
+bring any node back), `ca/` (the cluster CA that signs the peer certificates),
+`admin.token` (the admin API's token, readable by its owner only; each node's
+admin API listens on its own loopback port) and `nodes/<id>/` with each node's data, `tls/` (its peer certificate),
 `node.log` and `node.pid`. Nodes are daemons (own session), so they outlive the command that
 started them. `up` on an existing directory starts only the nodes that are not
 running, with the saved configuration.
@@ -23,9 +24,10 @@ import sys
 import time
 from pathlib import Path
 
-from reference_kv import admin, launch, tls
+from reference_kv import admin, admintoken, launch, tls
 
 CONFIG = "cluster.json"
+TOKEN = "admin.token"
 
 
 def node_dir(root: Path, nid: int) -> Path:
@@ -33,11 +35,13 @@ def node_dir(root: Path, nid: int) -> Path:
 
 
 def create_config(root: Path, n: int, host: str = "127.0.0.1", **options) -> dict:
-    ports = iter(launch.free_ports(2 * n, host))
-    nodes = [{"id": i, "address": f"{host}:{next(ports)}", "peer_address": f"{host}:{next(ports)}"}
-             for i in range(1, n + 1)]
+    ports = iter(launch.free_ports(3 * n, host))
+    # the admin API on loopback whatever the client address: only this machine administers the cluster
+    nodes = [{"id": i, "address": f"{host}:{next(ports)}", "peer_address": f"{host}:{next(ports)}",
+              "admin_address": f"127.0.0.1:{next(ports)}"} for i in range(1, n + 1)]
     cfg = {"nodes": nodes, "options": {k: v for k, v in options.items() if v is not None}, "peer_tls": True}
     root.mkdir(parents=True, exist_ok=True)
+    admintoken.write_file(root / TOKEN)
     ca = tls.create_ca(root / "ca")
     for node in nodes:
         tls.issue(ca, node_dir(root, node["id"]) / "tls", f"node-{node['id']}", [host])
@@ -51,7 +55,7 @@ def load_config(root: Path) -> dict | None:
         return None
     try:
         cfg = json.loads(p.read_text())
-        cfg["nodes"] = [dict(n, id=int(n["id"])) for n in cfg["nodes"]]
+        cfg["nodes"] = [dict(n, id=int(n["id"]), admin_address=str(n["admin_address"])) for n in cfg["nodes"]]
         return cfg
     except (ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{p} is not a cluster config: {e}") from None
@@ -63,6 +67,7 @@ def node_argv(cfg: dict, root: Path, nid: int, python: str = sys.executable, joi
                             peers={i: n["peer_address"] for i, n in nodes.items()},
                             peer_clients={i: n["address"] for i, n in nodes.items()},
                             data_dir=node_dir(root, nid) / "data", python=python, join=join,
+                            admin_listen=nodes[nid]["admin_address"], admin_token_file=root / TOKEN,
                             peer_tls=node_dir(root, nid) / "tls" if cfg.get("peer_tls") else None,
                             **cfg.get("options", {}))
 
@@ -180,15 +185,18 @@ def _leader(cfg: dict, exclude=()) -> tuple[int, str, dict] | None:
     return None
 
 
-def at_leader(cfg: dict, method: str, path: str, body=None, wait: float = 20.0, exclude=()) -> dict:
+def at_leader(cfg: dict, root: Path, method: str, path: str, body=None, wait: float = 20.0, exclude=()) -> dict:
     """An admin request to whoever leads now, asked again while the answer is not-leader or none."""
+    token = admintoken.read_file(root / TOKEN)
+    admin_of = {n["id"]: n["admin_address"] for n in cfg["nodes"]}
     deadline = time.monotonic() + wait
     last = "no leader"
     while time.monotonic() < deadline:
         lead = _leader(cfg, exclude)
         if lead is not None:
             try:
-                code, reply = admin.http(lead[1], method, path, body, timeout=max(0.5, deadline - time.monotonic()))
+                code, reply = admin.http(admin_of[lead[0]], method, path, body,
+                                         timeout=max(0.5, deadline - time.monotonic()), token=token)
             except OSError as e:
                 code, reply = None, {"error": str(e)}
             if code == 200:
@@ -207,7 +215,7 @@ def remove(root: Path, cfg: dict, nid: int, out=print) -> None:
     if lead is not None and nid not in lead[2].get("voters", []) + lead[2].get("learners", []):
         out(f"node {nid} is not a member (voters {lead[2].get('voters')}); nothing to remove")
         return
-    at_leader(cfg, "DELETE", f"/admin/members/{nid}")
+    at_leader(cfg, root, "DELETE", f"/admin/members/{nid}")
     out(f"node {nid} removed from the configuration")
 
 
@@ -234,7 +242,7 @@ def rejoin(root: Path, cfg: dict, nid: int, wait: float = 120.0, out=print) -> N
             raise RuntimeError(f"node {nid} did not answer within {wait:.0f}s; see {node_dir(root, nid) / 'node.log'}")
         time.sleep(0.1)
     out(f"node {nid} started with --join")
-    at_leader(cfg, "POST", "/admin/members", {"id": nid, "peer_address": me["peer_address"], "address": me["address"]},
+    at_leader(cfg, root, "POST", "/admin/members", {"id": nid, "peer_address": me["peer_address"], "address": me["address"]},
               exclude=(nid,))
     out(f"node {nid} added as a learner; catching up")
     last = 0.0
@@ -250,5 +258,5 @@ def rejoin(root: Path, cfg: dict, nid: int, wait: float = 120.0, out=print) -> N
             last = time.monotonic()
             out(f"  applied {(mine or {}).get('applied', 0)} of {(lead or [0, 0, {}])[2].get('commit', '?')}")
         time.sleep(0.1)
-    at_leader(cfg, "POST", f"/admin/members/{nid}/promote", exclude=(nid,))
+    at_leader(cfg, root, "POST", f"/admin/members/{nid}/promote", exclude=(nid,))
     out(f"node {nid} caught up and promoted: a voter again")

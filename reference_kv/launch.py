@@ -16,6 +16,9 @@ import sys
 from typing import Mapping, Sequence
 
 NODE_MODULE = "reference_kv"
+# Where pieces that give each node its own address (the suite's backends, Kubernetes) put the admin
+# API. Below the kernel's ephemeral port range, so no free_port() pick on the same address takes it.
+ADMIN_PORT = 8001
 REGION_STORE_MODULE = "reference_kv.regions"
 
 
@@ -34,6 +37,8 @@ def node_argv(node_id, *, listen, peer_listen, peers: Mapping, data_dir, peer_cl
     appended as it is. Without `peer_tls` (a directory for --peer-tls) the
     node is told to talk plaintext to its peers: every caller here starts
     nodes on loopback or in namespaces and containers it created itself.
+    The admin API is served only where `admin_listen=` says, with its token
+    from `admin_token_file=` or the environment (reference_kv.admintoken).
     """
     argv = [python, "-m", REGION_STORE_MODULE if regions else NODE_MODULE, "--id", str(node_id),
             "--listen", str(listen), "--peer-listen", str(peer_listen), "--peers", _id_list(peers)]

@@ -747,42 +747,29 @@ class Node:
             "voters": st.get("voters", []), "learners": st.get("learners", []),
         }
 
-    def metrics_text(self) -> str:
+    def metric_families(self):
+        """What /metrics shows (reference_kv.metrics; names as the README lists them)."""
+        from reference_kv.metrics import counter, gauge, histogram, labelled
         m = self.metrics
         st = self.raw.status() if self.raw is not None else {}
-        lines = []
-
-        def metric(name, kind, help_, value, labels=""):
-            lines.append(f"# HELP reference_kv_{name} {help_}")
-            lines.append(f"# TYPE reference_kv_{name} {kind}")
-            lines.append(f"reference_kv_{name}{labels} {value}")
-
-        metric("term", "gauge", "Current Raft term.", self.term)
-        metric("is_leader", "gauge", "1 if this node is the leader.", int(self.role == Role.LEADER))
-        metric("elections_total", "counter", "Elections this node started (pre-vote included).", m.elections)
-        metric("leader_changes_total", "counter", "Times the known leader changed.", m.leader_changes)
-        metric("proposals_total", "counter", "Client proposals accepted by the core.", m.proposals)
-        metric("proposals_failed_total", "counter", "Proposals dropped or timed out.", m.proposals_failed)
-        metric("commit_index", "gauge", "Commit index.", st.get("commit", 0))
-        metric("applied_index", "gauge", "Applied index.", self.applied)
-        metric("apply_lag", "gauge", "Committed but not yet applied entries.", max(0, st.get("commit", 0) - self.applied))
-        metric("snapshot_index", "gauge", "Index of the latest snapshot.", self.snapshot_index)
-        metric("snapshots_taken_total", "counter", "Snapshots taken.", m.snapshots_taken)
-        metric("snapshots_sent_total", "counter", "Snapshots streamed to followers.", m.snapshots_sent)
-        metric("snapshots_installed_total", "counter", "Snapshots installed from a leader.", m.snapshots_installed)
-        metric("entries_per_batch", "gauge", "Mean log entries per persisted batch (group commit).",
-               round(m.batched_entries / m.batches, 3) if m.batches else 0)
-        lines.append("# HELP reference_kv_reads_total Reads served, by mode.")
-        lines.append("# TYPE reference_kv_reads_total counter")
-        for mode, n in sorted(m.reads.items()):
-            lines.append(f'reference_kv_reads_total{{mode="{mode}"}} {n}')
-        lines.append("# HELP reference_kv_fsync_seconds Latency of synced storage batches.")
-        lines.append("# TYPE reference_kv_fsync_seconds histogram")
-        cum = 0
-        for le, n in zip(FSYNC_BUCKETS, m.fsync_buckets):
-            cum += n
-            lines.append(f'reference_kv_fsync_seconds_bucket{{le="{le}"}} {cum}')
-        lines.append(f'reference_kv_fsync_seconds_bucket{{le="+Inf"}} {m.fsync_count}')
-        lines.append(f"reference_kv_fsync_seconds_sum {m.fsync_sum:.6f}")
-        lines.append(f"reference_kv_fsync_seconds_count {m.fsync_count}")
-        return "\n".join(lines) + "\n"
+        commit = st.get("commit", 0)
+        return [
+            gauge("term", "Current Raft term.", self.term),
+            gauge("is_leader", "1 if this node is the leader.", int(self.role == Role.LEADER)),
+            counter("elections_total", "Elections this node started (pre-vote included).", m.elections),
+            counter("leader_changes_total", "Times the known leader changed.", m.leader_changes),
+            counter("proposals_total", "Client proposals accepted by the core.", m.proposals),
+            counter("proposals_failed_total", "Proposals dropped or timed out.", m.proposals_failed),
+            gauge("commit_index", "Commit index.", commit),
+            gauge("applied_index", "Applied index.", self.applied),
+            gauge("apply_lag", "Committed but not yet applied entries.", max(0, commit - self.applied)),
+            gauge("snapshot_index", "Index of the latest snapshot.", self.snapshot_index),
+            counter("snapshots_taken_total", "Snapshots taken.", m.snapshots_taken),
+            counter("snapshots_sent_total", "Snapshots streamed to followers.", m.snapshots_sent),
+            counter("snapshots_installed_total", "Snapshots installed from a leader.", m.snapshots_installed),
+            gauge("entries_per_batch", "Mean log entries per persisted batch (group commit).",
+                  round(m.batched_entries / m.batches, 3) if m.batches else 0),
+            labelled("reads_total", "Reads served, by mode.", "mode", m.reads),
+            histogram("fsync_seconds", "Latency of synced storage batches.", FSYNC_BUCKETS,
+                      m.fsync_buckets + [m.fsync_count - sum(m.fsync_buckets)], m.fsync_sum),
+        ]

@@ -1,31 +1,27 @@
-"""The client HTTP/JSON API: a small asyncio HTTP/1.1 server with keep-alive.
+"""The client HTTP/JSON API and, on its own port, the admin API.
 
-No framework: requests are parsed by hand (request line, headers,
-Content-Length body) because that is all the API needs and it keeps the hot
-path short. One bad request gets its 400/413 and only its own connection may
-close; other clients never notice.
-
-Routes map onto `node.Node` coroutines. The node raises the KV's own errors
+HTTP itself is reference_kv.httpserver's (llhttp through httptools). Routes
+map onto `node.Node` coroutines. The node raises the KV's own errors
 (reference_kv.errors); this module alone says which HTTP status each means:
 503 not leader (with a hint), 504 outcome unknown, 409 refused or epoch not
 match, 400 bad request.
+
+The client port serves /kv/, /status and /metrics. Membership and leader
+transfer (/admin/...) are served only on the admin port (`admin_listen`),
+and only to requests that carry the admin token (reference_kv.admintoken):
+401 otherwise. A node started without an admin address has no admin API.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from reference_kv import errors
+from reference_kv import admintoken, errors
+from reference_kv.httpserver import JSON, HTTPServer, Request
 from reference_kv.readmodes import READ_MODES  # noqa: F401 - the suite asks here too; reference_kv.readmodes owns them
 
 log = logging.getLogger("reference_kv.server")
-
-MAX_HEADER = 16 << 10
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-            413: "Payload Too Large", 500: "Internal Server Error", 503: "Service Unavailable",
-            504: "Gateway Timeout"}
 
 
 class HTTPError(Exception):
@@ -52,95 +48,59 @@ def http_error(e: errors.KVError) -> HTTPError:
     return HTTPError(400, {"error": str(e)})
 
 
+async def _answer(route, *args):
+    """route(*args) -> (status, body, ctype), with the KV's and this module's errors as their answers."""
+    try:
+        return await route(*args)
+    except HTTPError as e:
+        return e.status, e.body, JSON
+    except errors.KVError as e:
+        h = http_error(e)
+        return h.status, h.body, JSON
+
+
 class Server:
-    def __init__(self, node, listen_host: str, listen_port: int, max_value_bytes: int = 1 << 20):
+    def __init__(self, node, listen_host: str, listen_port: int, max_value_bytes: int = 1 << 20,
+                 admin_listen: tuple[str, int] | None = None, admin_token: str | None = None, metrics=None):
+        """admin_listen: (host, port) of the admin API, which needs admin_token; metrics() -> exposition
+        bytes and content type (default: reference_kv.metrics.Exposition of the node, the process's registry)."""
+        if admin_listen is not None and not admin_token:
+            raise ValueError("the admin API needs a token (--admin-token-file)")
         self.node = node
         self.host, self.port = listen_host, listen_port
         self.max_value_bytes = max_value_bytes
         self.max_body = max_value_bytes + 4096
-        self._server: asyncio.AbstractServer | None = None
-        self._conns: set[asyncio.StreamWriter] = set()
+        self.admin_token = admin_token
+        if metrics is None:
+            from reference_kv.metrics import Exposition
+            metrics = Exposition(node)
+        self.metrics = metrics
+        self.client_http = HTTPServer(self._client_request, listen_host, listen_port, self.max_body)
+        self.admin_http = (None if admin_listen is None
+                           else HTTPServer(self._admin_request, admin_listen[0], admin_listen[1], 64 << 10))
 
     async def start(self):
-        self._server = await asyncio.start_server(self._serve, self.host, self.port,
-                                                  reuse_address=True, limit=MAX_HEADER * 2)
+        await self.client_http.start()
+        if self.admin_http is not None:
+            try:
+                await self.admin_http.start()
+            except OSError:
+                await self.client_http.close()
+                raise
 
     async def close(self):
-        if self._server is not None:
-            self._server.close()
-        for w in list(self._conns):
-            w.close()
+        for h in (self.client_http, self.admin_http):
+            if h is not None:
+                await h.close()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        self._conns.add(writer)
-        try:
-            while True:
-                keep = await self._one(reader, writer)
-                if not keep:
-                    break
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
-            pass
-        except Exception:
-            log.exception("client connection")
-        finally:
-            self._conns.discard(writer)
-            writer.close()
+    async def _client_request(self, req: Request):
+        return await _answer(self._route, req.method, req.target, req.body)
 
-    async def _one(self, reader, writer) -> bool:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.IncompleteReadError as e:
-            if e.partial:
-                self._respond(writer, 400, {"error": "incomplete request"}, False)
-            return False
-        except asyncio.LimitOverrunError:
-            self._respond(writer, 400, {"error": "headers too large"}, False)
-            return False
-        lines = head.decode("latin-1").split("\r\n")
-        parts = lines[0].split(" ")
-        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-            self._respond(writer, 400, {"error": "malformed request line"}, False)
-            return False
-        method, target, version = parts
-        headers = {}
-        for line in lines[1:]:
-            if line:
-                k, _, v = line.partition(":")
-                headers[k.strip().lower()] = v.strip()
-        keep = headers.get("connection", "").lower() != "close" and version == "HTTP/1.1"
-        try:
-            length = int(headers.get("content-length", "0"))
-            if length < 0:
-                raise ValueError
-        except ValueError:
-            self._respond(writer, 400, {"error": "bad Content-Length"}, False)
-            return False
-        if length > self.max_body:
-            # Do not read a huge body; answer and close so the stream stays in sync.
-            self._respond(writer, 413, {"error": f"request larger than {self.max_body} bytes"}, False)
-            return False
-        body = await reader.readexactly(length) if length else b""
-        try:
-            status, resp, ctype = await self._route(method, target, body)
-        except HTTPError as e:
-            status, resp, ctype = e.status, e.body, "application/json"
-        except errors.KVError as e:
-            h = http_error(e)
-            status, resp, ctype = h.status, h.body, "application/json"
-        except Exception as e:
-            log.exception("handling %s %s", method, target)
-            status, resp, ctype = 500, {"error": f"internal: {e}"}, "application/json"
-        self._respond(writer, status, resp, keep, ctype)
-        await writer.drain()
-        return keep
-
-    def _respond(self, writer, status: int, body, keep: bool, ctype: str = "application/json"):
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        writer.write(
-            f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\nContent-Type: {ctype}\r\n"
-            f"Content-Length: {len(data)}\r\n{'' if keep else 'Connection: close' + chr(13) + chr(10)}\r\n".encode()
-            + data
-        )
+    async def _admin_request(self, req: Request):
+        if not admintoken.matches(req.headers.get("authorization"), self.admin_token):
+            return 401, {"error": "the admin API needs its token: Authorization: Bearer TOKEN"}, JSON, \
+                'WWW-Authenticate: Bearer realm="reference_kv admin"\r\n'
+        return await _answer(self._admin, req.method, urlsplit(req.target).path, req.body)
 
     def _json(self, body: bytes) -> dict:
         if not body:
@@ -191,7 +151,7 @@ class Server:
             where = self._where(url)
             if method == "GET":
                 raw = await node.read(key, parse_qs(url.query).get("read", [None])[0], **where)
-                return 200, b'{"value":' + (raw if raw is not None else b"null") + b"}", "application/json"
+                return 200, b'{"value":' + (raw if raw is not None else b"null") + b"}", JSON
             obj = self._json(body)
             rid = self._request_id(obj)
             if method == "PUT":
@@ -209,13 +169,14 @@ class Server:
                 result = await node.write("a", key, s, None, rid, **where)
             else:
                 raise HTTPError(405, {"error": f"{method} not allowed on /kv/<key>"})
-            return 200, {"ok": bool(result)}, "application/json"
+            return 200, {"ok": bool(result)}, JSON
         if path == "/status" and method == "GET":
-            return 200, node.status(), "application/json"
+            return 200, node.status(), JSON
         if path == "/metrics" and method == "GET":
-            return 200, node.metrics_text().encode(), "text/plain; version=0.0.4"
+            return 200, *self.metrics()
         if path.startswith("/admin/"):
-            return await self._admin(method, path, body)
+            raise HTTPError(404, {"error": f"no route {method} {path} on the client port: the admin API has its "
+                                           f"own port (--admin-listen)"})
         raise HTTPError(404, {"error": f"no route {method} {path}"})
 
     async def _admin(self, method: str, path: str, body: bytes):
@@ -229,20 +190,20 @@ class Server:
             except (KeyError, ValueError, TypeError):
                 raise bad("need {\"id\": int, \"peer_address\": \"host:port\", \"address\": \"host:port\"}") from None
             await node.add_learner(nid, peer, client)
-            return 200, {"ok": True}, "application/json"
+            return 200, {"ok": True}, JSON
         if len(parts) >= 3 and parts[:2] == ["admin", "members"] and parts[2].isdigit():
             nid = int(parts[2])
             if parts[3:] == ["promote"] and method == "POST":
                 await node.promote(nid)
-                return 200, {"ok": True}, "application/json"
+                return 200, {"ok": True}, JSON
             if len(parts) == 3 and method == "DELETE":
                 await node.remove(nid)
-                return 200, {"ok": True}, "application/json"
+                return 200, {"ok": True}, JSON
         if parts == ["admin", "transfer-leader"] and method == "POST":
             try:
                 to = int(obj["to"])
             except (KeyError, ValueError, TypeError):
                 raise bad("need {\"to\": node id}") from None
             await node.transfer_leader(to)
-            return 200, {"ok": True}, "application/json"
+            return 200, {"ok": True}, JSON
         raise HTTPError(404, {"error": f"no route {method} {path}"})

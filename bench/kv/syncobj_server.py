@@ -104,8 +104,8 @@ class SyncObjNode:
         return {"id": self.id, "role": role, "term": st.get("raft_term"), "leader": self._leader(),
                 "commit": st.get("commit_idx"), "applied": st.get("last_applied")}
 
-    def metrics_text(self):
-        return ""
+    def metric_families(self):
+        return []  # /metrics shows the process's own collectors only
 
 
 def _settle(fut, result, err):

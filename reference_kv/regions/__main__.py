@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from reference_kv import process
-from reference_kv.__main__ import build_parser, peer_security_error, peer_transport, storage_opener
+from reference_kv.__main__ import build_parser, peer_transport, security_error, storage_opener
 from reference_kv.discovery import expand_argv
 
 
@@ -67,7 +67,7 @@ async def _serve(args) -> int:
     )
     store = Store(cfg, opener, peer_transport(args, args.peers))
     host, port = split_hostport(args.listen)
-    server = RegionServer(store, host, port, max_value_bytes=args.max_value_bytes)
+    server = RegionServer(store, host, port, max_value_bytes=args.max_value_bytes, **args.admin)
     return await process.serve(
         "reference_kv.regions", f"store {args.id}", store, server,
         f"store {args.id} serving clients on {args.listen} ({kind} storage, split at {args.region_split_size} bytes)")
@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     if args.id not in args.peers and not args.join:
         print(f"reference_kv.regions: error: --peers must include this node ({args.id})", file=sys.stderr)
         return 2
-    if (err := peer_security_error(args)) is not None:
+    if (err := security_error(args)) is not None:
         print(f"reference_kv.regions: error: {err}", file=sys.stderr)
         return 2
     return process.run("reference_kv.regions", "store", args, _serve)

@@ -579,27 +579,23 @@ class Store:
             "regions_following": sum(membership_done_here(p, self.id, self.membership.desired()) for p in data),
         }
 
-    def metrics_text(self) -> str:
+    def metric_families(self):
+        """What /metrics shows (reference_kv.metrics; names as the README lists them)."""
+        from reference_kv.metrics import counter, gauge
         data = self.data_peers()
-        rows = [("regions_hosted", "gauge", "Region replicas on this node.", len(data)),
-                ("regions_leading", "gauge", "Regions this node leads.", sum(p.role == Role.LEADER for p in data)),
-                ("region_splits_total", "counter", "Splits applied on this node.", self.splits),
-                ("region_merges_total", "counter", "Merges applied on this node.", self.merges),
-                ("elections_total", "counter", "Elections started here (all groups, pre-vote included).",
-                 self.elections),
-                ("leader_changes_total", "counter", "Times a group's known leader changed (all groups).",
-                 self.leader_changes),
-                ("log_compactions_total", "counter", "Raft log compactions (all groups).", self.compactions),
-                ("snapshots_sent_total", "counter", "Region snapshots streamed to followers.", self.snapshots.sent),
-                ("snapshots_installed_total", "counter", "Region snapshots installed here.",
-                 self.snapshots.installed),
-                ("log_entries", "gauge", "Raft log entries held (all groups).",
-                 sum(p.sm.last_index - p.compacted for p in self.peers.values())),
-                ("term", "gauge", "Meta group term.", self.meta.term if self.meta else 0),
-                ("is_leader", "gauge", "1 if this node leads the meta group.",
-                 int(self.meta is not None and self.meta.role == Role.LEADER))]
-        lines = []
-        for name, kind, help_, value in rows:
-            lines += [f"# HELP reference_kv_{name} {help_}", f"# TYPE reference_kv_{name} {kind}",
-                      f"reference_kv_{name} {value}"]
-        return "\n".join(lines) + "\n"
+        return [
+            gauge("regions_hosted", "Region replicas on this node.", len(data)),
+            gauge("regions_leading", "Regions this node leads.", sum(p.role == Role.LEADER for p in data)),
+            counter("region_splits_total", "Splits applied on this node.", self.splits),
+            counter("region_merges_total", "Merges applied on this node.", self.merges),
+            counter("elections_total", "Elections started here (all groups, pre-vote included).", self.elections),
+            counter("leader_changes_total", "Times a group's known leader changed (all groups).", self.leader_changes),
+            counter("log_compactions_total", "Raft log compactions (all groups).", self.compactions),
+            counter("snapshots_sent_total", "Region snapshots streamed to followers.", self.snapshots.sent),
+            counter("snapshots_installed_total", "Region snapshots installed here.", self.snapshots.installed),
+            gauge("log_entries", "Raft log entries held (all groups).",
+                  sum(p.sm.last_index - p.compacted for p in self.peers.values())),
+            gauge("term", "Meta group term.", self.meta.term if self.meta else 0),
+            gauge("is_leader", "1 if this node leads the meta group.",
+                  int(self.meta is not None and self.meta.role == Role.LEADER)),
+        ]

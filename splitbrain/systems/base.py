@@ -68,12 +68,13 @@ class Defaults:
             return False
 
 
-def http_json(addr, method: str, path: str, body: dict | None = None, timeout: float = 1.0):
+def http_json(addr, method: str, path: str, body: dict | None = None, timeout: float = 1.0,
+              headers: dict | None = None):
     """One request, one fresh connection: probes must not share state with the load."""
     conn = http.client.HTTPConnection(addr.host, addr.port, timeout=timeout)
     try:
         data = None if body is None else json.dumps(body).encode()
-        conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+        conn.request(method, path, body=data, headers={"Content-Type": "application/json", **(headers or {})})
         resp = conn.getresponse()
         raw = resp.read()
         return resp.status, (json.loads(raw) if raw else None)

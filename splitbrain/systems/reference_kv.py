@@ -5,7 +5,7 @@ import dataclasses
 from typing import Mapping
 
 from nemesis.types import Addr, NodeAddresses, NodeSpec
-from reference_kv import admin, launch
+from reference_kv import admin, admintoken, launch
 from reference_kv.server import READ_MODES
 from splitbrain.systems.base import Defaults, http_json
 
@@ -46,9 +46,18 @@ class ReferenceKV(Defaults):
         if self.unsafe_bug is not None and self.unsafe_bug not in UNSAFE_BUGS:
             raise UsageError(f"--unsafe-bug {self.unsafe_bug!r}: the reference KV has no such bug "
                              f"(choose from {', '.join(UNSAFE_BUGS)}; see `splitbrain bugs`)")
+        # The run's admin token: handed to the nodes in their environment (every backend passes it),
+        # never written into config.json or a command line.
+        self._admin_token = admintoken.new_token()
+
+    @staticmethod
+    def admin_address(a: NodeAddresses) -> Addr:
+        """Each node has its own address on every backend, so the admin port is one number for all."""
+        return Addr(a.host, launch.ADMIN_PORT)
 
     def _argv(self, a: NodeAddresses) -> list[str]:
         return launch.placed_argv(a, regions=bool(self.region_split_size), read_mode=self.read_mode,
+                                  admin_listen=self.admin_address(a),
                                   storage=self.storage, snapshot_every=self.snapshot_every, tick_ms=self.tick_ms,
                                   election_ticks=self.election_ticks, unsafe_bug=self.unsafe_bug,
                                   region_split_size=self.region_split_size, extra=self.extra_args)
@@ -66,7 +75,8 @@ class ReferenceKV(Defaults):
         return {"keys": keys, "value_size": value_size or max(16, min(4096, -(-8 * split // keys)))}
 
     def node_specs(self, n: int) -> list[NodeSpec]:
-        return [NodeSpec(id=str(i), argv=self._argv) for i in range(1, n + 1)]
+        return [NodeSpec(id=str(i), argv=self._argv, env={admintoken.TOKEN_ENV: self._admin_token})
+                for i in range(1, n + 1)]
 
     def status(self, node: NodeAddresses, timeout: float) -> dict | None:
         body = admin.status(str(node.client), timeout)
@@ -87,8 +97,8 @@ class ReferenceKV(Defaults):
             raise RuntimeError(f"{self.name} has no {action.replace('_', ' ')} here")
         if leader is None:
             raise RuntimeError("no leader to transfer from")
-        code, body = http_json(nodes[leader].client, "POST", "/admin/transfer-leader", {"to": int(target)},
-                               timeout=2.0)
+        code, body = http_json(self.admin_address(nodes[leader]), "POST", "/admin/transfer-leader",
+                               {"to": int(target)}, timeout=2.0, headers=admintoken.headers(self._admin_token))
         if code != 200:
             raise RuntimeError(f"transfer-leader to {target} refused: {code} {body}")
 

@@ -35,7 +35,7 @@ def test_joined_node_reloads_the_voters_it_learned():
 
 @pytest.mark.integration
 def test_joined_node_knows_the_voters_after_a_restart(tmp_path):
-    from kv.harness import Cluster, http
+    from kv.harness import Cluster
 
     from reference_kv.client import Client
 
@@ -44,17 +44,17 @@ def test_joined_node_knows_the_voters_after_a_restart(tmp_path):
         c.start_all()
         new = c.add_node()
         leader = c.wait_leader()
-        code, body = http(c.client[leader], "POST", "/admin/members",
-                          {"id": new, "peer_address": c.peer[new], "address": c.client[new]}, timeout=8)
+        code, body = c.admin_at(leader, "POST", "/admin/members",
+                                {"id": new, "peer_address": c.peer[new], "address": c.client[new]})
         assert code == 200, body
         c.wait(lambda: (c.status(new) or {}).get("role") == "learner", what="learner")
-        assert http(c.client[leader], "POST", f"/admin/members/{new}/promote", timeout=8)[0] == 200
+        assert c.admin_at(leader, "POST", f"/admin/members/{new}/promote")[0] == 200
         c.wait(lambda: (c.status(new) or {}).get("role") == "follower", what="promotion")
         c.kill(new)
         c.start(new, join=True)
         # Knowing only itself it would elect itself; knowing the voters it follows and can lead them.
         c.wait(lambda: (c.status(new) or {}).get("leader") == leader, what="restarted node follows the leader")
-        code, body = http(c.client[leader], "POST", "/admin/transfer-leader", {"to": new}, timeout=5)
+        code, body = c.admin_at(leader, "POST", "/admin/transfer-leader", {"to": new}, timeout=5)
         assert code == 200, body
         with Client([c.client[new]], timeout=5) as cl:
             cl.put("after-restart", 1)  # committed by a majority of the four voters

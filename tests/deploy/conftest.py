@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from reference_kv import admin
+from reference_kv import admin, admintoken
 
 DOMAIN = "kv.ns.svc.cluster.local"
 STS = "kv"
@@ -108,6 +108,10 @@ class DnsCluster:
         self.ips = {i: f"{base}.{i + 10}" for i in range(replicas)}
         self.client_port = _port_free_on(list(self.ips.values()))
         self.peer_port = _port_free_on(list(self.ips.values()))
+        # each pod's admin API: on its own address here, as on its own loopback in a pod
+        self.admin_port = _port_free_on(list(self.ips.values()))
+        self.token_file = root / "admin-token"
+        admintoken.write_file(self.token_file)
         self.replicas = replicas
         self.procs: dict[int, subprocess.Popen] = {}
         self.peer_security = ["--peer-plaintext"]  # the test's own namespaces; a test may swap in --peer-tls DIR
@@ -121,7 +125,12 @@ class DnsCluster:
     def node_flags(self, ordinal: int) -> list[str]:
         ip = self.ips[ordinal]
         return ["--listen", f"{ip}:{self.client_port}", "--peer-listen", f"{ip}:{self.peer_port}",
-                "--data-dir", str(self.root / f"kv-{ordinal}"), "--storage", "memory", *self.peer_security]
+                "--data-dir", str(self.root / f"kv-{ordinal}"), "--storage", "memory", *self.peer_security,
+                "--admin-listen", f"{ip}:{self.admin_port}", "--admin-token-file", str(self.token_file)]
+
+    def admin_flags(self, ordinal: int) -> list[str]:
+        """How the preStop hook reaches pod `ordinal`'s admin API."""
+        return ["--admin-address", f"{self.ips[ordinal]}:{self.admin_port}", "--admin-token-file", str(self.token_file)]
 
     def discovery_flags(self, ordinal: int, dns_timeout: float = 20) -> list[str]:
         return ["--peers-dns", DOMAIN, "--replicas", str(self.replicas), "--hostname", f"{STS}-{ordinal}",

@@ -21,7 +21,7 @@ def admin(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
 def step_down_flags(c, ordinal: int) -> list[str]:
     """The preStop command of the StatefulSet, with the test's nameserver."""
     return ["step-down", "--address", c.address(ordinal), "--peers-dns", DOMAIN, "--replicas", "3",
-            "--hostname", f"kv-{ordinal}", "--dns-server", c.dns_server]
+            "--hostname", f"kv-{ordinal}", "--dns-server", c.dns_server, *c.admin_flags(ordinal)]
 
 
 @pytest.mark.unit
@@ -90,7 +90,8 @@ def test_step_down_gives_up_at_its_deadline_when_nobody_can_take_over(running_cl
     try:
         start = time.monotonic()
         r = admin("step-down", "--address", c.address(leader - 1), "--timeout", "3",
-                  "--peer-clients", f"{leader}={c.address(leader - 1)},{paused + 1}={c.address(paused)}")
+                  "--peer-clients", f"{leader}={c.address(leader - 1)},{paused + 1}={c.address(paused)}",
+                  *c.admin_flags(leader - 1))
         elapsed = time.monotonic() - start
     finally:
         c.procs[paused].send_signal(signal.SIGCONT)

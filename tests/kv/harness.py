@@ -9,14 +9,15 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from reference_kv import admin
+from reference_kv import admin, admintoken
 from reference_kv.launch import free_port, node_argv
 
 
-def http(address: str, method: str, path: str, body=None, timeout: float = 3.0, raw: bytes | None = None):
+def http(address: str, method: str, path: str, body=None, timeout: float = 3.0, raw: bytes | None = None,
+         headers: dict | None = None):
     """-> (status, parsed JSON or text)."""
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    req = urllib.request.Request(f"http://{address}{path}", data=data, method=method)
+    req = urllib.request.Request(f"http://{address}{path}", data=data, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             status, payload = r.status, r.read()
@@ -45,6 +46,9 @@ class Cluster:
         self.ids = list(range(1, n + 1))
         self.client = {i: f"127.0.0.1:{free_port()}" for i in self.ids}
         self.peer = {i: f"127.0.0.1:{free_port()}" for i in self.ids}
+        self.admin_address = {i: f"127.0.0.1:{free_port()}" for i in self.ids}
+        self.token_file = root / "admin.token"
+        self.token = admintoken.new_token()
         self.procs: dict[int, subprocess.Popen] = {}
         self.voters = list(self.ids)
         self.peer_tls: dict[int, Path] = {}  # node -> its --peer-tls directory; plaintext when absent
@@ -53,9 +57,12 @@ class Cluster:
         return node_argv(nid, listen=self.client[nid], peer_listen=self.peer[nid],
                          peers={i: self.peer[i] for i in self.voters}, peer_clients=self.client,
                          data_dir=self.root / f"n{nid}", regions=self.regions, extra=self.extra,
-                         join=join, peer_tls=self.peer_tls.get(nid))
+                         join=join, peer_tls=self.peer_tls.get(nid), admin_listen=self.admin_address[nid],
+                         admin_token_file=self.token_file)
 
     def start(self, nid: int, join: bool = False) -> None:
+        if not self.token_file.exists():
+            admintoken.write_file(self.token_file, self.token)
         log = open(self.root / f"n{nid}.log", "ab")
         self.procs[nid] = subprocess.Popen(self.argv(nid, join), stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         log.close()
@@ -69,6 +76,7 @@ class Cluster:
         nid = max(self.client) + 1
         self.client[nid] = f"127.0.0.1:{free_port()}"
         self.peer[nid] = f"127.0.0.1:{free_port()}"
+        self.admin_address[nid] = f"127.0.0.1:{free_port()}"
         self.start(nid, join=True)
         return nid
 
@@ -93,12 +101,17 @@ class Cluster:
             time.sleep(0.02)
         raise AssertionError(f"no leader within {timeout}s; logs in {self.root}")
 
+    def admin_at(self, nid: int, method: str, path: str, body=None, timeout: float = 8.0):
+        """An admin request to node nid's admin API, with the cluster's token."""
+        return http(self.admin_address[nid], method, path, body, timeout=timeout,
+                    headers=admintoken.headers(self.token))
+
     def admin(self, method: str, path: str, body=None, timeout: float = 15.0):
         """An admin request to whoever leads now: a leader change under load answers
         503 not_leader, which is an instruction to ask again, not a result."""
         deadline = time.monotonic() + timeout
         while True:
-            code, reply = http(self.client[self.wait_leader()], method, path, body, timeout=8)
+            code, reply = self.admin_at(self.wait_leader(), method, path, body)
             if code != 503 or time.monotonic() > deadline:
                 return code, reply
             time.sleep(0.1)

@@ -131,7 +131,7 @@ def test_transfer_leader(make_cluster):
     c = make_cluster(3)
     leader = c.wait_leader()
     to = next(i for i in c.ids if i != leader)
-    code, body = http(c.client[leader], "POST", "/admin/transfer-leader", {"to": to}, timeout=5)
+    code, body = c.admin_at(leader, "POST", "/admin/transfer-leader", {"to": to}, timeout=5)
     assert code == 200, body
     assert c.wait_leader() == to
     p = c.procs.pop(leader)

@@ -30,15 +30,20 @@ def _report_text(run: pathlib.Path) -> str:
     return html.unescape(re.sub(r"<[^>]+>", " ", (run / "report.html").read_text()))
 
 
+ADMIN_TOKEN = "kv-by-file-admin-token-0123456789"
+
+
 def kv_by_file(tmp_path, leader='field = "leader"\n', extra="") -> pathlib.Path:
     """The reference KV as a user with only its binary would describe it, with a leader probe
-    that names the leader but gives no term."""
+    that names the leader but gives no term, and its admin API on a named port with a token."""
     toml = tmp_path / "kv-by-file.toml"
     toml.write_text(
         'name = "kv-by-file"\n[node]\n'
         'command = "{python} -m reference_kv --id {id} --listen {host}:{port} --peer-listen {host}:{peer_port} '
-        '--peers {peers} --data-dir {data_dir} --peer-plaintext"\n'
+        '--peers {peers} --data-dir {data_dir} --peer-plaintext --admin-listen {host}:{admin_port}"\n'
         'per_link_dial = true\n'
+        f'env = {{ REFERENCE_KV_ADMIN_TOKEN = "{ADMIN_TOKEN}" }}\n'
+        '[node.ports]\nadmin = 8001\n'
         '[ready]\nprobe = "http"\nurl = "http://{host}:{port}/status"\n'
         '[leader]\nurl = "http://{host}:{port}/status"\n' + leader + extra +
         '[client]\nprotocol = "reference-kv"\n')
@@ -166,7 +171,8 @@ def test_the_python_client_example_runs(tmp_path):
 
 # A transfer as a user would write it for the reference KV's admin API, with nothing but Python.
 TRANSFER = ('transfer = ["{python}", "-c", "import urllib.request as u; u.urlopen(u.Request(\'http://{leader_host}:'
-            '{leader_port}/admin/transfer-leader\', data=b\'{{\\"to\\": {id}}}\', method=\'POST\'), timeout=5)"]\n')
+            '{admin_port}/admin/transfer-leader\', data=b\'{{\\"to\\": {id}}}\', method=\'POST\', '
+            f'headers={{{{\'Authorization\': \'Bearer {ADMIN_TOKEN}\'}}}}), timeout=5)"]\n')
 
 
 def test_a_leader_transfer_through_the_system_files_command(tmp_path):
