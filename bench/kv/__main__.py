@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
 import sys
 import tempfile
@@ -39,7 +40,8 @@ def _args(argv):
     p.add_argument("--json", type=Path, default=None, help="also write all figures to this file")
     p.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
     a = p.parse_args(argv)
-    for name, quick, full in (("duration", 2.0, 5.0), ("repeats", 2, 3), ("trials", 8, 20)):
+    # at least 3 runs even when quick: a ratio is printed with its spread over the runs
+    for name, quick, full in (("duration", 2.0, 5.0), ("repeats", 3, 3), ("trials", 8, 20)):
         if getattr(a, name) is None:
             setattr(a, name, quick if a.quick else full)
     for name in ("duration", "repeats", "trials", "concurrency", "processes", "rate_share"):
@@ -53,7 +55,7 @@ def _args(argv):
 class Bench:
     def __init__(self, args):
         self.a = args
-        self.results: dict[str, dict] = {"load": {}, "fixed_rate": {}, "failover": {}}
+        self.results: dict[str, dict] = {"load": {}, "fixed_rate": {}, "failover": {}, "loadavg": {}}
 
     def log(self, msg: str) -> None:
         print(msg, flush=True)
@@ -95,6 +97,7 @@ class Bench:
 
     def system(self, cluster, fixed_rate: bool = False, trials: int = 0, recovery: bool = False) -> None:
         self.log(f"\n== {cluster.name}: starting 3 nodes (load average {_loadavg()})")
+        self.results["loadavg"][cluster.name] = {"before": os.getloadavg()}
         try:
             leader = cluster.start_all()
             self.warm(cluster, leader)
@@ -108,6 +111,7 @@ class Bench:
             if trials:
                 self.failover(cluster, trials, recovery)
         finally:
+            self.results["loadavg"][cluster.name]["after"] = os.getloadavg()
             cluster.stop_all()
             self.log(f"  load average after {cluster.name}: {_loadavg()}")
 
@@ -176,7 +180,6 @@ class Bench:
 
 def _loadavg() -> str:
     """Other work on the machine skews every figure; the log shows how much there was."""
-    import os
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 

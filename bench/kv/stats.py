@@ -26,3 +26,10 @@ def spread(values) -> str:
 
 def ratio(a: float, b: float) -> float:
     return a / b if b and not math.isnan(b) else math.nan
+
+
+def ratio_spread(a, b) -> str:
+    """The range a ratio of two medians may take given each side's runs: min(a)/max(b)-max(a)/min(b)."""
+    if not a or not b or min(b) <= 0:
+        return "-"
+    return f"{min(a) / max(b):.2f}-{max(a) / min(b):.2f}x"
