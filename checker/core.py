@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from checker import models, native, search as pysearch, unique
-from checker.history import History, HistoryError, Operation, clock_of, no_gc, operations
+from checker.history import History, HistoryError, Operation, Pairing, clock_of, no_gc, operations
 from checker.model import Model, describe_op  # noqa: F401  (describe_op: reports import it from here)
 
 UNKNOWN = "unknown"
@@ -166,7 +166,7 @@ def _check(history, model, timeout, compiled, processes, progress, max_memory, m
             native.require()
     elif compiled and model.encode is None:
         raise ValueError(f"model {model.name} has no compiled search (no encode)")
-    source = history.path if isinstance(history, History) else None
+    source = history.path if isinstance(history, (History, Pairing)) else None
     groups = _prepare(operations(history), model)
     parts = [PartitionResult(k, UNKNOWN, g[0], g[1], g[2], [], None) for k, g in groups.items()]
     total_ops = sum(len(p.ops) for p in parts)
@@ -212,7 +212,7 @@ def _check(history, model, timeout, compiled, processes, progress, max_memory, m
             if progress:
                 progress(done, len(parts))
     result = Result(UNKNOWN, parts, total_ops, 0.0, model, source,
-                    history.time_unit if isinstance(history, History) else clock_of(history))
+                    history.time_unit if isinstance(history, (History, Pairing)) else clock_of(history))
     result.origin = min((p.ops[0].call for p in parts if len(p.ops)), default=0)
     # Witnesses share a budget, so a run with many failing keys still ends soon.
     wit_deadline = time.monotonic() + WITNESS_SECONDS
@@ -301,6 +301,8 @@ def _has_operations(history, parts) -> bool:
     """Any client operation at all (also ones that constrain nothing, e.g. failed reads)?"""
     if any(len(p.ops) for p in parts):
         return True
+    if isinstance(history, Pairing):
+        return bool(history.ops)
     return any(type(ev) is dict and ev.get("process") != "nemesis" for ev in history)
 
 

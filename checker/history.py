@@ -13,6 +13,7 @@ import gc
 import json
 import math
 import re
+from array import array
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -160,9 +161,10 @@ def no_gc():
             gc.enable()
 
 
-def _parse_jsonl(text: str, path: str) -> History:
+def _parse_jsonl(text: str, path: str, first: int = 1) -> History:
     # The whole file as one JSON array (one C call), when it has no blank
-    # lines and parses; else line by line, to name the bad line.
+    # lines and parses; else line by line, to name the bad line. `first`:
+    # the number of the text's first line in the file.
     body = text[:-1] if text.endswith("\n") else text
     if body and "\n\n" not in body:
         try:
@@ -170,10 +172,10 @@ def _parse_jsonl(text: str, path: str) -> History:
         except (ValueError, RecursionError):
             events = None
         if events is not None and len(events) == body.count("\n") + 1 and all(type(e) is dict for e in events):
-            return History(events, path, range(1, len(events) + 1), time_unit=clock_of(events))
+            return History(events, path, range(first, first + len(events)), time_unit=clock_of(events))
     events, lines = [], []
     loads = json.loads
-    for no, line in enumerate(text.split("\n"), 1):
+    for no, line in enumerate(text.split("\n"), first):
         if not line.strip():
             continue
         try:
@@ -375,16 +377,38 @@ _PARSERS = {"jsonl": _parse_jsonl, "jepsen-edn": _parse_jepsen_edn, "jepsen-log"
 @dataclass
 class Pairing:
     """A history's operations (in invoke order) and its nemesis events (in
-    history order, as (index, event) pairs)."""
+    history order, as (index, event) pairs); `source.where(index)` says where
+    an event came from."""
 
     ops: list = field(default_factory=list)
     nemesis: list = field(default_factory=list)
+    source: Any = None  # the History (or, streamed, the Lines) the indexes refer to
+    torn: TornLine | None = None  # as History.torn
+    time_unit: str = "ns"
+
+    @property
+    def path(self) -> str | None:
+        return getattr(self.source, "path", None)
+
+
+class Lines:
+    """Where each event of a streamed file came from (`where` as History's), without its events."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.lines = array("q")
+
+    def where(self, index: int) -> str:
+        if index < len(self.lines):
+            return f"{self.path}:{self.lines[index]}"
+        return f"{self.path} event #{index + 1}"
 
 
 def operations(events: Iterable[dict]) -> list[Operation]:
     """Pair invokes with completions; validate; skip the nemesis. Ops are in
-    invoke order; an invoke never completed becomes an `info` op."""
-    return pair(events).ops
+    invoke order; an invoke never completed becomes an `info` op. Takes a
+    Pairing as it is."""
+    return events.ops if isinstance(events, Pairing) else pair(events).ops
 
 
 def pair(events: Iterable[dict]) -> Pairing:
@@ -395,51 +419,128 @@ def pair(events: Iterable[dict]) -> Pairing:
         events = History(events)
     if events.trusted:
         return _pair_trusted(events)
-    pending: dict[Any, Operation] = {}
-    out = Pairing()
-    ops = out.ops
-    append, pop, nemesis = ops.append, pending.pop, out.nemesis.append
-    last = -INF
-    isfinite, Op = math.isfinite, Operation
-    for i, ev in enumerate(events):
-        # The common, well-formed event in few steps; anything unusual goes
-        # through _checked, which names what is wrong.
+    pairer = _Pairer(events)
+    pairer.feed(events, 0)
+    pairer.out.time_unit, pairer.out.torn = events.time_unit, events.torn
+    return pairer.out
+
+
+def pair_file(path, block_bytes: int = 1 << 20) -> Pairing:
+    """`pair(load(path))` of a JSONL history, by the same rules (a torn last line
+    dropped and named, any other bad line a HistoryError), read a block of lines
+    at a time: a block's event dicts go once paired, so memory holds the
+    operations and not the parsed file (a history's dicts take about six times
+    its size)."""
+    path = str(path)
+    source = Lines(path)
+    pairer = _Pairer(source)
+    timed = False
+    first = 1
+
+    def feed(raw: bytes) -> None:
+        nonlocal first, timed
         try:
-            proc, typ, f, t = ev["process"], ev["type"], ev["f"], ev["time"]
-        except (KeyError, TypeError):
-            proc, typ, f, t = _checked(events, i, ev, last)
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = first + raw.count(b"\n", 0, e.start)
+            raise HistoryError(f"{path}:{line}: not UTF-8 text ({e.reason})") from None
+        with no_gc():
+            try:
+                block = _parse_jsonl(text, path, first)
+            except RecursionError:
+                raise HistoryError(f"{path}: values nested too deeply") from None
+            base = len(source.lines)
+            source.lines.extend(block.lines)
+            timed = timed or block.time_unit == "ns"
+            pairer.feed(block, base)
+        first += text.count("\n")
+
+    try:
+        with open(path, "rb") as fh:
+            rest = b""
+            while chunk := fh.read(block_bytes):
+                data = rest + chunk
+                cut = data.rfind(b"\n") + 1
+                if cut:
+                    feed(data[:cut])
+                rest = data[cut:]
+    except OSError as e:
+        raise HistoryError(f"{path}: cannot read: {e.strerror or e}") from None
+    if rest.strip():  # the text after the last newline: the only part a killed writer can have torn
+        try:
+            last = rest.decode("utf-8")
+        except UnicodeDecodeError:
+            last = None
+        if last is not None and _complete("jsonl", last):
+            feed(rest)
         else:
-            if (type(typ) is not str or typ not in TYPES or type(f) is not str or type(proc) not in (int, str)
-                    or type(t) not in (int, float) or not t >= last or not isfinite(t)):
-                if proc == "nemesis":
-                    nemesis((i, ev))
-                    continue
-                proc, typ, f, t = _checked(events, i, ev, last)
-        if proc == "nemesis":
-            nemesis((i, ev))
-            continue
-        last = t
-        if typ == "invoke":
-            if proc in pending:
-                raise HistoryError(f"{events.where(i)}: process {proc} invokes again before its previous operation completed")
-            op = pending[proc] = Op(len(ops), proc, f, ev.get("key"), ev.get("value"), None, "info", t, INF, None,
-                                    (events, i))
-            append(op)
-        else:
-            op = pop(proc, None)
-            if op is None:
-                raise HistoryError(f"{events.where(i)}: {typ} of process {proc} without a preceding invoke")
-            if f != op.f:
-                raise HistoryError(f"{events.where(i)}: completion f {f!r} does not match the invoke's {op.f!r}")
-            op.status = typ
-            op.result = ev.get("value")
-            op.end = t
-            op.error = ev.get("error")
-            op.node = ev.get("node")
-            op.latency = ev.get("latency")
-            if typ != "info":
-                op.ret = t
-    return out
+            pairer.out.torn = TornLine(first, rest[:60].decode("utf-8", "replace"))
+    pairer.out.time_unit = "ns" if timed else "event"
+    return pairer.out
+
+
+class _Pairer:
+    """The pairing loop, fed events a block at a time (`pair` feeds them all at once)."""
+
+    def __init__(self, source):
+        self.pending: dict[Any, Operation] = {}
+        self.strings: dict[str, str] = {}
+        self.out = Pairing(source=source)
+        self.last = -INF
+
+    def feed(self, events: History, base: int) -> None:
+        """Pair `events`, the source's events from index `base` on."""
+        pending, src, where = self.pending, self.out.source, self.out.source.where
+        ops = self.out.ops
+        append, pop, nemesis = ops.append, pending.pop, self.out.nemesis.append
+        last = self.last
+        isfinite, Op = math.isfinite, Operation
+        # One object for each distinct string (op name, key, node, error): the parser makes a new one at every
+        # event, and held by every operation they were most of a history's memory.
+        share = self.strings.setdefault
+        for i, ev in enumerate(events, base):
+            # The common, well-formed event in few steps; anything unusual goes
+            # through _checked, which names what is wrong.
+            try:
+                proc, typ, f, t = ev["process"], ev["type"], ev["f"], ev["time"]
+            except (KeyError, TypeError):
+                proc, typ, f, t = _checked(src, i, ev, last)
+            else:
+                if (type(typ) is not str or typ not in TYPES or type(f) is not str or type(proc) not in (int, str)
+                        or type(t) not in (int, float) or not t >= last or not isfinite(t)):
+                    if proc == "nemesis":
+                        nemesis((i, ev))
+                        continue
+                    proc, typ, f, t = _checked(src, i, ev, last)
+            if proc == "nemesis":
+                nemesis((i, ev))
+                continue
+            last = t
+            if typ == "invoke":
+                if proc in pending:
+                    raise HistoryError(f"{where(i)}: process {proc} invokes again before its previous operation completed")
+                key = ev.get("key")
+                if type(key) is str:
+                    key = share(key, key)
+                op = pending[proc] = Op(len(ops), proc, share(f, f), key, ev.get("value"), None, "info", t, INF,
+                                        None, (src, i))
+                append(op)
+            else:
+                op = pop(proc, None)
+                if op is None:
+                    raise HistoryError(f"{where(i)}: {typ} of process {proc} without a preceding invoke")
+                if f != op.f:
+                    raise HistoryError(f"{where(i)}: completion f {f!r} does not match the invoke's {op.f!r}")
+                op.status = share(typ, typ)
+                op.result = ev.get("value")
+                op.end = t
+                error, node = ev.get("error"), ev.get("node")
+                op.error = share(error, error) if type(error) is str else error
+                op.node = share(node, node) if type(node) is str else node
+                op.latency = ev.get("latency")
+                if typ != "info":
+                    op.ret = t
+        self.last = last
 
 
 def _checked(events, i, ev, last):
@@ -474,7 +575,7 @@ def _short(v) -> str:
 def _pair_trusted(events: History) -> Pairing:
     """`pair` for well-formed histories from our importers."""
     pending: dict[Any, Operation] = {}
-    out = Pairing()
+    out = Pairing(source=events, time_unit=events.time_unit, torn=events.torn)
     ops = out.ops
     append, pop = ops.append, pending.pop
     for i, ev in enumerate(events):

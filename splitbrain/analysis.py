@@ -53,7 +53,7 @@ import pathlib
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from checker.history import History as EventList, HistoryError, Operation, TornLine, load, pair
+from checker.history import HistoryError, Operation, Pairing, TornLine, load, pair, pair_file
 from splitbrain import quorum
 
 WRITE_FS = frozenset({"write", "cas", "put", "append", "delete"})
@@ -95,11 +95,19 @@ class History:
 
 def from_events(events: Iterable[dict]) -> History:
     """The checker's pairing of `events` (validated: HistoryError names the bad event), nemesis apart."""
-    if not isinstance(events, EventList):
-        events = EventList(events)
-    paired = pair(events)
-    nemesis = [nemesis_event(ev, events.where(i)) for i, ev in paired.nemesis]
-    return History(paired.ops, nemesis, getattr(events, "torn", None))
+    return from_pairing(pair(events))
+
+
+def from_pairing(paired: Pairing) -> History:
+    """A pairing (`checker.history.pair`, or `pair_file` that reads a file a block at a time) as the analysis
+    reads it: its operations, and its nemesis steps checked."""
+    nemesis = [nemesis_event(ev, paired.source.where(i)) for i, ev in paired.nemesis]
+    return History(paired.ops, nemesis, paired.torn)
+
+
+def load_history(path: pathlib.Path) -> History:
+    """A run's history.jsonl, read a block at a time (the events go once paired)."""
+    return from_pairing(pair_file(path))
 
 
 PHASES = ("start", "stop", None)
@@ -118,10 +126,6 @@ def nemesis_event(ev: dict, where: str) -> NemesisEvent:
     if phase not in PHASES or isinstance(phase, bool):
         raise HistoryError(f"{where}: nemesis \"phase\" must be start, stop or absent")
     return NemesisEvent(int(t), f, ev.get("value"), fault, phase)
-
-
-def load_history(path: pathlib.Path) -> History:
-    return from_events(load(path))
 
 
 def quantiles(values: list[float], qs=(0.5, 0.95, 0.99)) -> dict:

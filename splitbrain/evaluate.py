@@ -79,12 +79,13 @@ def _recorded(run: pathlib.Path, config: dict, field: str):
 
 def evaluate(run: pathlib.Path, *, model: str | None = None, timeout: float | None = None,
              progress=None) -> dict:
-    from checker.history import HistoryError, load
+    from checker.history import HistoryError, pair_file
 
     config = rundir.load_config(run)
     try:
-        events = load(run / rundir.HISTORY)  # read once: the checker and the analysis take these events
-        h = analysis.from_events(events)
+        # read once, a block at a time, straight into operations: the checker and the analysis take this pairing
+        events = pair_file(run / rundir.HISTORY)
+        h = analysis.from_pairing(events)
         samples = analysis.read_status_samples(run / rundir.STATUS)
     except HistoryError as e:
         raise UsageError(str(e)) from None

@@ -146,9 +146,12 @@ def check_one(path, args, max_memory):
 
     import checker
     from checker import report
+    from checker.history import pair_file
 
     try:
-        history = checker.load(path, args.format)
+        # JSONL, the format runs write, is read a block at a time straight into operations (a fraction of the
+        # memory of its parsed events); the importers' formats are small files from other tools
+        history = pair_file(path) if args.format == "jsonl" else checker.load(path, args.format)
         progress = _Progress(path)
         try:
             extra = {} if args.initial_value is _UNSET else {"initial": args.initial_value}
