@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import pathlib
 import random
 import sys
@@ -138,25 +139,97 @@ def row(run: pathlib.Path, cfg: dict, summary: dict, role: str, seconds: float) 
     }
 
 
-def read_index(d: pathlib.Path) -> list[dict]:
-    """The runs recorded, and any run directory under runs/ that finished without its line (killed between)."""
-    rows = []
+def _texts(v) -> bool:
+    return type(v) is list and all(type(x) is str for x in v)
+
+
+def _number(v) -> bool:
+    return type(v) in (int, float) and math.isfinite(v)
+
+
+# What `row` writes, field by field: a line is read back by these kinds, so one of the wrong shape is one
+# line naming it (exit 2), never a traceback (exit 1: "violation found") nor a run quietly left out.
+ROW_KINDS: dict[str, tuple[str, Callable[[object], bool]]] = {
+    "run": ("a run directory's name", lambda v: type(v) is str and v != ""),
+    "role": ("a string", lambda v: type(v) is str),
+    "seed": ("an integer or null", lambda v: v is None or type(v) is int),
+    "workload": ("a string or null", lambda v: v is None or type(v) is str),
+    "read_mode": ("a string or null", lambda v: v is None or type(v) is str),
+    "faults": ("a list of fault names", _texts),
+    "started": ("a list of fault names", _texts),
+    "valid": ("true, false, a verdict's word or null", lambda v: v is None or type(v) in (bool, str)),
+    "verdict": ("a string or null", lambda v: v is None or type(v) is str),
+    "ops": ("an integer", lambda v: type(v) is int),
+    "elections": ("an integer", lambda v: type(v) is int),
+    "no_quorum_s": ("a finite number", _number),
+    "unavailable_s": ("a finite number", _number),
+    "seconds": ("a finite number", _number),
+}
+SHRUNK_KINDS: dict[str, tuple[str, Callable[[object], bool]]] = {
+    "from": ("a run directory's name", lambda v: type(v) is str),
+    "faults": ("a list of fault names", _texts),
+    "reproduced": ("an integer", lambda v: type(v) is int),
+    "attempts": ("an integer", lambda v: type(v) is int),
+    "config": ("a path", lambda v: type(v) is str),
+}
+
+
+def _checked(obj, kinds: dict, where: str, required=()) -> dict:
+    if type(obj) is not dict:
+        raise UsageError(f"{where}: not a JSON object")
+    for name in required:
+        if name not in obj:
+            raise UsageError(f"{where}: no \"{name}\"")
+    for name, (what, ok) in kinds.items():
+        if name in obj and not ok(obj[name]):
+            raise UsageError(f"{where}: \"{name}\" must be {what}")
+    return obj
+
+
+def read_params(d: pathlib.Path) -> dict:
+    """explore.json ({} when absent), its fields the index reads of their kinds, or UsageError naming it."""
+    path = d / PARAMS
+    params = rundir.load_json_object(path)
+    if "faults" in params and not _texts(params["faults"]):
+        raise UsageError(f"{path}: \"faults\" must be a list of fault names")
+    if params.get("status") is not None and type(params["status"]) is not str:
+        raise UsageError(f"{path}: \"status\" must be a string")
+    if "args" in params and type(params["args"]) is not dict:
+        raise UsageError(f"{path}: \"args\" must be an object")
+    shrunk = params.get("shrunk") or []
+    if type(shrunk) is not list:
+        raise UsageError(f"{path}: \"shrunk\" must be a list")
+    for i, s in enumerate(shrunk):
+        _checked(s, SHRUNK_KINDS, f"{path}: shrunk #{i + 1}", required=SHRUNK_KINDS)
+    return params
+
+
+def read_index(d: pathlib.Path) -> tuple[list[dict], str | None]:
+    """The runs recorded, and any run directory under runs/ that finished without its line (killed between);
+    and the warning naming a torn last line, dropped (a kill while it was written). Any other bad line, or
+    a field of the wrong kind, is a UsageError naming it."""
+    from checker.history import HistoryError, load
+
+    rows, torn = [], None
     path = d / INDEX
     if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except ValueError:
-                continue  # a line torn by a kill
-    known = {r.get("run") for r in rows}
+        try:
+            lines = load(path)
+        except HistoryError as e:
+            raise UsageError(str(e)) from None
+        rows = [_checked(r, ROW_KINDS, lines.where(i), required=("run",)) for i, r in enumerate(lines)]
+        torn = lines.torn and lines.torn.describe(path)
+    known = {r["run"] for r in rows}
     for run in sorted(p for p in (d / RUNS).glob("*") if p.is_dir() and not p.is_symlink()):
         if run.name not in known and (run / rundir.SUMMARY).exists():
+            where = run / rundir.SUMMARY
+            summary = rundir.load_json_object(where)
             try:
-                rows.append(row(run, rundir.load_config(run), json.loads((run / rundir.SUMMARY).read_text()),
-                                "explore", 0.0))
-            except (ValueError, OSError, UsageError):
-                continue
-    return rows
+                r = row(run, rundir.load_config(run), summary, "explore", 0.0)
+            except (TypeError, AttributeError):
+                raise UsageError(f"{where}: not a run's summary (a field of the wrong kind)") from None
+            rows.append(_checked(r, ROW_KINDS, str(where)))
+    return rows, torn
 
 
 def _verdict(r: dict) -> str:
@@ -177,11 +250,11 @@ def write_index(d: pathlib.Path) -> list[dict]:
     """index.txt and index.html from index.jsonl (and the run directories), with explore.json's outcome."""
     from splitbrain.report import environment
 
-    rows = read_index(d)
-    params = rundir.load_json_object(d / PARAMS) if (d / PARAMS).exists() else {}
+    rows, torn = read_index(d)
+    params = read_params(d)
     table = [list(COLUMNS)] + [_cells(r) for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
-    text = [headline(params, rows), ""]
+    text = [headline(params, rows)] + ([f"warning: {torn}"] if torn else []) + [""]
     text += ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in table]
     text += [f"shrunk: {line}" for line in shrink_lines(params)]
     (d / INDEX_TEXT).write_text("\n".join(text) + "\n")

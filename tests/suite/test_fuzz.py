@@ -182,3 +182,74 @@ def test_run_config_of_any_json(tmp_path_factory, raw):
         return
     for name in ("time", "nemesis_interval", "fault_duration", "quiet"):
         assert math.isfinite(getattr(cfg, name))
+
+
+# -- report EXPLORE_DIR: the index rebuilt from index.jsonl, explore.json and the run directories -------
+
+_ROW = st.fixed_dictionaries({
+    "run": st.sampled_from(["r1", "r2", "r3"]), "role": st.sampled_from(["explore", "shrink"]),
+    "seed": st.integers(0, 9), "workload": st.sampled_from(["register", "append"]),
+    "read_mode": st.sampled_from([None, "lease"]), "faults": st.lists(st.sampled_from(["kill-one", "pause-one"])),
+    "started": st.lists(st.sampled_from(["kill-one"])), "valid": st.sampled_from([True, False, "unknown"]),
+    "verdict": st.sampled_from(["linearizable", "NOT LINEARIZABLE"]), "ops": st.integers(0, 99),
+    "elections": st.integers(0, 3), "no_quorum_s": st.floats(0, 9), "unavailable_s": st.floats(0, 9),
+    "seconds": st.floats(0, 99)})
+_ROW_FIELDS = ("run", "role", "seed", "workload", "read_mode", "faults", "started", "valid", "verdict", "ops",
+               "elections", "no_quorum_s", "unavailable_s", "seconds")
+_PARAMS = st.fixed_dictionaries({}, optional={
+    "faults": _either(st.lists(st.sampled_from(["kill-one", "pause-one"]))), "status": _either(st.just("done")),
+    "args": _either(st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)),
+    "shrunk": _either(st.lists(st.fixed_dictionaries({
+        "from": _either(st.just("r1")), "faults": _either(st.lists(st.just("kill-one"))),
+        "reproduced": _either(st.integers(0, 3)), "attempts": _either(st.integers(1, 3)),
+        "config": _either(st.just("runs/r1/config.json"))}), max_size=2))})
+
+
+@st.composite
+def _index(draw):
+    rows = draw(st.lists(_ROW, max_size=4))
+    for _ in range(draw(_MUTATIONS) if rows else 0):
+        rows[draw(st.integers(0, len(rows) - 1))][draw(st.sampled_from(_ROW_FIELDS))] = draw(_ANY)
+    return rows
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=_index(), tail=st.sampled_from(["", "", '{"run": "r', "[1]\n", "\n"]), params=_PARAMS,
+       summary=st.one_of(st.none(), st.fixed_dictionaries({}, optional={
+           "valid": _ANY, "nemesis": _either(st.just([{"fault": "kill-one", "phase": "start"}])),
+           "ops": _either(st.just({"ok": 3})), "election_ms": _either(st.just({"count": 1})),
+           "no_quorum_s": _either(st.floats(0, 9)), "unavailable_s": _ANY})),
+       config=st.one_of(_GOOD_CONFIG, st.just([])))
+def test_report_on_any_explore_directory(tmp_path_factory, rows, tail, params, summary, config):
+    d = tmp_path_factory.mktemp("explore")
+    (d / "index.jsonl").write_text(_lines(rows) + tail)
+    (d / "explore.json").write_text(json.dumps(params))
+    (d / "runs").mkdir()
+    if summary is not None:  # a run killed before its line: read from its directory
+        (d / "runs" / "r9").mkdir()
+        (d / "runs" / "r9" / "summary.json").write_text(json.dumps(summary))
+        (d / "runs" / "r9" / "config.json").write_text(json.dumps(config))
+    code, out, err = _cli("report", d)
+    _one_line_or_verdict(code, err)
+    if code != 2:
+        assert code in (0, 1) and (d / "index.txt").is_file() and (d / "index.html").is_file()
+        assert code == (1 if any(r.get("valid") is False and r.get("role") == "explore" for r in rows) else code)
+
+
+def test_a_corrupted_index_line_is_an_error_not_a_hidden_violation(tmp_path):
+    """Only a torn last line may be dropped (and is named): a bad line before it was skipped, and the
+    violation it recorded with it (exit 0)."""
+    d = tmp_path / "explore"
+    (d / "runs").mkdir(parents=True)
+    bad = {"run": "r1", "role": "explore", "valid": False, "verdict": "NOT LINEARIZABLE", "faults": ["kill-one"]}
+    good = {"run": "r2", "role": "explore", "valid": True, "verdict": "linearizable", "faults": ["kill-one"]}
+    (d / "index.jsonl").write_text(json.dumps(bad)[:30] + "\n" + json.dumps(good) + "\n")
+    code, out, err = _cli("report", d)
+    assert code == 2 and err.strip().endswith("index.jsonl:1: not a JSON object (truncated or malformed line)"), \
+        (code, out, err)
+    (d / "index.jsonl").write_text(json.dumps(bad) + "\n" + json.dumps(good)[:30])
+    code, out, err = _cli("report", d)
+    assert code == 1 and "warning: " in out and "index.jsonl:2: torn last line dropped" in out, (code, out, err)
+    (d / "index.jsonl").write_text(json.dumps({**bad, "faults": 3}) + "\n")
+    code, out, err = _cli("report", d)
+    assert code == 2 and "index.jsonl:1:" in err and "faults" in err, (code, out, err)
