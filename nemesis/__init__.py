@@ -51,7 +51,7 @@ Usage
 
 Backends declare capabilities as runtime-checkable protocols (`nemesis.types`:
 Killable, Pausable, Partitionable, Lossy, Delayable, Throttleable, ClockControl,
-PowerLoss, Wipeable, DiskFull); a fault package lists the ones it requires and is offered
+PowerLoss, TornWrites, Corruptible, Wipeable, DiskFull); a fault package lists the ones it requires and is offered
 only where `isinstance(backend, cap)` holds. Options that add capabilities
 (`types.ENABLED_BY`: clock_control=True preloads libfaketime, power_loss=True puts
 the data dir on the nemesis FUSE filesystem, disk_mb=N puts it on an N MiB tmpfs)
@@ -62,10 +62,10 @@ Every schedule step is one line in the history, with its fault and phase:
     {"process": "nemesis", "type": "info", "f": "start-partition", "value": {...},
      "fault": "partition-halves", "phase": "start", "time": monotonic_ns}
 """
-from .types import (Addr, Backend, ClockControl, Delayable, DiskFull, ExecResult, Killable, Lossy,
-                    NodeAddresses, NodeSpec, Partitionable, Pausable, PowerLoss, Throttleable, Wipeable,
-                    capabilities)
+from .types import (Addr, Backend, ClockControl, Corruptible, Delayable, DiskFull, ExecResult, Killable, Lossy,
+                    NodeAddresses, NodeSpec, Partitionable, Pausable, PowerLoss, Throttleable, TornWrites,
+                    Wipeable, capabilities)
 
-__all__ = ["Addr", "Backend", "ClockControl", "Delayable", "DiskFull", "ExecResult", "Killable", "Lossy",
-           "NodeAddresses", "NodeSpec", "Partitionable", "Pausable", "PowerLoss", "Throttleable", "Wipeable",
+__all__ = ["Addr", "Backend", "ClockControl", "Corruptible", "Delayable", "DiskFull", "ExecResult", "Killable", "Lossy",
+           "NodeAddresses", "NodeSpec", "Partitionable", "Pausable", "PowerLoss", "Throttleable", "TornWrites", "Wipeable",
            "capabilities"]

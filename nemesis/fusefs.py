@@ -1,4 +1,5 @@
-"""A FUSE filesystem that loses every write not yet fsynced, on command (power loss).
+"""A FUSE filesystem that loses every write not yet fsynced, on command (power loss), or tears them, or
+corrupts a file.
 
 Run as its own process: `python -m nemesis.fusefs BACKING MOUNTPOINT --control SOCK`.
 File data written through the mount stays in memory, per file, until that file is
@@ -8,13 +9,18 @@ at their last fsync (a file created and never synced reads back empty). Metadata
 (create, rename, unlink, mkdir) passes through at once: this models lost data,
 not lost directory entries. Attribute and entry caches are off so the kernel never
 serves pre-drop sizes; the node must be killed before a drop (the backend checks).
+"torn SEED" keeps a random prefix of each file's unsynced bytes instead (a cut in the
+middle of the write-back); "corrupt {mode, pattern, seed}" flips one bit of, or
+truncates, one file whose name matches the pattern (Jepsen's bitflip and truncate).
 """
 from __future__ import annotations
 
 import argparse
 import errno
+import fnmatch
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -60,6 +66,77 @@ class PowerLossFS:
             self.dirty.clear()
             self.dropped_files += n
             return n
+
+    def torn(self, seed: int) -> dict[str, list[int]]:
+        """A power cut in the middle of writing back: each unsynced file keeps its synced bytes with a random
+        prefix of what was written since in place (an append keeps part of what it appended, as LazyFS's
+        torn writes). -> path: [synced size, bytes kept, unsynced size]."""
+        rng = random.Random(seed)
+        out = {}
+        with self._mutex:
+            for path in sorted(self.dirty):
+                buf = self.dirty.pop(path)
+                try:
+                    with open(self._real(path), "rb") as f:
+                        synced = f.read()
+                except OSError:
+                    continue  # unlinked meanwhile
+                if buf == synced:
+                    continue  # opened for writing, nothing written: nothing to tear
+                same = next((i for i, (a, b) in enumerate(zip(synced, buf)) if a != b), min(len(synced), len(buf)))
+                keep = rng.randint(same, len(buf)) if len(buf) > same else len(buf)
+                self._write_back(path, bytes(buf[:keep]) + synced[keep:])
+                out[path] = [len(synced), keep, len(buf)]
+            self.dropped_files += len(out)
+        return out
+
+    def corrupt(self, mode: str, pattern: str, seed: int) -> dict:
+        """Flip one bit of, or truncate, one non-empty file whose name matches `pattern` (fnmatch), chosen at
+        random among them, as a reader sees it (its unsynced bytes included). -> what was done."""
+        rng = random.Random(seed)
+        with self._mutex:
+            files = []
+            for d, _, names in os.walk(self.root):
+                for name in sorted(names):
+                    path = "/" + os.path.relpath(os.path.join(d, name), self.root)
+                    if fnmatch.fnmatch(name, pattern) and self._size(path) > 0:
+                        files.append(path)
+            if not files:
+                return {"file": None, "pattern": pattern}
+            path = rng.choice(sorted(files))
+            buf = self._load(path)
+            if mode == "bitflip":
+                at, bit = rng.randrange(len(buf)), rng.randrange(8)
+                buf[at] ^= 1 << bit
+                done = {"offset": at, "bit": bit}
+            elif mode == "truncate":
+                size = len(buf)
+                del buf[rng.randrange(size):]
+                done = {"from": size, "to": len(buf)}
+            else:
+                raise ValueError(f"unknown corruption {mode!r}")
+            # on the disk as it is: what the next reader reads, whether or not it was synced
+            self._write_back(path, bytes(buf))
+            self.dirty.pop(path, None)
+            return {"file": path, "mode": mode, **done}
+
+    def _size(self, path: str) -> int:
+        if path in self.dirty:
+            return len(self.dirty[path])
+        try:
+            return os.path.getsize(self._real(path))
+        except OSError:
+            return 0
+
+    def _write_back(self, path: str, data: bytes) -> None:
+        fd = os.open(self._real(path), os.O_WRONLY | os.O_TRUNC)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     # -- metadata ---------------------------------------------------------------------------
 
@@ -185,14 +262,7 @@ class PowerLossFS:
             if buf is None:
                 return 0
             try:
-                fd = os.open(self._real(path), os.O_WRONLY | os.O_TRUNC)
-                try:
-                    view = memoryview(buf)
-                    while view:
-                        view = view[os.write(fd, view):]
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+                self._write_back(path, buf)
             except OSError as e:
                 self.dirty[path] = buf
                 raise self._oserror(e)
@@ -221,8 +291,16 @@ def serve_control(fs: PowerLossFS, path: str) -> None:
             conn, _ = srv.accept()
             with conn:
                 req = conn.makefile("rb").readline().strip()
+                cmd, _, arg = req.partition(b" ")
                 if req == b"drop":
                     resp = {"ok": True, "dropped": fs.drop()}
+                elif cmd == b"torn":
+                    resp = {"ok": True, "torn": fs.torn(int(arg))}
+                elif cmd == b"corrupt":  # corrupt {"mode": "bitflip"|"truncate", "pattern": "*.log", "seed": 1}
+                    try:
+                        resp = {"ok": True, **fs.corrupt(**json.loads(arg))}
+                    except (ValueError, TypeError) as e:
+                        resp = {"ok": False, "error": str(e)}
                 elif req == b"stats":
                     resp = {"ok": True, "dirty": sorted(fs.dirty), "synced": fs.synced_files}
                 else:
@@ -280,6 +358,15 @@ class FuseMount:
 
     def drop(self) -> int:
         return self.call("drop")["dropped"]
+
+    def torn(self, seed: int) -> dict:
+        return self.call(f"torn {int(seed)}")["torn"]
+
+    def corrupt(self, mode: str, pattern: str, seed: int) -> dict:
+        resp = self.call("corrupt " + json.dumps({"mode": mode, "pattern": pattern, "seed": int(seed)}))
+        if not resp.get("ok"):
+            raise RuntimeError(f"corrupt: {resp.get('error')}")
+        return {k: v for k, v in resp.items() if k != "ok"}
 
     def close(self) -> None:
         """Unmount and end the filesystem process; RuntimeError when the mount is still there."""

@@ -156,6 +156,21 @@ class PowerLoss(Protocol):
 
 
 @runtime_checkable
+class TornWrites(Protocol):
+    """Keep a random prefix of each file's unsynced writes, the rest lost (node must be down)."""
+
+    def tear_unsynced(self, node: str, seed: int) -> dict: ...
+
+
+@runtime_checkable
+class Corruptible(Protocol):
+    """Flip one bit of, or truncate ("bitflip" | "truncate"), one file of the node's data dir whose name
+    matches a pattern (node must be down)."""
+
+    def corrupt(self, node: str, mode: str, pattern: str, seed: int) -> dict: ...
+
+
+@runtime_checkable
 class Wipeable(Protocol):
     """Delete everything in the node's data dir (node must be down): a disk replaced, a volume lost."""
 
@@ -176,12 +191,13 @@ class LinkReset(Protocol):
 
 
 CAPABILITIES = (Killable, Pausable, Partitionable, Lossy, Delayable, Throttleable,
-                ClockControl, PowerLoss, Wipeable, DiskFull)
+                ClockControl, PowerLoss, TornWrites, Corruptible, Wipeable, DiskFull)
 # What a fault needs of the links between nodes (not of the nodes).
 LINK_CAPABILITIES = (Partitionable, Lossy, Delayable, Throttleable)
 # Capabilities that exist only if the nodes start with them: the backend option that gives each
 # (libfaketime preloaded; the data dir on the nemesis FUSE filesystem; on a 64 MiB tmpfs).
-ENABLED_BY = {ClockControl: {"clock_control": True}, PowerLoss: {"power_loss": True}, DiskFull: {"disk_mb": 64}}
+ENABLED_BY = {ClockControl: {"clock_control": True}, PowerLoss: {"power_loss": True},
+              TornWrites: {"power_loss": True}, Corruptible: {"power_loss": True}, DiskFull: {"disk_mb": 64}}
 
 
 def enabling_options(capabilities) -> dict:

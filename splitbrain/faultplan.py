@@ -46,6 +46,8 @@ CAPABILITY_WORDS = {
     "ClockControl": "a backend that can set node clocks (libfaketime)",
     "PowerLoss": "a backend that can cut power (FUSE: root and /dev/fuse)",
     "DiskFull": "a backend that can fill disks (tmpfs: root)",
+    "TornWrites": "a backend that can tear unsynced writes (FUSE: root and /dev/fuse)",
+    "Corruptible": "a backend that can corrupt files (FUSE: root and /dev/fuse)",
     "Wipeable": "a backend that can delete a node's data directory",
 }
 

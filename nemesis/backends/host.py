@@ -72,6 +72,8 @@ class HostBackend:
             self.set_clock = self._set_clock
         if power_loss:
             self.drop_unsynced = self._drop_unsynced
+            self.tear_unsynced = self._tear_unsynced
+            self.corrupt = self._corrupt
         if disk_mb:
             self.fill_disk = self._fill_disk
             self.free_disk = self._free_disk
@@ -220,8 +222,7 @@ class HostBackend:
 
     def wipe(self, node: str) -> None:
         """Delete what the data dir holds; the dir itself stays (it may be a FUSE or tmpfs mount point)."""
-        if self.is_running(node):
-            raise BackendError(f"wipe of {node}: kill the node first")
+        self._down_for("a wipe", node)
         data = self._data_dir(self.specs[node])
         for p in data.iterdir():
             if p.is_dir() and not p.is_symlink():
@@ -230,9 +231,20 @@ class HostBackend:
                 p.unlink()
 
     def _drop_unsynced(self, node: str) -> None:
-        if self.is_running(node):
-            raise BackendError(f"power loss on {node}: kill the node first")
+        self._down_for("power loss", node)
         self.fuse[node].drop()
+
+    def _tear_unsynced(self, node: str, seed: int) -> dict:
+        self._down_for("a torn power loss", node)
+        return self.fuse[node].torn(seed)
+
+    def _corrupt(self, node: str, mode: str, pattern: str, seed: int) -> dict:
+        self._down_for(f"a {mode}", node)
+        return self.fuse[node].corrupt(mode, pattern, seed)
+
+    def _down_for(self, what: str, node: str) -> None:
+        if self.is_running(node):
+            raise BackendError(f"{what} on {node}: kill the node first")
 
     def _ballast(self, node: str) -> pathlib.Path:
         return pathlib.Path(self.addrs[node].data_dir) / ".nemesis-ballast"

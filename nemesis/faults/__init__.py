@@ -25,6 +25,7 @@ MODULES = (
     "snapshot_race",
     "graceful",
     "wipe",
+    "corrupt",
 )
 
 

@@ -65,6 +65,49 @@ def test_power_loss_drops_unsynced_and_keeps_synced(mount):
     assert not (backing / "mixed").exists()
 
 
+def test_a_torn_power_loss_keeps_a_prefix_of_each_files_unsynced_bytes(mount):
+    m, backing, mnt = mount
+    write(mnt / "log", b"synced;", sync=True)
+    write(mnt / "log", b"appended-and-never-synced", sync=False, mode="ab")
+    write(mnt / "fresh", b"0123456789", sync=False)
+    write(mnt / "clean", b"durable", sync=True)
+    open(mnt / "opened", "ab").close()  # opened for writing, nothing written
+    torn = m.torn(seed=5)
+    assert set(torn) == {"/log", "/fresh"}
+    synced, kept, size = torn["/log"]
+    assert (synced, size) == (7, 32) and 7 <= kept <= 32
+    assert (mnt / "log").read_bytes() == b"synced;appended-and-never-synced"[:kept]
+    assert (mnt / "fresh").read_bytes() == b"0123456789"[:torn["/fresh"][1]]
+    assert (mnt / "clean").read_bytes() == b"durable"
+    assert m.torn(seed=5) == {}  # nothing left unsynced
+    # the same seed tears the same way
+    write(mnt / "again", b"x" * 100, sync=False)
+    kept = m.torn(seed=9)["/again"][1]
+    write(mnt / "again2", b"x" * 100, sync=False)
+    assert m.torn(seed=9)["/again2"][1] == kept
+
+
+def test_a_bitflip_and_a_truncation_damage_one_matching_file_as_readers_see_it(mount):
+    m, backing, mnt = mount
+    os.makedirs(mnt / "db")
+    write(mnt / "db" / "000001.log", b"A" * 64, sync=True)
+    write(mnt / "db" / "000001.log", b"B" * 64, sync=False, mode="ab")  # unsynced bytes are damaged too
+    write(mnt / "db" / "MANIFEST", b"M" * 10, sync=True)
+    done = m.corrupt("bitflip", "*.log", seed=3)
+    assert done["file"] == "/db/000001.log" and done["mode"] == "bitflip"
+    data = (mnt / "db" / "000001.log").read_bytes()
+    assert len(data) == 128 and data[done["offset"]] == (b"A" * 64 + b"B" * 64)[done["offset"]] ^ (1 << done["bit"])
+    assert sum(a != b for a, b in zip(data, b"A" * 64 + b"B" * 64)) == 1
+    assert (backing / "db" / "000001.log").read_bytes() == data  # on the disk, not only in the page cache
+    assert (mnt / "db" / "MANIFEST").read_bytes() == b"M" * 10
+    done = m.corrupt("truncate", "MANIFEST", seed=1)
+    assert done["file"] == "/db/MANIFEST" and done["to"] < done["from"] == 10
+    assert (mnt / "db" / "MANIFEST").read_bytes() == b"M" * done["to"]
+    assert m.corrupt("bitflip", "*.sst", seed=1)["file"] is None
+    with pytest.raises(RuntimeError, match="unknown corruption"):
+        m.corrupt("shred", "*", seed=1)
+
+
 def test_power_loss_package_on_the_local_backend(tmp_path):
     rid = run_id()
     # deep enough that <node dir>/fuse.sock would exceed the 108-byte AF_UNIX limit

@@ -73,3 +73,22 @@ def test_the_new_faults_on_the_reference_kv_a_wiped_member_is_refused_and_a_kill
     # the reference KV refuses a member that lost its data (it must never vote as itself again)
     assert all(w["refused"] == w["nodes"] for w in wiped)
     assert all(s["kills"] >= 2 for s in storms)
+
+
+def test_the_reference_kv_serves_no_torn_or_corrupted_data(tmp_path):
+    """A torn power loss, a bit flip and a truncation of one node's files (FUSE: root): the node may refuse
+    to start, never serve what it lost or what was damaged."""
+    from system_parts import missing
+
+    why = missing("fuse")
+    if why:
+        pytest.skip(why)
+    r = subprocess.run([sys.executable, "-m", "splitbrain", "run", "--nemesis", "power-loss-torn,bitflip-one,truncate-one",
+                        "--nemesis-mode", "combined", "--time", "12", "--quiet", "2", "--nemesis-interval", "1",
+                        "--fault-duration", "1", "--seed", "0", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    events = [json.loads(line) for line in (tmp_path / "latest" / "history.jsonl").read_text().splitlines()]
+    done = {e["fault"] for e in events if e["process"] == "nemesis" and e.get("phase") == "start"}
+    assert done == {"power-loss-torn", "bitflip-one", "truncate-one"}, done  # seed 0 plans all three
+    assert not [e for e in events if e["process"] == "nemesis" and e["f"].endswith("-failed")]

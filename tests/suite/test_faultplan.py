@@ -9,7 +9,7 @@ import pytest
 from nemesis import faults
 from nemesis.faults.base import NEEDS, Context
 from nemesis.schedule import plan
-from nemesis.types import ClockControl, DiskFull, PowerLoss
+from nemesis.types import ClockControl, Corruptible, DiskFull, PowerLoss, TornWrites
 from splitbrain import faultplan, report
 from splitbrain.config import DEMO_NEMESIS
 from splitbrain.errors import UsageError
@@ -49,7 +49,7 @@ def test_backend_options_come_from_the_capabilities_packages_require():
     for p in faults.catalogue():
         opts = faultplan.backend_options([p.name])
         assert ("clock_control" in opts) == (ClockControl in p.requires), p.name
-        assert ("power_loss" in opts) == (PowerLoss in p.requires), p.name
+        assert ("power_loss" in opts) == bool({PowerLoss, TornWrites, Corruptible} & set(p.requires)), p.name
         assert ("disk_mb" in opts) == (DiskFull in p.requires), p.name
 
 
