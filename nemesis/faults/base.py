@@ -207,6 +207,19 @@ def resolve(targets: str | Sequence[str], ctx: Context) -> list[str]:
     raise ValueError(f"unknown targets {targets!r} (one of {', '.join(TARGETS)} or a list of nodes)")
 
 
+DAMAGED = "damaged-node"  # ctx.memo key: the node whose data this run damages
+
+
+def damaged_node(ctx: Context) -> str:
+    """The node whose data a damaging fault (a wipe, a bit flip, a truncation) hits: drawn once, then the same
+    every time in the run, so damage stays on a minority. Damage to a majority loses data no system can get
+    back, which proves nothing about it."""
+    node = ctx.memo.get(DAMAGED)
+    if node not in ctx.nodes:
+        node = ctx.memo[DAMAGED] = ctx.rng.choice(sorted(ctx.nodes))
+    return node
+
+
 # -- grudges ----------------------------------------------------------------------------------
 
 Grudge = Mapping[str, frozenset[str]]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 from ..types import Killable, Wipeable
-from .base import Context, FaultPackage, resolve
+from .base import Context, FaultPackage, damaged_node
 from .process import kill_nodes
 
 COLOUR = "#6d597a"
@@ -32,20 +32,20 @@ def _restart(ctx: Context, nodes) -> list[str]:
     return [n for n in nodes if not ctx.backend.is_running(n)]
 
 
-def wipe(targets: str = "one") -> FaultPackage:
+def wipe() -> FaultPackage:
     def start(ctx: Context):
-        nodes = resolve(targets, ctx)
+        nodes = [damaged_node(ctx)]  # one node per run: a majority wiped has lost the data for good
         kill_nodes(ctx, nodes, then=ctx.backend.wipe)
         refused = _restart(ctx, nodes)
-        return {"targets": targets, "nodes": nodes, "refused": refused, "down": refused}
+        return {"nodes": nodes, "refused": refused, "down": refused}
 
     def stop(ctx: Context, value):
         # one its system refused refuses again: it stays out
         return {"nodes": value["nodes"], "refused": _restart(ctx, value["refused"]) if value["refused"] else []}
 
-    return FaultPackage(f"wipe-{targets}", "wipe", COLOUR, "wipe", "wiped-back", start, stop,
+    return FaultPackage("wipe-one", "wipe", COLOUR, "wipe", "wiped-back", start, stop,
                         (Killable, Wipeable), start_timeout=REFUSAL_WAIT + 10.0)
 
 
 def packages() -> list[FaultPackage]:
-    return [wipe("one")]
+    return [wipe()]

@@ -298,3 +298,41 @@ def test_a_wipe_deletes_a_stopped_nodes_data_and_says_whether_its_system_took_it
         assert ctx.backend.wiped == [node] and not ctx.killed
         assert value["refused"] == value["down"] == ([node] if refuses else [])
         assert pkg.stop(ctx, value)["refused"] == value["refused"]
+
+
+def test_damage_that_stays_hits_one_node_per_run_and_a_torn_write_any(monkeypatch):
+    """Two truncations on two nodes of three lose a majority's data for good: no system survives that."""
+    import dataclasses
+
+    from nemesis.faults import wipe
+
+    monkeypatch.setattr(wipe, "REFUSAL_WAIT", 0.05)
+
+    class Damageable(Backend):
+        def __init__(self):
+            super().__init__(("1", "2", "3", "4", "5"))
+            self.hit = []
+
+        def corrupt(self, n, mode, pattern, seed):
+            self.hit.append(n)
+            return {"file": "/f", "mode": mode}
+
+        def tear_unsynced(self, n, seed):
+            self.hit.append(n)
+            return {}
+
+        def wipe(self, n):
+            self.hit.append(n)
+
+    ctx = Context(Damageable(), random.Random(0))
+    for step in range(12):  # as the schedule runs each step: its own Random, the run's memo
+        step_ctx = dataclasses.replace(ctx, rng=random.Random(f"1:{step}"))
+        pkg = faults.get(("bitflip-one", "truncate-one", "wipe-one")[step % 3])
+        pkg.stop(step_ctx, pkg.start(step_ctx))
+    assert len(set(ctx.backend.hit)) == 1
+    ctx.backend.hit.clear()
+    for step in range(12):
+        step_ctx = dataclasses.replace(ctx, rng=random.Random(f"1:{step}"))
+        pkg = faults.get("power-loss-torn")
+        pkg.stop(step_ctx, pkg.start(step_ctx))
+    assert len(set(ctx.backend.hit)) > 1
