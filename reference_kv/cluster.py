@@ -49,16 +49,67 @@ def create_config(root: Path, n: int, host: str = "127.0.0.1", **options) -> dic
     return cfg
 
 
+ADDRESSES = ("address", "peer_address", "admin_address")  # of each node, HOST:PORT
+OPTIONS = ("read_mode", "storage", "snapshot_every")  # what `up` records for a new cluster: the nodes' flags
+
+
 def load_config(root: Path) -> dict | None:
+    """cluster.json (None when absent), every field checked before anything starts, stops or is asked: a
+    ValueError naming the first field of the wrong shape (a missing address was a KeyError deep in)."""
     p = root / CONFIG
     if not p.exists():
         return None
     try:
         cfg = json.loads(p.read_text())
-        cfg["nodes"] = [dict(n, id=int(n["id"]), admin_address=str(n["admin_address"])) for n in cfg["nodes"]]
-        return cfg
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, RecursionError, OSError) as e:
         raise ValueError(f"{p} is not a cluster config: {e}") from None
+    why = _wrong(cfg)
+    if why:
+        raise ValueError(f"{p} is not a cluster config: {why}")
+    return cfg
+
+
+def _wrong(cfg) -> str | None:
+    """What is wrong with a parsed cluster.json, or None."""
+    if type(cfg) is not dict:
+        return "not a JSON object"
+    nodes = cfg.get("nodes")
+    if type(nodes) is not list or not nodes:
+        return '"nodes" must be a non-empty list'
+    ids = set()
+    for i, n in enumerate(nodes):
+        if type(n) is not dict:
+            return f"nodes[{i}] is not an object"
+        if type(n.get("id")) is not int or n["id"] < 1 or n["id"] in ids:
+            return f'nodes[{i}]: "id" must be a positive integer of its own'
+        ids.add(n["id"])
+        for key in ADDRESSES:
+            if not _host_port(n.get(key)):
+                return f'nodes[{i}]: "{key}" must be HOST:PORT (an IP address and a port 1-65535)'
+    options = cfg.get("options", {})
+    if type(options) is not dict:
+        return '"options" must be an object'
+    for key, value in options.items():
+        if key not in OPTIONS:
+            return f'"options": {key!r} is not one of {", ".join(OPTIONS)}'
+        if value is not None and type(value) not in (str, int):
+            return f'"options": {key} must be a string or an integer'
+    if type(cfg.get("peer_tls", False)) is not bool:
+        return '"peer_tls" must be true or false'
+    return None
+
+
+def _host_port(v) -> bool:
+    import ipaddress
+
+    if type(v) is not str:
+        return False
+    host, _, port = v.rpartition(":")
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return port.isdigit() and 1 <= int(port) <= 65535
 
 
 def node_argv(cfg: dict, root: Path, nid: int, python: str = sys.executable, join: bool = False) -> list[str]:

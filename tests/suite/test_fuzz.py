@@ -253,3 +253,80 @@ def test_a_corrupted_index_line_is_an_error_not_a_hidden_violation(tmp_path):
     (d / "index.jsonl").write_text(json.dumps({**bad, "faults": 3}) + "\n")
     code, out, err = _cli("report", d)
     assert code == 2 and "index.jsonl:1:" in err and "faults" in err, (code, out, err)
+
+
+# -- cluster.json: what `splitbrain cluster` reads before it starts, stops or asks anything -----------
+
+_CLUSTER_NODE = st.fixed_dictionaries({"id": st.integers(1, 3), "address": st.just("127.0.0.1:7001"),
+                                       "peer_address": st.just("127.0.0.1:7002"),
+                                       "admin_address": st.just("127.0.0.1:7003")})
+_CLUSTER_FIELDS = ("id", "address", "peer_address", "admin_address")
+
+
+@st.composite
+def _cluster_config(draw):
+    nodes = draw(st.lists(_CLUSTER_NODE, min_size=1, max_size=3))
+    cfg = {"nodes": nodes, "options": draw(_either(st.fixed_dictionaries({}, optional={
+        "read_mode": st.just("lease"), "storage": st.just("memory"), "snapshot_every": st.integers(1, 99)}))),
+        "peer_tls": draw(_either(st.booleans()))}
+    for _ in range(draw(_MUTATIONS)):
+        where = draw(st.sampled_from(["top", "node", "field"]))
+        if where == "top":
+            cfg[draw(st.sampled_from(["nodes", "options", "peer_tls"]))] = draw(_ANY)
+        elif where == "node":
+            nodes[draw(st.integers(0, len(nodes) - 1))] = draw(_ANY)
+        elif isinstance(nodes[0], dict):
+            field = draw(st.sampled_from(_CLUSTER_FIELDS))
+            if draw(st.booleans()):
+                nodes[0].pop(field, None)
+            else:
+                nodes[0][field] = draw(_ANY)
+    return draw(st.one_of(st.just(cfg), st.just(cfg), st.just(cfg), _ANY))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cfg=_cluster_config(), action=st.sampled_from(["status", "down"]), as_json=st.booleans())
+def test_cluster_on_any_cluster_json(tmp_path_factory, cfg, action, as_json):
+    """status and down (which start nothing and, with no node's pid file, ask nothing) on any cluster.json:
+    their answer, or one line and exit 2."""
+    d = tmp_path_factory.mktemp("cluster")
+    (d / "cluster.json").write_text(json.dumps(cfg))
+    code, out, err = _cli("cluster", action, "--dir", d, *(["--json"] * as_json))
+    assert code in (0, 2), (code, err)
+    if code == 2:
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("splitbrain cluster: error: ") and "cluster.json" in lines[0], err
+
+
+@pytest.mark.parametrize("action", ["up", "status", "down", "remove", "rejoin"])
+@pytest.mark.parametrize("nodes, why", [
+    ([{"id": 1, "admin_address": "127.0.0.1:7003"}], '"address"'),
+    ([{"id": 1, "address": ["x"], "peer_address": "127.0.0.1:2", "admin_address": "127.0.0.1:3"}], '"address"'),
+    ([{"id": True, "address": "127.0.0.1:1", "peer_address": "127.0.0.1:2", "admin_address": "127.0.0.1:3"}], '"id"'),
+    ([{"id": 1, "address": "127.0.0.1:1", "peer_address": "127.0.0.1:99999", "admin_address": "127.0.0.1:3"}],
+     '"peer_address"'),
+    ([], '"nodes"'),
+])
+def test_a_cluster_json_of_the_wrong_shape_is_one_line_before_anything_starts(tmp_path, action, nodes, why):
+    """A missing address was KeyError (a traceback, exit 1) in up, status, remove and rejoin; an id of
+    true or a list for an address a TypeError or ValueError deeper in."""
+    d = tmp_path / "cluster"
+    d.mkdir()
+    (d / "cluster.json").write_text(json.dumps({"nodes": nodes, "options": {}, "peer_tls": True}))
+    code, out, err = _cli("cluster", action, *(["1"] if action in ("remove", "rejoin") else []), "--dir", d)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "cluster.json is not a cluster config" in lines[0] and why in lines[0], \
+        (code, err)
+    assert not (d / "nodes").exists()  # nothing was started
+
+
+def test_cluster_json_options_are_the_ones_up_records(tmp_path):
+    d = tmp_path / "cluster"
+    d.mkdir()
+    node = {"id": 1, "address": "127.0.0.1:1", "peer_address": "127.0.0.1:2", "admin_address": "127.0.0.1:3"}
+    for options, why in [(3, '"options"'), ({"unsafe_no_fsync": True}, "unsafe_no_fsync"),
+                         ({"read_mode": ["lease"]}, "read_mode")]:
+        (d / "cluster.json").write_text(json.dumps({"nodes": [node], "options": options}))
+        code, out, err = _cli("cluster", "up", "--dir", d)
+        assert code == 2 and why in err and len(err.strip().splitlines()) == 1, (code, err)
+        assert not (d / "nodes").exists()
