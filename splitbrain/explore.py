@@ -42,6 +42,7 @@ PARAMS = "explore.json"
 RUNS = "runs"
 RUN_LOG = "runs.log"  # what the runs print (Locust's tables, their progress): the terminal shows explore's lines
 
+MAX_ERRORS = 3  # runs in a row that could not run (a node never ready) before explore gives up, exit 2
 MAX_FAULTS = 4  # faults drawn for one run, at most (each lane a stream of them, overlapping)
 INTERVALS = (1.0, 1.5, 2.0, 3.0)  # seconds between the faults of one lane
 DURATIONS = (0.5, 1.0, 2.0, 3.0)  # seconds each fault lasts
@@ -164,6 +165,7 @@ ROW_KINDS: dict[str, tuple[str, Callable[[object], bool]]] = {
     "no_quorum_s": ("a finite number", _number),
     "unavailable_s": ("a finite number", _number),
     "seconds": ("a finite number", _number),
+    "error": ("a string", lambda v: type(v) is str),  # why the run could not run
 }
 SHRUNK_KINDS: dict[str, tuple[str, Callable[[object], bool]]] = {
     "from": ("a run directory's name", lambda v: type(v) is str),
@@ -301,6 +303,7 @@ class Explorer:
         self.dir, self.base, self.space, self.opts = d, dataclasses.replace(base, out=str(d / RUNS)), sp, opts
         self.say = say or self.say_default
         self.rows: list[dict] = []
+        self.errors = 0  # runs in a row that could not run
         self.params = {"seed": opts.seed, "budget_s": opts.budget, "faults": list(sp.faults),
                        "workloads": list(sp.workloads), "read_modes": list(sp.read_modes),
                        "refused": [{"fault": n, "needs": m} for n, m in refused], "shrunk": [], "status": "running",
@@ -321,9 +324,20 @@ class Explorer:
         from splitbrain.streams import redirected
 
         t0 = time.monotonic()
-        with open(self.dir / RUN_LOG, "ab") as log, redirected(log.fileno(), 1, 2):
-            run, summary, interrupted = run_campaign(cfg.validate())
-        r = row(run, cfg.to_json(), summary, role, time.monotonic() - t0)
+        latest = self.dir / RUNS / "latest"
+        before = latest.resolve() if latest.is_symlink() else None
+        interrupted = 0
+        try:
+            with open(self.dir / RUN_LOG, "ab") as log, redirected(log.fileno(), 1, 2):
+                run, summary, interrupted = run_campaign(cfg.validate())
+            r = row(run, cfg.to_json(), summary, role, time.monotonic() - t0)
+        except UsageError as e:
+            # A run that could not run (a node never ready): recorded with why, and exploring goes on.
+            run = latest.resolve() if latest.is_symlink() and latest.resolve() != before else latest
+            r = {**row(run, cfg.to_json(), {}, role, time.monotonic() - t0), "verdict": "error", "error": str(e)}
+            self.errors += 1
+        else:
+            self.errors = 0
         with open(self.dir / INDEX, "a") as fh:
             fh.write(json.dumps(r) + "\n")
         self.rows.append(r)
@@ -355,6 +369,13 @@ class Explorer:
             r = self.one(cfg, "explore")
             self.progress(r, cfg)
             self._save()
+            if r.get("error"):
+                self.say(f"run {r['run']} could not run: {r['error']}")
+                if self.errors >= MAX_ERRORS:
+                    self.params["status"] = f"stopped: {MAX_ERRORS} runs in a row could not run"
+                    self._save()
+                    raise UsageError(f"{MAX_ERRORS} runs in a row could not run; the last: {r['error']} "
+                                     f"(index: {self.dir / INDEX_TEXT})")
             if r["valid"] is False:
                 found.append((cfg, r))
                 self.say(f"violation in {self.dir / RUNS / r['run']}; rerun: splitbrain run --config "

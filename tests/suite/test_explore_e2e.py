@@ -92,3 +92,16 @@ def test_the_reference_kv_serves_no_torn_or_corrupted_data(tmp_path):
     done = {e["fault"] for e in events if e["process"] == "nemesis" and e.get("phase") == "start"}
     assert done == {"power-loss-torn", "bitflip-one", "truncate-one"}, done  # seed 0 plans all three
     assert not [e for e in events if e["process"] == "nemesis" and e["f"].endswith("-failed")]
+
+
+def test_runs_that_cannot_run_are_recorded_and_three_in_a_row_stop_it_with_one_line(tmp_path):
+    system = tmp_path / "dead.toml"  # a node that exits at once: every run is refused as it starts
+    system.write_text('[node]\ncommand = "sh -c \'exit 3\'"\n[client]\nprotocol = "redis"\n')
+    r, d = _explore(tmp_path, "--system", str(system), "--budget", "60", timeout=120)
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith(
+        "splitbrain explore: error: 3 runs in a row could not run; the last: dead: node 1 exited during start-up"), \
+        r.stderr[-2000:]
+    rows = [json.loads(line) for line in (d / explore.INDEX).read_text().splitlines()]
+    assert len(rows) == explore.MAX_ERRORS and all(x["verdict"] == "error" and "exited" in x["error"] for x in rows)
+    assert all((d / "runs" / x["run"] / "config.json").is_file() for x in rows)  # each its own run directory
+    assert "(stopped: 3 runs in a row could not run)" in (d / explore.INDEX_TEXT).read_text().splitlines()[0]
