@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 BUILD_INPUTS := pyproject.toml setup.py $(wildcard checker/csrc/*.c checker/csrc/*.h checker/_cbuild.py) \
                 $(wildcard reference_kv/storage/shim/*.go reference_kv/storage/shim/go.mod)
 
-.PHONY: venv build test test-unit demo bench bench-checker bench-storage bench-kv bench-workloads bench-kv-quick bench-bugs bench-regions clean
+.PHONY: venv build test test-unit demo bench bench-checker bench-storage bench-kv bench-workloads bench-kv-quick bench-bugs bench-explore bench-regions clean
 
 $(STAMP): $(BUILD_INPUTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ bench-workloads: $(STAMP)
 
 bench-bugs: $(STAMP)
 	$(PY) -m bench.bugs
+
+bench-explore: $(STAMP)
+	$(PY) -m bench.explore
 
 bench-regions: $(STAMP)
 	$(PY) -m bench.regions
