@@ -457,13 +457,15 @@ def pair_file(path, block_bytes: int = 1 << 20) -> Pairing:
 
     try:
         with open(path, "rb") as fh:
-            rest = b""
+            rest, parts = b"", []  # parts: blocks without a newline yet (a long line), joined once it ends
             while chunk := fh.read(block_bytes):
-                data = rest + chunk
-                cut = data.rfind(b"\n") + 1
-                if cut:
-                    feed(data[:cut])
-                rest = data[cut:]
+                cut = chunk.rfind(b"\n") + 1
+                if not cut:
+                    parts.append(chunk)
+                    continue
+                feed(b"".join([rest, *parts, chunk[:cut]]))
+                rest, parts = chunk[cut:], []
+            rest = b"".join([rest, *parts])
     except OSError as e:
         raise HistoryError(f"{path}: cannot read: {e.strerror or e}") from None
     if rest.strip():  # the text after the last newline: the only part a killed writer can have torn
