@@ -37,6 +37,13 @@ class Simple:
         return "new"
 
 
+def _put(sm: StateMachine, index: int, rid: str, value: bytes = b"1"):
+    """Applies one put with request id `rid` as entry `index`; -> its result."""
+    out = sm.persist_and_apply([], None, [Entry(term=1, index=index, data=encode_command("p", index, rid, "k", value))],
+                               False)
+    return out.results[index]
+
+
 def _stale(out) -> bool:
     return type(out).__name__ == "StaleRequest"
 
@@ -65,8 +72,7 @@ def test_small_sessions_pack_as_fixmaps():
     db = MemoryStorage()
     sm = StateMachine(db)
     for i in range(1, 20):
-        sm.persist_and_apply([], None, [Entry(term=1, index=i, data=encode_command("p", i, f"c:{i}", "k", b"1"))],
-                             False)
+        _put(sm, i, f"c:{i}")
         assert db.get(sm._session_prefix + b"c") == _pack({s: True for s in range(1, i + 1)})
 
 
@@ -80,9 +86,7 @@ def _compare(plan):
         seq = max(1, top[cid] + delta)
         top[cid] = max(top[cid], seq)
         index += 1
-        out = sm.persist_and_apply([], None, [Entry(term=1, index=index, data=encode_command(
-            "p", index, f"{cid}:{seq}", "k", b"1"))], False)
-        assert _stale(out.results[index]) == (ref.apply(cid, seq, True) == "stale"), (cid, seq)
+        assert _stale(_put(sm, index, f"{cid}:{seq}")) == (ref.apply(cid, seq, True) == "stale"), (cid, seq)
         assert sorted(sm.sessions()[cid]) == sorted(ref.sessions[cid]), (cid, seq)
         # what is stored is what packing the whole session gives, byte for byte
         assert db.get(sm._session_prefix + cid.encode()) == _pack(ref.sessions[cid]), (cid, seq)
@@ -96,12 +100,9 @@ def test_a_merge_absorbs_sessions_and_the_window_sees_them():
     db = MemoryStorage()
     sm = StateMachine(db)
     for i in range(1, 11):
-        sm.persist_and_apply([], None, [Entry(term=1, index=i, data=encode_command("p", i, f"c:{i}", "k", b"1"))],
-                             False)
+        _put(sm, i, f"c:{i}")
     b = db.batch()
     sm.absorb_sessions(b, {"c": {SESSION_WINDOW + 500: True}})
     b.commit()
     # the absorbed seq is the client's highest now: seq 11 is far behind it, so stale
-    out = sm.persist_and_apply([], None, [Entry(term=1, index=11, data=encode_command("p", 11, "c:11", "k", b"2"))],
-                               False)
-    assert _stale(out.results[11])
+    assert _stale(_put(sm, 11, "c:11", b"2"))
