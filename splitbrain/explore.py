@@ -8,7 +8,7 @@ is drawn here, purely, from the seed and the run's number (`draw`), so every
 run repeats with `splitbrain run --config RUN/config.json`. What may be drawn
 is asked of the registries that own the names: the faults the backend and the
 system can do (campaign.prepare, the fault catalogue), the workloads
-(workloads.WORKLOADS) and the system's read modes (without its UNSAFE ones).
+(workloads.WORKLOADS) and the system's read modes (without those stale by design).
 
 A violating run is shrunk (`shrink`): rerun with fewer of its faults, the same
 seed, until no fault can be dropped and it still fails; the smallest set is
@@ -48,11 +48,6 @@ INTERVALS = (1.0, 1.5, 2.0, 3.0)  # seconds between the faults of one lane
 DURATIONS = (0.5, 1.0, 2.0, 3.0)  # seconds each fault lasts
 
 
-def is_unsafe(read_mode: str) -> bool:
-    """An UNSAFE read mode (the suite's convention: its name ends in -unsafe): stale by design, never drawn."""
-    return read_mode.endswith("unsafe")
-
-
 @dataclasses.dataclass(frozen=True)
 class Space:
     """What explore draws from: fault package names, workloads, read modes (None: the system's default)."""
@@ -78,7 +73,7 @@ def space(base: RunConfig, faults: Sequence[str] = (), workloads: Sequence[str] 
         if w not in wl.WORKLOADS:
             raise UsageError(f"unknown workload {w!r} (choose from {', '.join(wl.names())})")
     system = systems.create(base.system, base.system_options())
-    modes = tuple(m for m in system.read_modes if not is_unsafe(m))
+    modes = tuple(m for m in system.read_modes if m not in system.stale_read_modes)
     for m in read_modes:
         if m not in system.read_modes:
             raise UsageError(f"{system.name} has no read mode {m!r} (its read modes: "

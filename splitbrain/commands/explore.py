@@ -20,7 +20,7 @@ def add_arguments(p):
                    help="faults or families to draw from (default: every fault this backend and system can do)")
     p.add_argument("--workloads", default=None, metavar="LIST", help="workloads to draw from (default: all)")
     p.add_argument("--read-modes", default=None, dest="read_modes", metavar="LIST",
-                   help="read modes to draw from (default: the system's, without its UNSAFE ones)")
+                   help="read modes to draw from (default: the system's, without those stale by design)")
     p.add_argument("--keep-going", action="store_true", help="explore the whole budget past a violation")
     p.add_argument("--max-runs", type=values.count(1, 1_000_000).arg, default=None, dest="max_runs", metavar="N",
                    help="stop after N runs even with budget left")

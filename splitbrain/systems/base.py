@@ -26,6 +26,9 @@ class System(Protocol):
     # The read modes a run may choose (`read_mode`, among `options`), its default first;
     # () when it reads one way only.
     read_modes: tuple[str, ...]
+    # Those of read_modes that promise no linearizable read by design (etcd's serializable, the
+    # reference KV's UNSAFE local read): `explore` never draws them, a violation there is no finding.
+    stale_read_modes: tuple[str, ...]
     # RunConfig fields this system takes (e.g. read_mode, snapshot_every, unsafe_bug);
     # a run that sets another system knob is refused.
     options: tuple[str, ...]
@@ -55,6 +58,7 @@ class Defaults:
     has_leader = True
     admin_actions: frozenset[str] = frozenset()
     read_modes: tuple[str, ...] = ()
+    stale_read_modes: tuple[str, ...] = ()
     options: tuple[str, ...] = ()
     fixed_nodes: int | None = None
 

@@ -124,6 +124,7 @@ class Described:
     answers: dict[str, str] = dataclasses.field(default_factory=dict, repr=False)
 
     read_modes = ()
+    stale_read_modes = ()
     options = ()
 
     @property

@@ -19,6 +19,7 @@ class Etcd(Defaults):
     name = "etcd"
     client = "etcd"
     read_modes = EtcdClient.READ_MODES  # linearizable, serializable: as the client phrases them
+    stale_read_modes = EtcdClient.STALE_READ_MODES
     options = ("read_mode",)
     per_link_dial = False
     # backend -> why not: the node image carries the reference KV only

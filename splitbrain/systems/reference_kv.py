@@ -7,6 +7,7 @@ from typing import Mapping
 from nemesis.types import Addr, NodeAddresses, NodeSpec
 from reference_kv import admin, admintoken, launch
 from reference_kv.server import READ_MODES
+from workloads.clients.reference_kv import ReferenceKVClient
 from splitbrain.systems.base import Defaults, http_json
 
 
@@ -35,6 +36,7 @@ class ReferenceKV(Defaults):
     client = "reference-kv"
     per_link_dial = True
     read_modes = READ_MODES  # the node's names, asked of the KV
+    stale_read_modes = ReferenceKVClient.STALE_READ_MODES
     options = ("read_mode", "snapshot_every", "unsafe_bug", "region_split_size")
 
     def __post_init__(self):

@@ -35,6 +35,18 @@ def test_the_space_is_what_the_registries_say_runs_here():
         _space(read_modes=("fast",))
 
 
+def test_no_read_mode_stale_by_design_is_drawn():
+    """etcd's serializable reads are answered from any member's own state: a violation there is no finding."""
+    from splitbrain import systems
+
+    etcd, _ = explore.space(RunConfig(system="etcd", out="/nonexistent-explore-out").validate())
+    assert etcd.read_modes == ("linearizable",)
+    for name in systems.names():
+        system = systems.create(name)
+        assert set(system.stale_read_modes) < set(system.read_modes), name  # of its modes, and never all
+    assert systems.create("reference-kv").stale_read_modes == ("local-unsafe",)
+
+
 def test_a_run_is_drawn_from_the_seed_and_its_number_alone():
     sp = explore.Space(tuple(p.name for p in faults.catalogue())[:20], ("register", "append"), ("readindex", "lease"))
     base = RunConfig(time=10).validate()

@@ -68,6 +68,7 @@ def test_every_client_protocol_names_a_class_with_its_read_modes():
     for protocol in clients.PROTOCOLS:
         cls = clients.client_class(protocol)
         assert cls.system == protocol and isinstance(cls.READ_MODES, tuple)
+        assert set(getattr(cls, "STALE_READ_MODES", ())) < set(cls.READ_MODES) or not cls.READ_MODES, protocol
 
 
 def test_the_run_command_offers_exactly_the_tables():

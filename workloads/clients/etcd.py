@@ -42,6 +42,7 @@ def _decode(b64: str | None) -> Any:
 class EtcdClient(KVAliases):
     system = "etcd"
     READ_MODES = ("linearizable", "serializable")
+    STALE_READ_MODES = ("serializable",)  # answered by any member from its own state: stale by design
 
     def __init__(self, endpoints: list[str], timeout: float = 1.0, read_mode: str | None = None,
                  start: int = 0) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, TypeVar
 
+from reference_kv.readmodes import UNSAFE as NODE_UNSAFE
 from reference_kv.server import READ_MODES as NODE_READ_MODES
 from workloads.clients.base import KVAliases
 from workloads.errors import DefiniteError, IndeterminateError
@@ -18,6 +19,7 @@ T = TypeVar("T")
 class ReferenceKVClient(KVAliases):
     system = "reference-kv"
     READ_MODES = NODE_READ_MODES  # the node's `?read=` names, owned by the KV
+    STALE_READ_MODES = tuple(sorted(NODE_UNSAFE))  # the KV's UNSAFE modes: stale by design
 
     def __init__(self, endpoints: list[str], timeout: float = 1.0, read_mode: str | None = None,
                  start: int = 0) -> None:
