@@ -29,6 +29,8 @@ def add_arguments(p):
     p.add_argument("--nodes", type=values.count(1, 250).arg, default=None, help="cluster size (default 3)")
     p.add_argument("--concurrency", type=values.count(1, 10_000).arg, default=10, metavar="C",
                    help="client users per run (default 10)")
+    p.add_argument("--region-split-size", default=None, dest="region_split_size", metavar="SIZE",
+                   help="reference KV as multi-Raft Regions that split above SIZE (256KiB, 1MiB, 64MiB)")
     p.add_argument("--unsafe-bug", default=None, dest="unsafe_bug", metavar="NAME",
                    help="plant a known bug in the reference KV (see `splitbrain bugs`)")
     p.add_argument("--no-shrink", action="store_false", dest="shrink", help="do not shrink a violating run")
@@ -48,7 +50,7 @@ def run(args) -> int:
 
     base = RunConfig(system=args.system, backend=args.backend, time=args.run_time, quiet=2.0,
                      concurrency=args.concurrency, nodes=args.nodes, unsafe_bug=args.unsafe_bug,
-                     out=args.out).validate()
+                     region_split_size=args.region_split_size, out=args.out).validate()
     sp, refused = explore.space(base, explore.names_of(args.faults), explore.names_of(args.workloads),
                                 explore.names_of(args.read_modes))
     d = explore.new_dir(args.out)
