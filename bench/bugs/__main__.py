@@ -90,12 +90,12 @@ def rows(records: list[dict], names: list[str], controls: bool, etcd: bool) -> l
     return out
 
 
-def load_line(records: list[dict]) -> str:
-    """The machine's 1-minute load average as the hunts started: what "quiet" or "loaded" meant here."""
+def load_line(records: list[dict], what: str = "the hunts") -> str:
+    """The machine's 1-minute load average as each of `what` started: what "quiet" or "loaded" meant here."""
     loads = sorted(r["load"] for r in records if isinstance(r.get("load"), (int, float)))
     if not loads:
         return "load average: not recorded"
-    return (f"load average (1 min) as the hunts started: median {statistics.median(loads):.1f}, "
+    return (f"load average (1 min) as {what} started: median {statistics.median(loads):.1f}, "
             f"min {loads[0]:.1f}, max {loads[-1]:.1f} ({os.cpu_count()} cores)")
 
 

@@ -23,7 +23,7 @@ import sys
 import tempfile
 
 from bench.bugs.__main__ import found as hunt_found
-from bench.bugs.__main__ import hunt
+from bench.bugs.__main__ import hunt, load_line
 from bench.machine import line as machine_line
 
 
@@ -111,9 +111,7 @@ def main(argv=None) -> int:
     if control:
         print(f"\nsafe KV control: {sum(r['found'] for r in control)} violations in {len(control)} explore(s) "
               f"of {sum(r['runs'] for r in control)} runs")
-    loads = [r["load"] for r in records if isinstance(r.get("load"), (int, float))]
-    print(f"load average (1 min) as each started: median {statistics.median(loads):.1f}, min {min(loads):.1f}, "
-          f"max {max(loads):.1f} ({os.cpu_count()} cores)" if loads else "load average: not recorded")
+    print(load_line(records, "the explores and hunts"))
     if args.out is None:
         shutil.rmtree(out, ignore_errors=True)
     return 0
