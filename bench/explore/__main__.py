@@ -23,7 +23,7 @@ import sys
 import tempfile
 
 from bench.bugs.__main__ import found as hunt_found
-from bench.bugs.__main__ import hunt, load_line
+from bench.bugs.__main__ import _median, hunt, load_line
 from bench.machine import line as machine_line
 
 
@@ -46,10 +46,6 @@ def explore(out: pathlib.Path, seed: int, budget: str, run_time: float, bug: str
             "violating": {k: hit.get(k) for k in ("run", "workload", "read_mode", "faults")} if hit else None,
             "error": p.stderr.strip().splitlines()[-1] if p.returncode == 2 and p.stderr.strip() else None,
             "dir": str(dirs[-1]) if dirs else None}
-
-
-def _median(xs) -> str:
-    return f"{statistics.median(xs):.0f} s (min {min(xs):.0f}, max {max(xs):.0f})" if xs else "-"
 
 
 def main(argv=None) -> int:
