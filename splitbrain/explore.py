@@ -328,7 +328,8 @@ class Explorer:
             r = row(run, cfg.to_json(), summary, role, time.monotonic() - t0)
         except UsageError as e:
             # A run that could not run (a node never ready): recorded with why, and exploring goes on.
-            run = latest.resolve() if latest.is_symlink() and latest.resolve() != before else latest
+            made = latest.resolve() if latest.is_symlink() else None
+            run = made if made != before else self.dir / RUNS / f"not-started-{len(self.rows) + 1}"
             r = {**row(run, cfg.to_json(), {}, role, time.monotonic() - t0), "verdict": "error", "error": str(e)}
             self.errors += 1
         else:
