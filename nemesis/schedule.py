@@ -157,9 +157,13 @@ class Schedule:
         try:
             if step.action == "start":
                 value = pkg.start(ctx)
-                with self._active_lock:
-                    self.active[step.index] = (pkg, value)
-                self.history.event(pkg.start_f, value, fault=pkg.name, phase="start")
+                with self._active_lock:  # the final heal takes what is active under this lock
+                    late = self._heal_done
+                    if not late:
+                        self.active[step.index] = (pkg, value)
+                    self.history.event(pkg.start_f, value, fault=pkg.name, phase="start")
+                if late:  # the final heal went by while this start blocked: nothing else will undo it
+                    self.history.event(pkg.stop_f, pkg.stop(ctx, value), fault=pkg.name, phase="stop")
             else:
                 with self._active_lock:
                     started = self.active.pop(step.index, None)

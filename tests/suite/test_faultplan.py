@@ -336,3 +336,32 @@ def test_damage_that_stays_hits_one_node_per_run_and_a_torn_write_any(monkeypatc
         pkg = faults.get("power-loss-torn")
         pkg.stop(step_ctx, pkg.start(step_ctx))
     assert len(set(ctx.backend.hit)) > 1
+
+
+def test_a_start_that_outlasts_the_final_heal_is_undone_by_its_own_lane():
+    """stop() waits for a blocked start at most its start_timeout; a start that finishes after the final heal
+    (a kill that waited for its moment) was left in force, a node down after the run, before."""
+    import threading
+
+    from nemesis.history import MemoryHistory
+    from nemesis.schedule import Schedule
+
+    released = threading.Event()
+    kill = faults.get("kill-one")
+
+    def slow_start(ctx):
+        released.wait(5)
+        return kill.start(ctx)
+
+    ctx = Context(Backend(), random.Random(0))
+    hist = MemoryHistory()
+    sched = Schedule(ctx, [dataclass_replace(kill, start=slow_start)], hist, seed=1, duration=5, interval=1,
+                     fault_duration=1, quiet=0, jitter=0)
+    lane = threading.Thread(target=sched._do, args=(sched.steps[0],))
+    lane.start()
+    sched.final_heal()  # the run ends while the kill waits
+    released.set()
+    lane.join(5)
+    fs = [(e["f"], e.get("phase")) for e in hist.events]
+    assert fs[-2:] == [("kill", "start"), ("restart", "stop")], fs
+    assert not ctx.backend.down and not sched.active
