@@ -330,3 +330,113 @@ def test_cluster_json_options_are_the_ones_up_records(tmp_path):
         code, out, err = _cli("cluster", "up", "--dir", d)
         assert code == 2 and why in err and len(err.strip().splitlines()) == 1, (code, err)
         assert not (d / "nodes").exists()
+
+
+# -- system files: every value of the wrong kind, out of range or not finite is one line --------------
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else {math.inf: "inf", -math.inf: "-inf"}.get(v, repr(v))
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str):
+        return _toml_str(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return "{" + ", ".join(f"{_toml_str(k)} = {_toml_value(x)}" for k, x in v.items()) + "}"
+
+
+def _toml_str(s: str) -> str:
+    """A TOML basic string: control characters, the quote and the backslash escaped, the rest as it is."""
+    return '"' + "".join(f"\\u{ord(c):04x}" if ord(c) < 0x20 or ord(c) == 0x7f or c in '"\\' else c
+                         for c in s) + '"'
+
+
+def _keys(table, prefix=()):
+    for k, v in table.items():
+        yield prefix + (k,)
+        if isinstance(v, dict):
+            yield from _keys(v, prefix + (k,))
+
+
+_TOML_ANY = st.recursive(
+    st.one_of(st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True), st.text(max_size=6),
+              st.sampled_from(["{host}:{port}", "{nope}", "{", "", "a b", "-1", "nan", "/no/such/program"])),
+    lambda c: st.one_of(st.lists(c, max_size=3), st.dictionaries(st.text(max_size=4), c, max_size=3)), max_leaves=6)
+
+
+_EDGES = st.sampled_from([math.nan, math.inf, -math.inf, -1, 0, 0.0, 2**63, 1e300])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_run_with_any_system_file(tmp_path_factory, data, repo_root):
+    """An example system file with up to three of its keys removed or given any value, checked as a run
+    checks it before it starts anything (campaign.prepare): it passes, or one line names what is wrong."""
+    import tomllib
+
+    from splitbrain import campaign
+    from splitbrain.config import RunConfig
+    from splitbrain.errors import UsageError
+    from splitbrain.systems import described
+    from splitbrain.systems.described import SystemFileError
+
+    known = sorted(set().union(*(v for k, v in vars(described).items() if k.endswith("_KEYS"))))
+    example = data.draw(st.sampled_from(sorted((repo_root / "examples" / "systems").glob("*.toml"))))
+    table = tomllib.loads(example.read_text())
+    for _ in range(data.draw(st.integers(1, 3))):
+        keys = list(_keys(table))
+        key = data.draw(st.sampled_from(keys))
+        parent = table
+        for k in key[:-1]:
+            parent = parent[k]
+        how = data.draw(st.sampled_from(["drop", "set", "add"]))
+        if how == "drop" and len(keys) > 1:
+            del parent[key[-1]]
+        elif how == "add":  # a key the file may hold, in this table or the one below
+            target = parent[key[-1]] if isinstance(parent[key[-1]], dict) else parent
+            target[data.draw(st.sampled_from(known))] = data.draw(st.one_of(_TOML_ANY, _EDGES))
+        else:
+            parent[key[-1]] = data.draw(_TOML_ANY)
+    d = tmp_path_factory.mktemp("system")
+    path = d / example.name
+    path.write_text("".join(f"{_toml_str(k)} = {_toml_value(v)}\n" for k, v in table.items()))
+    try:
+        prepared = campaign.prepare(RunConfig(system=str(path), out=str(d / "results"), time=5).validate())
+    except (SystemFileError, UsageError) as e:
+        assert str(e) and "\n" not in str(e)
+        assert "not valid TOML" not in str(e), str(e)  # the writer above writes TOML
+        return
+    prepared.cluster.close()
+    assert not (d / "results").exists() or not any((d / "results").iterdir())
+    bad = _not_finite(prepared.cluster.system)
+    assert bad is None, f"{bad} accepted from {path.read_text()}"
+
+
+def _not_finite(obj, seen=None, where="system"):
+    """Where a NaN or an infinity sits in what a system file became (None: nowhere)."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen or isinstance(obj, (str, bytes, int, type(None))) and not isinstance(obj, float):
+        return None
+    seen.add(id(obj))
+    if isinstance(obj, float):
+        return None if math.isfinite(obj) else where
+    import dataclasses
+
+    if isinstance(obj, dict):
+        items = obj.items()
+    elif isinstance(obj, (list, tuple)):
+        items = enumerate(obj)
+    elif dataclasses.is_dataclass(obj):
+        items = [(f.name, getattr(obj, f.name)) for f in dataclasses.fields(obj)]
+    elif hasattr(obj, "__dict__") and type(obj).__module__.startswith("splitbrain"):
+        items = vars(obj).items()
+    else:
+        items = ()
+    for k, v in items:
+        found = _not_finite(v, seen, f"{where}.{k}")
+        if found:
+            return found
+    return None

@@ -51,6 +51,16 @@ def write(tmp_path, text, name="system.toml"):
     ('[node]\ncommand = "x"\n[client]\nprotocol = "http-json"\nabsent = ["404"]\n[client.routes.read]\n'
      'path = "/k"\n[client.routes.write]\npath = "/k"\n', "client.absent", "status codes"),
     ("[node\n", "not valid TOML", ""),
+    # a client's options are its own: a key it does not take, or a value not of its kind (a NaN refresh
+    # never asked the Sentinels again), was accepted and met only by every load user, at run time
+    ('[node]\ncommand = "x"\n[client]\nprotocol = "redis"\nrefresh = nan\n', "client.refresh", "seconds"),
+    ('[node]\ncommand = "x"\n[client]\nprotocol = "redis"\nrefresh = -1\n', "client.refresh", "seconds"),
+    ('[node]\ncommand = "x"\n[client]\nprotocol = "redis"\nmaster = 3\n', "client.master", "a string"),
+    ('[node]\ncommand = "x"\n[client]\nprotocol = "redis"\nsentinels = [1]\n', "client.sentinels", "addresses"),
+    ('[node]\ncommand = "x"\n[client]\nprotocol = "redis"\nbogus = inf\n', "client.bogus", "unknown key"),
+    ('[node]\ncommand = "x"\n[client]\nprotocol = "etcd"\nrefresh = 1\n', "client.refresh", "unknown key"),
+    ('[node]\ncommand = "x"\n[client]\nprotocol = "reference-kv"\ntimeout = 1\n', "client.timeout",
+     "unknown key"),
 ])
 def test_a_bad_file_is_one_line_naming_the_key(tmp_path, text, key, expected):
     path = write(tmp_path, text)

@@ -15,6 +15,7 @@ those to the suite.
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 from workloads.clients.base import Client
@@ -47,10 +48,29 @@ def split_spec(spec: str | dict) -> tuple[str, dict]:
     elif protocol not in SYSTEMS:
         raise ValueError(f"system {protocol!r} is not one of {', '.join(SYSTEMS)} or python:module:Class")
     else:
-        check = getattr(client_class(protocol), "check_options", None)
+        cls = client_class(protocol)
+        _check_option_names(cls, options)
+        check = getattr(cls, "check_options", None)
         if check is not None:  # a client whose options are a language of their own names the bad one
             check(options)
     return protocol, options
+
+
+# What the suite itself hands every client (make_client): never an option of a spec.
+SUITE_ARGUMENTS = ("endpoints", "timeout", "read_mode", "start")
+
+
+def _check_option_names(cls: type, options: dict) -> None:
+    """Every option is a keyword the client's constructor takes (one taking **options checks its own):
+    an unknown key was met only by every load user, at run time, as a TypeError."""
+    params = inspect.signature(cls.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    names = [n for n in params if n not in ("self", *SUITE_ARGUMENTS)]
+    for key in options:
+        if key not in names:
+            expected = f"expected one of {', '.join(names)}" if names else f"the {cls.system} client takes no options"
+            raise ValueError(f"{key}: unknown key ({expected})")
 
 
 def protocol_name(spec: str | dict) -> str:

@@ -48,6 +48,18 @@ class RedisClient(KVAliases):
     system = "redis"
     READ_MODES = ()  # every read goes to the primary
 
+    @staticmethod
+    def check_options(options: dict) -> None:
+        """ValueError naming the first option of the wrong kind (`refresh: ...`)."""
+        s = options.get("sentinels", [])
+        if not (isinstance(s, str) or isinstance(s, (list, tuple)) and all(isinstance(x, str) for x in s)):
+            raise ValueError("sentinels: expected the Sentinels' addresses, a string or a list of strings")
+        if not isinstance(options.get("master", ""), str):
+            raise ValueError("master: expected a string (the name the Sentinels monitor)")
+        r = options.get("refresh", 1.0)
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 < r <= 3600:  # NaN is neither
+            raise ValueError(f"refresh: expected seconds, more than 0 and at most 3600 (got {r!r})")
+
     def __init__(self, endpoints: list[str], timeout: float = 1.0, read_mode: str | None = None,
                  start: int = 0, sentinels: list[str] | str = (), master: str = "mymaster",
                  refresh: float = 1.0) -> None:
