@@ -380,7 +380,8 @@ def load(path: str | os.PathLike) -> Described:
             node.fail("command", f"expected shell words ({e})")
     if not command or not all(isinstance(c, str) for c in command):
         node.fail("command", "expected a non-empty string or list of strings")
-    node_ports = tuple(f"{name}_port" for name in node.table.get("ports", {}) if isinstance(name, str))
+    named = node.get("ports", dict, {}, "a table of name = port number")  # names and ports checked below
+    node_ports = tuple(f"{name}_port" for name in named if isinstance(name, str))
     for part in command:
         node.template("command", part, NODE_PLACEHOLDERS + node_ports)
     env = node.get("env", dict, {}, "a table of strings")
@@ -401,7 +402,6 @@ def load(path: str | os.PathLike) -> Described:
         ports[key] = node.get(key, int, 0, "a port number")
         if not 0 <= ports[key] < 65536:
             node.fail(key, f"expected a port number, got {ports[key]}")
-    named = node.get("ports", dict, {}, "a table of name = port number")
     for name, port in named.items():
         if not name.isidentifier() or f"{name}_port" in NODE_PLACEHOLDERS:
             node.fail(f"ports.{name}", "expected a name of letters, digits and _ (the command says {"

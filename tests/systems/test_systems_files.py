@@ -53,6 +53,7 @@ def write(tmp_path, text, name="system.toml"):
     ("[node\n", "not valid TOML", ""),
     # a client's options are its own: a key it does not take, or a value not of its kind (a NaN refresh
     # never asked the Sentinels again), was accepted and met only by every load user, at run time
+    ('[node]\ncommand = "x"\nports = nan\n[client]\nprotocol = "etcd"\n', "node.ports", "a table"),  # was a TypeError
     ('[node]\ncommand = "x"\n[client]\nprotocol = "redis"\nrefresh = nan\n', "client.refresh", "seconds"),
     ('[node]\ncommand = "x"\n[client]\nprotocol = "redis"\nrefresh = -1\n', "client.refresh", "seconds"),
     ('[node]\ncommand = "x"\n[client]\nprotocol = "redis"\nmaster = 3\n', "client.master", "a string"),
