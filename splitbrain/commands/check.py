@@ -94,8 +94,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per input file per line")
 
 
-class _Progress:
-    """A progress line on stderr when it is a terminal or checking is slow."""
+class Progress:
+    """A progress line on stderr when it is a terminal or checking is slow (also `report`'s)."""
 
     def __init__(self, name):
         import time
@@ -152,7 +152,7 @@ def check_one(path, args, max_memory):
         # JSONL, the format runs write, is read a block at a time straight into operations (a fraction of the
         # memory of its parsed events); the importers' formats are small files from other tools
         history = pair_file(path) if args.format == "jsonl" else checker.load(path, args.format)
-        progress = _Progress(path)
+        progress = Progress(path)
         try:
             extra = {} if args.initial_value is _UNSET else {"initial": args.initial_value}
             result = checker.check(history, args.model, timeout=args.timeout, progress=progress,

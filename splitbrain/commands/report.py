@@ -30,7 +30,13 @@ def run(args) -> int:
         rows = explore.write_index(pathlib.Path(args.run_dir))
         print((pathlib.Path(args.run_dir) / explore.INDEX_TEXT).read_text(), end="")
         return 1 if any(r.get("valid") is False for r in rows if r.get("role") == "explore") else 0
+    from splitbrain.commands.check import Progress
+
     run_dir = rundir.resolve(args.run_dir)
-    summary = evaluate(run_dir, model=args.model, timeout=args.timeout)
+    progress = Progress(str(run_dir / rundir.HISTORY))  # a long check shows how far it got
+    try:
+        summary = evaluate(run_dir, model=args.model, timeout=args.timeout, progress=progress)
+    finally:
+        progress.end()
     print(json.dumps(summary, indent=2, default=str) if args.json else short(run_dir, summary))
     return exit_code(summary)
