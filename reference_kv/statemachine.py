@@ -355,13 +355,13 @@ class StateMachine:
 
     def _execute(self, op, key, a, c, overlay):
         dk = self.data_prefix + key.encode()
-        cur = overlay[dk] if dk in overlay else self.db.get(dk)
-        if op == "p":
+        if op == "p":  # a put or delete needs no read of the key: that was a Pebble get per write on every replica
             overlay[dk] = a
             return True
         if op == "d":
             overlay[dk] = None
             return True
+        cur = overlay[dk] if dk in overlay else self.db.get(dk)
         if op == "c":
             if (cur if cur is not None else b"null") != a:
                 return False
