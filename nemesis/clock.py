@@ -6,6 +6,13 @@ rewriting the file changes the node's wall clock, its monotonic clock and the
 length of its sleeps (poll/epoll timeouts are scaled by the rate) while it runs.
 Known trap: with a faked monotonic clock `threading.Event.wait` with a timeout
 can hang; asyncio sleeps work (tests/nemesis/test_clock.py pins this down).
+
+The library is libfaketimeMT, the synchronized build Debian ships beside the
+plain one. The plain one rereads the control file in every clock call into
+unlocked globals: while the rate changes, a thread can read a time made of the
+old line's rate and the new line's offset, seconds off, then the right time
+again. A node's lease clock saw one such step ahead and back and stood still
+for a second (tests/nemesis/test_clock_threads.py, tests/kv/test_clock_steps.py).
 """
 from __future__ import annotations
 
@@ -13,9 +20,9 @@ import os
 import pathlib
 
 LIBFAKETIME_CANDIDATES = (
-    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
-    "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
-    "/usr/lib/faketime/libfaketime.so.1",
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+    "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
+    "/usr/lib/faketime/libfaketimeMT.so.1",
 )
 
 

@@ -103,8 +103,16 @@ class Replica:
         election timeouts change nothing.
         """
         interval = self.tick_s
+        now = self.clock.now()
+        if now < self._last_tick:
+            # A monotonic clock that reads less than it did is broken (or was faked by a thread
+            # racing its fake). Waiting for it to catch up would stop the lease and CheckQuorum
+            # in their tracks; count on from here instead, and trust no lease measured before.
+            self._last_tick = now
+            self.raw.void_lease()
+            return False
         # + 1e-6: floats can make last + interval <= now while (now - last) / interval < 1.
-        owed = int((self.clock.now() - self._last_tick) / interval + 1e-6)
+        owed = int((now - self._last_tick) / interval + 1e-6)
         if owed <= 0:
             return False
         self._last_tick += owed * interval
@@ -335,6 +343,8 @@ async def ticker(clock, tick_s: float, replicas, after=None) -> None:
     while True:
         await clock.sleep(max(0.0, last + tick_s - clock.now()))
         now = clock.now()
+        if now < last:
+            last = now  # the clock stepped back: count on from here (Replica.catch_up_ticks)
         if now - last >= 2 * tick_s:
             await asyncio.sleep(0)
             await asyncio.sleep(0)

@@ -36,7 +36,7 @@ from .host import BackendError, new_run_id
 CLIENT_PORT = 8000
 PEER_PORT = 9000
 CLOCK_DIR = "/nemesis"
-IMAGE_LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"  # Debian's path, in the image
+IMAGE_LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"  # Debian's path, in the image (see nemesis.clock)
 
 
 class DockerBackend:

@@ -221,6 +221,11 @@ class Raft:
         if ticks > 0:
             self.now += ticks
 
+    def void_lease(self) -> None:
+        """The node's clock is not to be trusted (it read less than before): the lease it measured
+        ends now; the next confirmed round starts a new one."""
+        self.rounds.lease_start = None
+
     def _past_election_timeout(self) -> bool:
         return self.election_elapsed >= self.randomized_election_timeout
 

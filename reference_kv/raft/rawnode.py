@@ -39,6 +39,10 @@ class RawNode:
         """Time the node did not run: counts for the lease only (see Raft.advance_clock)."""
         self.raft.advance_clock(ticks)
 
+    def void_lease(self) -> None:
+        """The clock stepped back: see Raft.void_lease."""
+        self.raft.void_lease()
+
     def step(self, msg: Message) -> None:
         if msg.to != self.raft.id:
             raise ValueError(f"message for node {msg.to} stepped into node {self.raft.id}")

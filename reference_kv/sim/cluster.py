@@ -17,14 +17,19 @@ from reference_kv.sim.runner import sim_runners
 
 
 class PausableClock:
-    """Loop time; while paused the node's timers do not fire (a SIGSTOPped process), time goes on."""
+    """Loop time; while paused the node's timers do not fire (a SIGSTOPped process), time goes on.
+
+    `step` is added to what the node reads: a clock that jumps (a faulty time source, or
+    libfaketime's single-threaded library read by two threads while its rate changes).
+    """
 
     def __init__(self) -> None:
         self._running = asyncio.Event()
         self._running.set()
+        self.step = 0.0
 
     def now(self) -> float:
-        return asyncio.get_running_loop().time()
+        return asyncio.get_running_loop().time() + self.step
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
