@@ -104,10 +104,11 @@ class Replica:
         """
         interval = self.tick_s
         now = self.clock.now()
-        if now < self._last_tick:
+        if now < self._last_tick - interval:
             # A monotonic clock that reads less than it did is broken (or was faked by a thread
             # racing its fake). Waiting for it to catch up would stop the lease and CheckQuorum
             # in their tracks; count on from here instead, and trust no lease measured before.
+            # (Less than a tick back is the float slack of the count below, and stops nothing.)
             self._last_tick = now
             self.raw.void_lease()
             return False
@@ -343,7 +344,7 @@ async def ticker(clock, tick_s: float, replicas, after=None) -> None:
     while True:
         await clock.sleep(max(0.0, last + tick_s - clock.now()))
         now = clock.now()
-        if now < last:
+        if now < last - tick_s:
             last = now  # the clock stepped back: count on from here (Replica.catch_up_ticks)
         if now - last >= 2 * tick_s:
             await asyncio.sleep(0)
