@@ -5,9 +5,11 @@ reference KV does: such a member must never vote as itself again, see
 reference_kv/identity.py), or take it back as a new replica. Either is a clean
 result; the start's value says which (`refused`: the nodes that exited within
 REFUSAL_WAIT of their restart). An acknowledged write that goes missing is
-the finding, and the checker's to see. A refused node stays out for the rest of
-the run: taking it back is its system's procedure (remove, restart empty to
-join, add, promote), which the suite does not run yet.
+the finding, and the checker's to see. At its stop, a refused node is taken
+back by its system's procedure when the suite knows one (a system file's
+[membership] remove and add commands: remove, add, restart), else it stays out
+for the rest of the run (the reference KV's way back restarts the node empty
+with --join, which no backend can do yet).
 """
 from __future__ import annotations
 
@@ -40,8 +42,18 @@ def wipe() -> FaultPackage:
         return {"nodes": nodes, "refused": refused, "down": refused}
 
     def stop(ctx: Context, value):
-        # one its system refused refuses again: it stays out
-        return {"nodes": value["nodes"], "refused": _restart(ctx, value["refused"]) if value["refused"] else []}
+        refused = value["refused"]
+        if not refused:
+            return {"nodes": value["nodes"], "refused": []}
+        if ctx.remove_member is None or ctx.add_member is None:
+            # no way back the suite knows of: it refuses again and stays out
+            return {"nodes": value["nodes"], "refused": _restart(ctx, refused)}
+        # the system's own way back for a member that lost its data (a system file's [membership]
+        # commands): out of the configuration, then in again, then started
+        for n in refused:
+            ctx.remove_member(n)
+            ctx.add_member(n)
+        return {"nodes": value["nodes"], "procedure": "remove, add, restart", "refused": _restart(ctx, refused)}
 
     return FaultPackage("wipe-one", "wipe", COLOUR, "wipe", "wiped-back", start, stop,
                         (Killable, Wipeable), start_timeout=REFUSAL_WAIT + 10.0)

@@ -298,6 +298,16 @@ def test_a_wipe_deletes_a_stopped_nodes_data_and_says_whether_its_system_took_it
         assert ctx.backend.wiped == [node] and not ctx.killed
         assert value["refused"] == value["down"] == ([node] if refuses else [])
         assert pkg.stop(ctx, value)["refused"] == value["refused"]
+    # a system that describes its way back (a system file's [membership]): removed, added, restarted
+    calls = []
+    backend = Disks(True)
+    ctx = Context(backend, random.Random(0), remove_member=lambda n: calls.append(("remove", n)),
+                  add_member=lambda n: (calls.append(("add", n)), backend.wiped.clear()))
+    value = pkg.start(ctx)
+    [node] = value["refused"]
+    out = pkg.stop(ctx, value)
+    assert calls == [("remove", node), ("add", node)] and out["procedure"] == "remove, add, restart"
+    assert out["refused"] == [] and backend.is_running(node)
 
 
 def test_damage_that_stays_hits_one_node_per_run_and_a_torn_write_any(monkeypatch):
