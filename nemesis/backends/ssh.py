@@ -255,13 +255,21 @@ class SshBackend:
     # -- processes --------------------------------------------------------------------------
 
     def _env(self, node: str) -> str:
-        """`env`'s arguments: each NAME=value one quoted shell word."""
+        """The node's environment as a shell file to source: one NAME='value' line each. It goes to the
+        host over SFTP into the node's private directory, so values (the reference KV's admin token) never
+        sit on a command line, where any user of the host could read them in /proc."""
         env = dict(self.specs[node].env)
         env[RUN_ENV] = self.run_id
         if node in self.libfaketime:
             env.update(clock.environment(self.libfaketime[node], self._clock_file(node)))
         check_env_names(env)
-        return " ".join(shlex.quote(f"{k}={v}") for k, v in env.items())
+        return "".join(f"{k}={shlex.quote(str(v))}\n" for k, v in env.items())
+
+    def _with_env(self, node: str) -> str:
+        """Writes the environment file; -> the shell words that load it before a command."""
+        path = f"{self._dir(node)}/node.env"
+        self.remote[node].put_text(path, self._env(node))
+        return f"set -a; . {shlex.quote(path)}; set +a;"
 
     def _pid_file(self, node: str) -> str:
         return f"{self._dir(node)}/pid"
@@ -279,7 +287,7 @@ class SshBackend:
             return
         argv = shlex.join(str(a) for a in self.specs[node].argv(self.addrs[node]))
         d = shlex.quote(self._dir(node))
-        inner = f"echo $$ > {shlex.quote(self._pid_file(node))}; exec env {self._env(node)} {argv}"
+        inner = f"echo $$ > {shlex.quote(self._pid_file(node))}; {self._with_env(node)} exec {argv}"
         # `&` must background the node alone: a backgrounded `a && b` list is a subshell that
         # holds the session's stdout, and the SSH command would never end
         script = (f"cd {d} && rm -f pid || exit 1; nohup setsid sh -c {shlex.quote(inner)} >> node.log 2>&1 "
@@ -315,7 +323,7 @@ class SshBackend:
         self._signal(node, "CONT")
 
     def exec(self, node: str, argv: Sequence[str], timeout: float = 30.0) -> ExecResult:
-        return self.remote[node].run(f"cd {shlex.quote(self._dir(node))} && env {self._env(node)} "
+        return self.remote[node].run(f"cd {shlex.quote(self._dir(node))} && {self._with_env(node)} "
                                      f"{shlex.join(str(a) for a in argv)}", timeout)
 
     def collect_logs(self, dest_dir: str) -> list[str]:

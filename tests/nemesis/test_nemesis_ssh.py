@@ -190,6 +190,28 @@ def test_env_keys_cannot_inject_shell_commands(hosts, tmp_path):
     assert not marker.exists(), "an env key ran a command on the host"
 
 
+def test_env_values_never_sit_on_a_command_line(hosts, tmp_path):
+    """Values (the reference KV's admin token) went into the remote shell's command line, readable by any
+    user of the host in /proc while the start waited for the pid file."""
+    secret = "admin-token-" + run_id()
+    b, spec = _one_node_backend(hosts, tmp_path / "w", run_id(), env={"SB_SECRET": secret})
+    commands = []
+    try:
+        b.setup([spec])
+        remote = b.remote["1"]
+        for name in ("run", "check"):
+            original = getattr(remote, name)
+            setattr(remote, name, lambda cmd, *a, _f=original, **k: commands.append(cmd) or _f(cmd, *a, **k))
+        b.start("1")
+        r = b.exec("1", ["sh", "-c", 'printf %s "$SB_SECRET"'])
+        assert r.returncode == 0 and r.stdout == secret, r  # the node and exec still get it
+        pid = int(remote.check(f"cat {b._pid_file('1')}").strip())
+        assert f"SB_SECRET={secret}".encode() in pathlib.Path(f"/proc/{pid}/environ").read_bytes()
+    finally:
+        b.teardown()
+    assert commands and not [c for c in commands if secret in c], commands
+
+
 def test_a_value_reaches_the_node_verbatim(hosts, tmp_path):
     b, spec = _one_node_backend(hosts, tmp_path / "w", run_id(), env={"SB_VALUE": "$(id) `id`; 'q' \"d\" *"})
     try:
