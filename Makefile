@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 BUILD_INPUTS := pyproject.toml setup.py $(wildcard checker/csrc/*.c checker/csrc/*.h checker/_cbuild.py) \
                 $(wildcard reference_kv/storage/shim/*.go reference_kv/storage/shim/go.mod)
 
-.PHONY: venv build test test-unit demo bench bench-checker bench-storage bench-kv bench-workloads bench-kv-quick bench-bugs bench-explore bench-regions clean
+.PHONY: venv build test test-unit demo bench bench-checker bench-storage bench-kv bench-workloads bench-kv-quick bench-bugs bench-explore bench-regions bench-simulate clean
 
 $(STAMP): $(BUILD_INPUTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,9 @@ bench-explore: $(STAMP)
 
 bench-regions: $(STAMP)
 	$(PY) -m bench.regions
+
+bench-simulate: $(STAMP)
+	$(PY) -m bench.simulate --bugs
 
 
 clean:

@@ -24,6 +24,7 @@ COMMANDS = {
     "bugs": "splitbrain.commands.bugs",
     "hunt": "splitbrain.commands.hunt",
     "explore": "splitbrain.commands.explore",
+    "simulate": "splitbrain.commands.simulate",
     "cleanup": "splitbrain.commands.cleanup",
 }
 

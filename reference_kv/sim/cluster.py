@@ -17,24 +17,37 @@ from reference_kv.sim.runner import sim_runners
 
 
 class PausableClock:
-    """Loop time; while paused the node's timers do not fire (a SIGSTOPped process), time goes on.
-
-    `step` is added to what the node reads: a clock that jumps (a faulty time source, or
-    libfaketime's single-threaded library read by two threads while its rate changes).
-    """
+    """The node's monotonic clock on loop time. While paused the node's timers do not fire (a
+    SIGSTOPped process) and time goes on; `rate` is how fast it runs against true time (a crystal
+    off by a few percent); `step` is added to what the node reads: a clock that jumps (a suspended
+    VM, a faulty time source, or libfaketime's single-threaded library read by two threads while
+    its rate changes)."""
 
     def __init__(self) -> None:
         self._running = asyncio.Event()
         self._running.set()
         self.step = 0.0
+        self.rate = 1.0
+        self._base = None  # (loop time, reading before step) where the current rate began
 
     def now(self) -> float:
-        return asyncio.get_running_loop().time() + self.step
+        t = asyncio.get_running_loop().time()
+        if self._base is not None:
+            t0, c0 = self._base
+            t = c0 + (t - t0) * self.rate
+        return t + self.step
 
     async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+        await asyncio.sleep(seconds / self.rate)
         while not self._running.is_set():
             await self._running.wait()
+
+    def set_rate(self, rate: float) -> None:
+        self._base = (asyncio.get_running_loop().time(), self.now() - self.step)
+        self.rate = rate
+
+    def jump(self, seconds: float) -> None:
+        self.step += seconds
 
     @property
     def paused(self) -> bool:
@@ -132,8 +145,9 @@ class SimCluster:
         if node is not None:
             await node.stop()
 
-    async def crash(self, i: int, lose_unsynced: bool = True) -> None:
-        """kill -9 (and, by default, power loss: what was not synced is gone)."""
+    async def crash(self, i: int, lose_unsynced: bool = True, keep: int = 0) -> None:
+        """kill -9 (and, by default, power loss: what was not synced is gone but for the first
+        `keep` unsynced batches, a prefix the page cache had written back)."""
         node = self.nodes.pop(i, None)
         if node is None:
             return
@@ -141,7 +155,7 @@ class SimCluster:
             lane.hold()  # what it had queued dies with it
         await halt(node)
         if lose_unsynced:
-            self.disks.crash(self.data_dir(i) / "db")
+            self.disks.crash(self.data_dir(i) / "db", keep)
 
     def wipe(self, i: int) -> None:
         assert i not in self.nodes, "stop or crash the node before wiping its data directory"
@@ -196,6 +210,53 @@ class SimCluster:
         (any running store when it knows no leader)."""
         s = next(iter(self.nodes.values()))
         return self.nodes.get(s._owner(key).leader) or s
+
+    def leader(self):
+        """The running leader of the highest term (a Region store's: its meta group's), or None."""
+        ls = self.leaders()
+        return max(ls, key=lambda i: self._group(self.nodes[i]).term) if ls else None
+
+    def _group(self, n):
+        return n.meta if self.regions else n
+
+    def members(self) -> tuple[list, list]:
+        """(voters, learners) as the leader has applied them; ([], []) without a leader."""
+        lead = self.leader()
+        if lead is None:
+            return [], []
+        st = self._group(self.nodes[lead]).raw.status()
+        return st["voters"], st["learners"]
+
+    async def change(self, fn, done, timeout: float = 10.0) -> None:
+        """await fn(leader node) until done() holds (an answer lost to a crash, a leader that was
+        deposed: the change may have been made anyway); AssertionError past timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not done():
+            if loop.time() >= deadline:
+                raise AssertionError(f"timed out after {timeout}s (virtual) making a membership change")
+            lead = self.leader()
+            if lead is not None:
+                try:
+                    await asyncio.wait_for(fn(self.nodes[lead]), max(0.01, deadline - loop.time()))
+                    continue
+                except Exception:
+                    pass
+            await asyncio.sleep(0.05)
+
+    async def rejoin(self, i: int, timeout: float = 30.0):
+        """The way back for member i that lost its data: remove it, start it empty with --join, add
+        it as a learner (it catches up, by snapshot if need be), promote it once caught up."""
+        await self.change(lambda n: n.remove(i), lambda: i not in sum(self.members(), []), timeout)
+        node = await asyncio.wait_for(self.start(i, join=True), timeout)
+        await self.change(lambda n: n.add_learner(i, self.address(i), f"sim-{i}:2"),
+                          lambda: i in sum(self.members(), []), timeout)
+        lead = lambda: self.nodes.get(self.leader())  # noqa: E731
+        await self.wait(lambda: self._group(node) is not None and lead() is not None and
+                        self._group(node).applied >= self._group(lead()).applied - 2, timeout,
+                        "the learner to catch up")
+        await self.change(lambda n: n.promote(i), lambda: i in self.members()[0], timeout)
+        return node
 
     def leaders(self) -> list[int]:
         from reference_kv.raft.types import Role

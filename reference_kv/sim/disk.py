@@ -28,12 +28,15 @@ class SimDisk(MemoryStorage):
             self.unsynced = []
             self.syncs += 1
 
-    def survivor(self) -> "SimDisk":
-        """What a power loss leaves: a disk holding the synced writes only."""
+    def survivor(self, keep: int = 0) -> "SimDisk":
+        """What a power loss leaves: a disk holding the synced writes, and of the unsynced ones
+        the first `keep` batches (written back in order; a batch is whole or absent, as a WAL
+        record with its checksum is)."""
         d = SimDisk()
-        for b in self.durable:
+        kept = self.durable + self.unsynced[:keep]
+        for b in kept:
             MemoryStorage._write_packed(d, bytearray(b), True)
-        d.durable = list(self.durable)
+        d.durable = list(kept)
         return d
 
     def reopened(self) -> "SimDisk":
@@ -70,11 +73,11 @@ class Disks:
         self.disks[path] = d
         return d
 
-    def crash(self, path) -> None:
-        """Power loss: unsynced writes are gone."""
+    def crash(self, path, keep: int = 0) -> None:
+        """Power loss: unsynced writes are gone, but for a prefix of `keep` batches."""
         path = Path(path)
         if path in self.disks:
-            self.disks[path] = self.disks[path].survivor()
+            self.disks[path] = self.disks[path].survivor(keep)
 
     def wipe(self, data_dir) -> None:
         """The node's whole data directory is lost."""

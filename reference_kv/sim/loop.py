@@ -36,7 +36,9 @@ class _JumpSelector(selectors.BaseSelector):
         self._real.close()
 
     def select(self, timeout=None):
-        ready = self._real.select(0)
+        # Without worker threads only the loop itself could have written to its self-pipe, and its
+        # call_soon_threadsafe does not (below): no system call per iteration.
+        ready = self._real.select(0) if self.loop.threads else []
         if ready or timeout == 0:
             return ready
         if timeout is None:
@@ -71,6 +73,11 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     def time(self) -> float:
         return self._now
+
+    def call_soon_threadsafe(self, callback, *args, context=None):
+        if self.threads:
+            return super().call_soon_threadsafe(callback, *args, context=context)
+        return self.call_soon(callback, *args, context=context)  # one thread: no self-pipe wakeup
 
     def jump(self, seconds: float) -> None:
         """To the next timer exactly: `now + (when - now)` can round below `when` and never get there."""

@@ -28,6 +28,7 @@ class Network:
         self.delivered = 0
         self.filter = None  # callable(frm, to, kind, payload) -> True to drop the frame
         self.errors: list[str] = []  # frames the real transport would have refused
+        self.on_send = None  # callable(frm, to, kind, payload): sees every frame a node sends
 
     def transport(self, node_id: int, peers: dict[int, str]) -> "MemTransport":
         return MemTransport(self, node_id, peers)
@@ -110,6 +111,8 @@ class MemTransport:
         if peer_id not in self.addresses or dst is None or not dst.up:
             self.on_unreachable(peer_id)
             return False
+        if self.net.on_send is not None:
+            self.net.on_send(self.id, peer_id, kind, payload)
         f = self.net.filter
         if f is not None and f(self.id, peer_id, kind, payload):
             return True

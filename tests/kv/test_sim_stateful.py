@@ -102,12 +102,7 @@ class NodeWorld(SimMachine):
         else:
             raise AssertionError(f"node {w} started as itself after losing its data")
         try:
-            self.run(self.c.nodes[self._leader()].remove(w), 10)
-            n = self.run(self.c.start(w, join=True), 10)
-            self.run(self.c.nodes[self._leader()].add_learner(w, self.c.address(w), f"sim-{w}:2"), 10)
-            self.run(self.c.wait(lambda: n.applied >= max(m.applied for m in self.c.nodes.values()) - 2,
-                                 timeout=20, what="the learner caught up"), 30)
-            self.run(self.c.nodes[self._leader()].promote(w), 10)
+            self.run(self.c.rejoin(w, timeout=20), 60)
             event("a node that lost its data rejoined")
         except (KVError, asyncio.TimeoutError, AssertionError, ValueError, KeyError, TypeError):
             pass  # the cluster was busy (faults): the node may stay out
