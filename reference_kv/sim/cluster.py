@@ -130,7 +130,11 @@ class SimCluster:
             await node.start()
             await node.running  # formed, or refused
         except BaseException:
-            await node.transport.close()  # a refused start leaves nothing listening
+            # Refused, or given up on while it still forms: the process is gone either way (a
+            # start left running would be a second process on the data directory of the next).
+            for lane in self.lanes.get(i, {}).values():
+                lane.hold()
+            await halt(node)
             raise
         self.nodes[i] = node
         self.incarnations += 1
@@ -239,9 +243,10 @@ class SimCluster:
             if lead is not None:
                 try:
                     await asyncio.wait_for(fn(self.nodes[lead]), max(0.01, deadline - loop.time()))
-                    continue
                 except Exception:
                     pass
+            # Always some virtual time: an answer that comes at once while done() waits for the
+            # leader to apply the change would spin the loop with its clock standing still.
             await asyncio.sleep(0.05)
 
     async def rejoin(self, i: int, timeout: float = 30.0):

@@ -40,6 +40,14 @@ class _JumpSelector(selectors.BaseSelector):
         # call_soon_threadsafe does not (below): no system call per iteration.
         ready = self._real.select(0) if self.loop.threads else []
         if ready or timeout == 0:
+            loop = self.loop
+            loop.spins += 1
+            # asyncio runs a timer due within the clock's resolution now: the clock goes there
+            # too, or code that waits until a time that tiny step ahead waits forever.
+            if loop._scheduled and loop._now < loop._scheduled[0]._when < loop._now + loop._clock_resolution:
+                loop._now = loop._scheduled[0]._when
+            if loop.spins > SPIN_LIMIT and not loop.threads:
+                raise Livelock(loop)
             return ready
         if timeout is None:
             # No timer at all: only another thread could wake us. In a simulation nothing will.
@@ -62,6 +70,18 @@ class Deadlock(RuntimeError):
         super().__init__("deadlock: every task waits and no timer is set\n  " + "\n  ".join(sorted(stacks)))
 
 
+class Livelock(Deadlock):
+    """Callbacks keep coming and the clock never moves on: a loop spinning in virtual time."""
+
+    def __init__(self, loop):
+        super().__init__(loop)
+        self.args = (self.args[0].replace("deadlock: every task waits and no timer is set",
+                                          f"livelock: {SPIN_LIMIT} loop iterations without time moving on"),)
+
+
+SPIN_LIMIT = 1_000_000  # loop iterations at one instant; a real program has a few hundred
+
+
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def __init__(self, start: float = 0.0, threads: bool = False):
         selector = _JumpSelector()
@@ -70,6 +90,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         self.threads = threads  # True: block for worker threads when idle (breaks determinism)
         self._now = float(start)
         self._clock_resolution = 1e-9
+        self.spins = 0  # iterations since the clock last moved
 
     def time(self) -> float:
         return self._now
@@ -85,6 +106,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         if self._scheduled:
             now = max(now, self._scheduled[0]._when)
         self._now = now
+        self.spins = 0
 
 
 def run(main, start: float = 0.0):

@@ -25,7 +25,7 @@ from reference_kv import errors, readmodes
 from reference_kv.raft.types import MsgType, Role
 from reference_kv.regions.layout import META_REGION
 from reference_kv.sim.cluster import SimCluster
-from reference_kv.sim.loop import Deadlock, VirtualTimeLoop
+from reference_kv.sim.loop import Deadlock, run
 from reference_kv.transport import RAFT
 
 # The faults a world draws: the one declaration (the CLI's help and the trace name them from here).
@@ -174,6 +174,7 @@ class _World:
         self.next_process = 0
         self.ops = 0
         self.t0 = 0.0
+        self.now = 0.0  # virtual seconds when the run ended
         self.stop_load = False
         self.down: set[int] = set()  # nodes a fault holds down (their restart is that fault's)
 
@@ -313,7 +314,7 @@ class _World:
         seq = 0
         hints: dict = {}
         wl = self.schedule.workload
-        mode_choices = [readmodes.READINDEX, readmodes.LOG, readmodes.FOLLOWER, self.schedule.read_mode]
+        mode_choices = [m for m in readmodes.READ_MODES if m not in readmodes.UNSAFE]
         while not self.stop_load:
             key = self.rng.choice(keys)
             seq += 1
@@ -536,26 +537,13 @@ def simulate(seed: int, schedule: Schedule | None = None, *, regions: bool = Fal
     """Run seed's world (its own schedule unless one is given) to the end; -> Outcome."""
     schedule = schedule or plan(seed, regions)
     w = _World(seed, schedule, Path(root), regions, bug)
-    loop = VirtualTimeLoop()
     t0 = time.perf_counter()
     try:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(_bounded(w))
-    except Deadlock as e:
-        w.trace.append({"t": None, "event": "violation", "text": f"deadlock: {e}"[:400]})
-        w.violations.append("deadlock: every task waits and no timer is set")
-    finally:
-        sim = loop.time()
-        try:
-            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-            for t in pending:
-                t.cancel()
-            if pending:
-                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        finally:
-            asyncio.set_event_loop(None)
-            loop.close()
-    return Outcome(seed, schedule, w.history, w.trace, w.violations, sim, time.perf_counter() - t0, w.ops)
+        run(_bounded(w))
+    except Deadlock as e:  # or Livelock: either way nothing can happen any more
+        w.trace.append({"t": None, "event": "violation", "text": str(e)[:2000]})
+        w.violations.append(str(e).split("\n")[0])
+    return Outcome(seed, schedule, w.history, w.trace, w.violations, w.now, time.perf_counter() - t0, w.ops)
 
 
 async def _bounded(w: _World) -> None:
@@ -565,3 +553,5 @@ async def _bounded(w: _World) -> None:
         await asyncio.wait_for(w.run(), limit)
     except asyncio.TimeoutError:
         w.violation(f"the run did not end within {limit:.0f} virtual seconds (stuck)")
+    finally:
+        w.now = asyncio.get_running_loop().time()

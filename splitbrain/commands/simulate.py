@@ -20,23 +20,27 @@ exit status: 0 no violation in the seeds run, 1 a violation found, 2 unusable in
 
 faults: """
 
+from splitbrain import values  # noqa: E402 - light; the world is imported in run()
+
+SEED = values.count(low=0)
+DURATION = values.seconds(low=1.0, low_open=False, high=3600.0)
+
 
 def add_arguments(p) -> None:
     import argparse
 
     from reference_kv.sim import world
-    from splitbrain import values
 
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = EPILOG + "; ".join(f"{k} ({v})" for k, v in world.FAULTS.items())
-    p.add_argument("--seeds", type=_count, default=100, metavar="N", help="seeds to run (default 100)")
-    p.add_argument("--first-seed", type=_seed, default=0, metavar="S", help="the first seed (default 0)")
-    p.add_argument("--budget", type=values.SECONDS.arg, metavar="DURATION",
-                   help="stop starting seeds after this much wall time (e.g. 10m)")
+    p.add_argument("--seeds", type=values.COUNT.arg, default=100, metavar="N", help="seeds to run (default 100)")
+    p.add_argument("--first-seed", type=SEED.arg, default=0, metavar="S", help="the first seed (default 0)")
+    p.add_argument("--budget", type=values.SECONDS.arg, metavar="SECONDS",
+                   help="start no seed after this many seconds of wall time")
     p.add_argument("--regions", action="store_true", help="Region stores (multi-Raft) instead of one group")
     p.add_argument("--unsafe-bug", metavar="NAME", help="plant a catalogued bug (splitbrain bugs lists them)")
     p.add_argument("--faults", type=_faults, metavar="F,F", help="draw only these fault kinds (default all)")
-    p.add_argument("--duration", type=_duration, default=20.0, metavar="S",
+    p.add_argument("--duration", type=DURATION.arg, default=20.0, metavar="S",
                    help="virtual seconds of load per seed (default 20)")
     p.add_argument("--out", default="results", metavar="DIR", help="where failures' run directories go")
     p.add_argument("--replay", metavar="SEED|RUN_DIR",
@@ -44,43 +48,6 @@ def add_arguments(p) -> None:
     p.add_argument("--shrunk", action="store_true", help="with --replay of a run directory: its shrunk schedule")
     p.add_argument("--no-shrink", action="store_true", help="keep failures as they are (faster)")
     p.add_argument("--stop", action="store_true", help="stop at the first failure")
-
-
-def _count(text: str) -> int:
-    import argparse
-
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 (got {n})")
-    return n
-
-
-def _seed(text: str) -> int:
-    import argparse
-
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a seed is a whole number: {text!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"a seed is not negative (got {n})")
-    return n
-
-
-def _duration(text: str) -> float:
-    import argparse
-    import math
-
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not math.isfinite(v) or not 1.0 <= v <= 3600:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 3600 seconds (got {text})")
-    return v
 
 
 def _faults(text: str) -> tuple[str, ...]:

@@ -95,6 +95,7 @@ class NodeWorld(SimMachine):
         w = sorted(j for j in self.c.nodes if j != lead)[i % (len(self.c.nodes) - 1)]
         self.run(self.c.crash(w))
         self.c.wipe(w)
+        self.terms.pop(w, None)  # a member that lost its data comes back as a new one, from term 0
         try:
             self.run(self.c.start(w), 5)
         except (ValueError, asyncio.TimeoutError):

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from reference_kv.sim import run
+from reference_kv.sim.loop import Livelock
 from reference_kv.sim.cluster import SimCluster
 from reference_kv.sim.disk import SimDisk
 
@@ -62,3 +63,37 @@ def test_virtual_time_runs_ahead_of_the_wall_clock(tmp_path):
     t0 = time.process_time()  # CPU, not wall: other jobs on the machine must not fail the test
     virtual = run(main())
     assert virtual >= 60 and time.process_time() - t0 < virtual / 10
+
+
+def test_a_loop_spinning_at_one_instant_is_a_livelock_not_a_hang():
+    """Code that always has a callback ready never lets virtual time move: the timeouts meant to end
+    it never fire, so the loop itself must stop it (a simulated run never hangs)."""
+    async def spin():
+        await asyncio.wait_for(_forever(), 5.0)
+
+    async def _forever():
+        while True:
+            await asyncio.sleep(0)
+
+    with pytest.raises(Livelock, match="livelock"):
+        run(spin())
+
+
+def test_a_timer_due_within_the_clock_resolution_moves_the_clock():
+    """asyncio runs a timer due less than its clock resolution ahead at once; virtual time must go
+    there too, or a loop waiting until that instant (identity.Formation.run does) spins forever
+    with its clock standing still (found as a livelock by the hypothesis machine)."""
+    async def main():
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(26.565561453489003)
+        target = loop.time() + 2.5934809855243657e-13
+        changed = asyncio.Event()
+        rounds = 0
+        while loop.time() < target:
+            rounds += 1
+            try:
+                await asyncio.wait_for(changed.wait(), max(0.0, target - loop.time()))
+            except asyncio.TimeoutError:
+                pass
+        return rounds
+    assert run(main()) <= 2
