@@ -53,6 +53,10 @@ class PausableClock:
     def paused(self) -> bool:
         return not self._running.is_set()
 
+    async def running(self) -> None:
+        """Until the node is not paused."""
+        await self._running.wait()
+
     def pause(self) -> None:
         self._running.clear()
 

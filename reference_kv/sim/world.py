@@ -292,7 +292,7 @@ class _World:
                 await asyncio.sleep(0.1)
                 continue
             try:
-                result = await asyncio.wait_for(call(node), CLIENT_TIMEOUT_S)
+                result = await asyncio.wait_for(self._served(node, call), CLIENT_TIMEOUT_S)
                 if not any_node:
                     hints["leader"] = node.id
                 return "ok", result
@@ -308,6 +308,17 @@ class _World:
                 last = str(e)
                 await asyncio.sleep(0.05)
         return ("info" if unknown and writes else "fail"), last
+
+    async def _served(self, node, call):
+        """call(node) as a request over its socket: a paused node reads it only when it resumes,
+        and its answer leaves only while it runs."""
+        clock = self.c.clocks[node.id]
+        while clock.paused:
+            await clock.running()
+        result = await call(node)
+        while clock.paused:
+            await clock.running()
+        return result
 
     async def client(self, cid: int, keys) -> None:
         process = self._new_process()
