@@ -74,11 +74,14 @@ def commit_merge(store, peer, sm, b, source_desc, arg):
     version, index = arg
     region, source = peer.region, Region.from_json(source_desc)
     src = store.peers.get(source.id)
-    if version != region.epoch.version or src is None or src.merging is None:
+    if version != region.epoch.version or src is None:
         return False  # the target changed since (or the source is gone): the driver asks again
-    if source.side_of(region) != src.merging[0] or region.peers != source.peers:
-        return False
+    # The source's own log up to its prepare first: a replica that has not applied the prepare yet
+    # (behind, or restarted with the apply unsynced) must decide as those that have (it skipped the
+    # merge its peers made, and the Region's replicas held different ranges at one index).
     caught_up = _catch_up(store, src, index, b)
+    if src.merging is None or source.side_of(region) != src.merging[0] or region.peers != source.peers:
+        return False
     if src.merging[1] != index or src.region != source or src.sm.applied < index:
         # Every replica must decide alike; a source replica behind its own prepare would diverge.
         raise RuntimeError(f"region {peer.id}: merge of {source.id} at {index} but the local source is "

@@ -95,3 +95,12 @@ def test_a_replay_in_another_process_gives_the_same_history(tmp_path):
                            env={"PYTHONHASHSEED": str(k), "PATH": "/usr/bin:/bin"}, timeout=120).stdout
             for k in (1, 2)]
     assert runs[0] and runs[0] == runs[1]
+
+
+def test_regions_seed_0_a_merge_is_decided_alike_on_every_replica():
+    """Found by `splitbrain simulate --regions` at its first seed: store 2 restarted with the source
+    Region's prepare applied but unsynced, so its source replica was not merging when the target's
+    COMMIT_MERGE applied; it skipped the merge its peers made (Region 10 held [k2, k3) on store 2 and
+    [k2, k4) on stores 1 and 3 at applied index 3). The source's log is now caught up first."""
+    r = simulation.run_seed(0, simulation.Config(regions=True))
+    assert not r.failed, r.reasons
