@@ -153,6 +153,11 @@ class Cluster:
         (with the node it is about), or None when the system has none."""
         if action not in getattr(self.system, "admin_actions", ()):
             return None
+        needs = getattr(self.system, "admin_requires", {}).get(action, ())
+        if not all(isinstance(self.backend, c) for c in needs):
+            return None  # the system's procedure needs what this backend cannot do
+        if needs:  # the procedure restarts nodes itself
+            return lambda node: self.system.admin(action, self.addresses, self.leader(), node, backend=self.backend)
         return lambda node: self.system.admin(action, self.addresses, self.leader(), node)
 
     def fault_context(self):

@@ -32,10 +32,10 @@ def resolve(names) -> list:
 NEED_WORDS = {
     "leader": "a system that names its leader (a [leader] probe in a system file)",
     "status": "a system the suite can probe",
-    "remove_member": "a system whose membership the suite can change ([membership] remove and add commands "
-                     "in a system file)",
-    "add_member": "a system whose membership the suite can change ([membership] remove and add commands "
-                  "in a system file)",
+    "remove_member": "a system whose membership the suite can change (the reference KV on a backend that can "
+                     "kill and wipe nodes, or [membership] remove and add commands in a system file)",
+    "add_member": "a system whose membership the suite can change (the reference KV on a backend that can "
+                  "kill and wipe nodes, or [membership] remove and add commands in a system file)",
     "transfer_leader": "a system whose leadership the suite can move (a [leader] transfer command in a "
                        "system file)",
 }

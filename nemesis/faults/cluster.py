@@ -20,7 +20,9 @@ def membership(targets: str = "one") -> FaultPackage:
         return {"nodes": value["nodes"]}
 
     return FaultPackage("membership", "membership", "#90e0ef", "remove-member", "add-member", start, stop,
-                        needs=("remove_member", "add_member"))
+                        needs=("remove_member", "add_member"),
+                        # a change waits for a leader across cuts; adding back may restart and catch up a node
+                        start_timeout=25.0)
 
 
 def transfer_leader() -> FaultPackage:

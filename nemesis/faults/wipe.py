@@ -7,9 +7,9 @@ result; the start's value says which (`refused`: the nodes that exited within
 REFUSAL_WAIT of their restart). An acknowledged write that goes missing is
 the finding, and the checker's to see. At its stop, a refused node is taken
 back by its system's procedure when the suite knows one (a system file's
-[membership] remove and add commands: remove, add, restart), else it stays out
-for the rest of the run (the reference KV's way back restarts the node empty
-with --join, which no backend can do yet).
+[membership] remove and add commands, or the reference KV's adapter, which
+restarts the node empty with --join: remove, add, restart), else it stays out
+for the rest of the run.
 """
 from __future__ import annotations
 

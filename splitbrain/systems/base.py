@@ -43,7 +43,9 @@ class System(Protocol):
     def ready(self, node: NodeAddresses, timeout: float) -> bool: ...
 
     # Admin actions the faults may use: a subset of remove_member, add_member, transfer_leader
-    # (nemesis.faults.NEEDS), each done by admin(action, nodes, leader, target).
+    # (nemesis.faults.NEEDS), each done by admin(action, nodes, leader, target). An action whose
+    # procedure restarts nodes names the backend capabilities it needs in `admin_requires`
+    # (action -> capabilities); it is then offered only on such a backend and called with backend=.
     admin_actions: frozenset[str]
 
     def status(self, node: NodeAddresses, timeout: float) -> dict | None:

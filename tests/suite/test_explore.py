@@ -22,8 +22,9 @@ def test_the_space_is_what_the_registries_say_runs_here():
     sp, refused = _space()
     names = {p.name for p in faults.catalogue()}
     assert set(sp.faults) | {n for n, _ in refused} == names and not set(sp.faults) & {n for n, _ in refused}
-    # the local backend has no throttle; the reference KV no membership commands for the suite
+    # the local backend has no throttle; the reference KV's membership churn runs on it
     assert ("bandwidth", ["a backend that can throttle links"]) in refused
+    assert "membership" in sp.faults
     assert sp.workloads == workloads.names()
     assert "local-unsafe" not in sp.read_modes and {"readindex", "lease", "follower"} <= set(sp.read_modes)
     sp, _ = _space(faults=("partition", "kill-one"), workloads=("append",), read_modes=("lease",))
@@ -119,3 +120,36 @@ def test_the_index_is_rebuilt_from_its_lines_and_the_run_directories(tmp_path):
     assert "shrunk: r2: fails with kill-one; reproduced 2/3 (rerun: splitbrain run --config runs/r2/config.json)" in text
     html = (d / explore.INDEX_HTML).read_text()
     assert '<a href="runs/r1/report.html">r1</a>' in html and '<tr class="explore bad">' in html
+
+
+def test_the_reference_kv_offers_membership_only_where_its_node_can_be_restarted_empty():
+    """Adding a member back restarts its node empty with --join: a backend that cannot kill and wipe a node
+    gets no membership actions (so no membership fault is drawn there), leader transfer still."""
+    from splitbrain.campaign import Cluster
+    from splitbrain.systems.reference_kv import ReferenceKV
+
+    class KillOnly:
+        def kill(self, node): ...
+
+    class KillAndWipe(KillOnly):
+        def wipe(self, node): ...
+
+    c = Cluster.__new__(Cluster)
+    c.system = ReferenceKV()
+    c.backend = KillOnly()
+    assert c._admin("remove_member") is not None and c._admin("transfer_leader") is not None
+    assert c._admin("add_member") is None
+    c.backend = KillAndWipe()
+    assert c._admin("add_member") is not None
+
+
+def test_a_reference_kv_node_joins_only_while_it_is_being_added_back():
+    from nemesis.types import Addr, NodeAddresses
+    from splitbrain.systems.reference_kv import ReferenceKV
+
+    kv = ReferenceKV()
+    a = NodeAddresses("2", "127.0.0.1", Addr("127.0.0.1", 1), Addr("127.0.0.1", 2), {}, {}, {}, "data")
+    [spec] = [s for s in kv.node_specs(3) if s.id == "2"]
+    assert "--join" not in spec.argv(a)
+    kv._joining.add("2")
+    assert "--join" in spec.argv(a)

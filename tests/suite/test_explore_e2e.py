@@ -70,8 +70,11 @@ def test_the_new_faults_on_the_reference_kv_a_wiped_member_is_refused_and_a_kill
     wiped = [e["value"] for e in nemesis if e["fault"] == "wipe-one" and e.get("phase") == "start"]
     storms = [e["value"] for e in nemesis if e["fault"] == "kill-storm" and e.get("phase") == "stop"]
     assert wiped and storms, [e["f"] for e in nemesis]
-    # the reference KV refuses a member that lost its data (it must never vote as itself again)
+    # the reference KV refuses a member that lost its data (it must never vote as itself again), and the
+    # suite takes it back its way: removed, started empty with --join, added as a learner, promoted
     assert all(w["refused"] == w["nodes"] for w in wiped)
+    back = [e["value"] for e in nemesis if e["fault"] == "wipe-one" and e.get("phase") == "stop"]
+    assert back and all(b["procedure"] == "remove, add, restart" and b["refused"] == [] for b in back), back
     assert all(s["kills"] >= 2 for s in storms)
 
 
@@ -105,3 +108,31 @@ def test_runs_that_cannot_run_are_recorded_and_three_in_a_row_stop_it_with_one_l
     assert len(rows) == explore.MAX_ERRORS and all(x["verdict"] == "error" and "exited" in x["error"] for x in rows)
     assert all((d / "runs" / x["run"] / "config.json").is_file() for x in rows)  # each its own run directory
     assert "(stopped: 3 runs in a row could not run)" in (d / explore.INDEX_TEXT).read_text().splitlines()[0]
+
+
+def test_membership_churn_under_partitions_on_the_reference_kv(tmp_path):
+    """A voter removed while links are cut, then added back the README's way (killed, emptied, started with
+    --join, added as a learner, promoted once caught up): the history stays linearizable and the nodes'
+    own configurations show the member out, then a voter again."""
+    r = subprocess.run([sys.executable, "-m", "splitbrain", "run", "--nemesis", "membership,partition-one,partition-halves",
+                        "--nemesis-mode", "combined", "--time", "14", "--quiet", "3", "--nemesis-interval", "1",
+                        "--fault-duration", "3", "--seed", "2", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    run = tmp_path / "latest"
+    events = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    nemesis = [e for e in events if e["process"] == "nemesis" and e.get("fault")]
+    assert not [e for e in nemesis if e["f"].endswith("-failed")], [e["f"] for e in nemesis]
+    removed = [n for e in nemesis if e["fault"] == "membership" and e.get("phase") == "start" for n in e["value"]["nodes"]]
+    back = [n for e in nemesis if e["fault"] == "membership" and e.get("phase") == "stop" for n in e["value"]["nodes"]]
+    assert removed and back == removed, [e["f"] for e in nemesis]
+    assert {e["fault"] for e in nemesis} >= {"membership", "partition-one"} or \
+        {e["fault"] for e in nemesis} >= {"membership", "partition-halves"}
+    # the nodes' configurations as the monitor saw them: the removed node out of the voters for a while,
+    # every node a voter again at the end
+    seen = [json.loads(line) for line in (run / "status.jsonl").read_text().splitlines()]
+    voters = [tuple(st["voters"]) for s in seen for st in s["nodes"].values() if st and st.get("voters")]
+    assert any(removed[0] not in [str(v) for v in vs] for vs in voters), voters[:5]
+    last = [st for st in seen[-1]["nodes"].values() if st]
+    assert last and all(sorted(map(str, st["voters"])) == ["1", "2", "3"] for st in last), seen[-1]
+    assert json.loads((run / "summary.json").read_text())["valid"] is True

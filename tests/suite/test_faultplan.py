@@ -120,7 +120,8 @@ def test_every_need_and_capability_has_words_a_user_can_act_on():
     assert set(faultplan.NEED_WORDS) == set(NEEDS)
     assert set(faultplan.CAPABILITY_WORDS) == {c.__name__ for c in CAPABILITIES}
     with pytest.raises(UsageError, match="'membership' cannot run here: needs a system whose membership the suite "
-                                         r"can change \(\[membership\] remove and add commands in a system file\)$"):
+                                         r"can change \(the reference KV on a backend that can kill and wipe nodes, or "
+                                         r"\[membership\] remove and add commands in a system file\)$"):
         faultplan.packages(["membership"], Context(Backend(), random.Random(0)))
 
 

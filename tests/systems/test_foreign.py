@@ -231,7 +231,8 @@ def test_a_fault_the_system_cannot_run_is_refused_before_any_node_starts(tmp_pat
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-2000:]
     assert r.stderr.strip().splitlines()[-1].endswith(
         "fault 'membership' cannot run here: needs a system whose membership the suite can change "
-        "([membership] remove and add commands in a system file)")
+        "(the reference KV on a backend that can kill and wipe nodes, or [membership] remove and add commands "
+        "in a system file)")
     assert not out.exists() or not [p for p in out.iterdir() if p.name != "latest"]  # nothing started, no run
 
 
