@@ -307,6 +307,11 @@ class _World:
             except errors.Refused as e:
                 last = str(e)
                 await asyncio.sleep(0.05)
+            except errors.KVError as e:
+                last = f"{type(e).__name__}: {e}"
+            except Exception as e:  # noqa: BLE001 - the server would answer 500: a defect of the KV
+                self.violation(f"node {node.id} failed a request with {type(e).__name__}: {e}"[:300])
+                unknown, last = True, type(e).__name__
         return ("info" if unknown and writes else "fail"), last
 
     async def _served(self, node, call):
