@@ -105,7 +105,10 @@ def test_majorities_ring_reports_no_quorum_time_and_elections_from_the_heal(out)
         (starts[0]["time"], stops[0]["time"], ["partition-majorities-ring"])]
     assert s["no_quorum_s"] > 1.5
     assert f"no quorum possible: {s['no_quorum_s']:.1f} s, partition-majorities-ring" in r.stdout
-    for e in s["elections"]:
-        if e["elected"] > starts[0]["time"]:
-            assert e["from"] == "quorum" and e["lost"] == stops[0]["time"], s["elections"]
-            assert e["ms"] < s["no_quorum_s"] * 1000, s["elections"]
+    # The election the ring forced is measured from the heal; a leader lost later (a starved
+    # process on a loaded 2-core machine) is another election, measured from its own loss.
+    heal = stops[0]["time"]
+    forced = [e for e in s["elections"] if starts[0]["time"] < e["elected"] and e["lost"] <= heal]
+    assert len(forced) == 1, s["elections"]
+    assert forced[0]["from"] == "quorum" and forced[0]["lost"] == heal, s["elections"]
+    assert forced[0]["ms"] < s["no_quorum_s"] * 1000, s["elections"]
