@@ -468,7 +468,10 @@ class Store:
         for p in sorted(self.data_peers(), key=lambda p: p.merging is not None):
             if p.region.contains(key):
                 return p
-        raise RuntimeError(f"no local region holds {key!r}: the hosted regions must cover the key space")
+        # A store that missed a split while it was down and then took the parent's snapshot holds
+        # the narrowed parent and not yet the new Region (a stand-in waits for its snapshot): the
+        # key is served elsewhere for now, as TiKV answers RegionNotFound.
+        raise errors.NotLeader()
 
     def route(self, key: str, region_id: int | None = None, epoch: Epoch | None = None) -> RegionPeer:
         """The local replica that serves key, checked against the Region (and epoch) the request named."""

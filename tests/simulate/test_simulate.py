@@ -104,3 +104,12 @@ def test_regions_seed_0_a_merge_is_decided_alike_on_every_replica():
     [k2, k4) on stores 1 and 3 at applied index 3). The source's log is now caught up first."""
     r = simulation.run_seed(0, simulation.Config(regions=True))
     assert not r.failed, r.reasons
+
+
+def test_regions_seed_29_a_store_without_the_keys_region_sends_the_client_elsewhere():
+    """Found by `splitbrain simulate --regions` at seed 29: store 3 was down while Region 2 split at
+    k6, came back and took Region 2's snapshot ([k3, k6)), so it held no Region for keys from k6 on
+    until Region 5's snapshot came; its router raised RuntimeError (a 500) for those keys. It now
+    says not-leader, and the client asks another store."""
+    r = simulation.run_seed(29, simulation.Config(regions=True))
+    assert not r.failed, r.reasons
