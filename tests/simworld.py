@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from reference_kv.errors import KVError
 from reference_kv.sim.cluster import SimCluster
@@ -44,7 +44,13 @@ class History:
 
 
 class SimMachine(RuleBasedStateMachine):
-    """A SimCluster on a virtual-time loop; subclasses set it up with `world(...)` and add rules."""
+    """A SimCluster on a virtual-time loop; subclasses set it up with `world(...)` and add rules.
+
+    Subclasses give KEYS, read(key, mode, at) and SETTLE_S (how long the final reads wait
+    after the heal)."""
+
+    KEYS: tuple = ()
+    SETTLE_S = 2.0
 
     def world(self, **kw) -> SimCluster:
         self.loop = VirtualTimeLoop()
@@ -95,3 +101,45 @@ class SimMachine(RuleBasedStateMachine):
                 self.run(self.c.start(j), limit)
             except (ValueError, asyncio.TimeoutError):
                 pass
+
+    @invariant()
+    def no_member_failed(self):
+        if self.live():
+            assert not self.c.failures, self.c.failures
+
+    @precondition(lambda self: self.live())
+    @rule()
+    def final_reads(self):
+        """Heal, let things settle, and read every key through the leader (Jepsen's final reads)."""
+        self.c.net.heal()
+        self.start_down()
+        self.run(asyncio.sleep(self.SETTLE_S))
+        for key in self.KEYS:
+            self.read(key, "readindex", 0)
+        self.after_final_reads()
+
+    def after_final_reads(self) -> None:
+        """What a world notes of its run once the final reads passed."""
+
+
+async def restart_wiped_member(c: SimCluster, a: int, w: int, leader, read_acked, refusal_words) -> None:
+    """Issue #14 defect 1: w lost its data after a committed a write with it; w restarts with its old
+    command line, a dies, the network heals. w is refused naming itself and the way back, or whoever
+    leads then (leader() -> id, AssertionError if none) answers the acknowledged write."""
+    try:
+        await c.start(w)
+    except ValueError as e:
+        refused = str(e)
+    else:
+        refused = None
+    await c.crash(a)
+    c.net.heal()
+    if refused is not None:
+        assert f"node {w}" in refused and all(word in refused for word in refusal_words), refused
+        return
+    try:
+        lead = await leader()
+    except AssertionError:
+        return  # no leader: nothing acknowledged was served without it
+    value = await read_acked(lead)
+    assert value == b'"yes"', f"acknowledged write lost: {lead} leads without it ({value})"

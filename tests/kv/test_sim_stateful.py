@@ -10,7 +10,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import initialize, invariant, precondition, rule
+from hypothesis.stateful import initialize, invariant, rule
 
 from reference_kv.errors import KVError
 from reference_kv.raft.types import Role
@@ -22,6 +22,8 @@ KEYS = ("a", "b")
 
 
 class NodeWorld(SimMachine):
+    KEYS = KEYS
+
     @initialize(seed=st.integers(0, 2**16), n=st.sampled_from([3, 5]), lease=st.booleans())
     def setup(self, seed, n, lease):
         self.world(n=n, seed=seed, snapshot_every=8, request_timeout=1.0, read_mode="lease" if lease else "readindex")
@@ -136,21 +138,6 @@ class NodeWorld(SimMachine):
                 if a < b:
                     for i in set(ea) & set(eb):
                         assert ea[i] == eb[i], f"nodes {a} and {b} hold different committed entries at {i}"
-
-    @invariant()
-    def no_node_failed(self):
-        if self.live():
-            assert not self.c.failures, self.c.failures
-
-    @precondition(lambda self: self.live())
-    @rule()
-    def final_reads(self):
-        """Heal, let things settle, and read every key through the leader (Jepsen's final reads)."""
-        self.c.net.heal()
-        self.start_down()
-        self.run(asyncio.sleep(2.0))
-        for key in KEYS:
-            self.read(key, "readindex", 0)
 
 
 NodeWorld.TestCase.settings = settings(max_examples=int(os.environ.get("SIM_EXAMPLES", "6")),
