@@ -439,7 +439,8 @@ def prepare(cfg: RunConfig, strict_faults: bool = True) -> Prepared:
                 cfg.nemesis, cluster.fault_context(),
                 allow_link_faults=cluster.system.per_link_dial or cfg.backend != "local",
                 why_no_links=f"a backend that cuts links with iptables ({cluster.system.name} peers cannot sit "
-                             f"behind the local backend's per-link proxies)", strict=strict_faults)
+                             f"behind the local backend's per-link proxies)", strict=strict_faults,
+                why_no_clock=cluster.system.clock_faults_unreachable)
         except UsageError:
             cluster.close()
             raise

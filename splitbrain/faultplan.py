@@ -62,16 +62,20 @@ def why_not(missing: list[str]) -> list[str]:
     return out
 
 
-def packages(names, ctx, *, allow_link_faults: bool = True, why_no_links: str = "", strict: bool = True):
+def packages(names, ctx, *, allow_link_faults: bool = True, why_no_links: str = "", strict: bool = True,
+             why_no_clock: str | None = None):
     """The packages `names` picks that this backend and system can run, and for each it cannot run
     (name, why not: what it needs, in words); UsageError when a name asked for explicitly, or every
     package of the names, cannot run (unless not `strict`: explore offers every fault and takes
-    what runs). Needs no running node: ask it before anything starts."""
+    what runs). why_no_clock: why the system's clocks are out of libfaketime's reach, if they are.
+    Needs no running node: ask it before anything starts."""
     chosen, refused = [], []
     for p in resolve(names):
         missing = why_not(p.missing(ctx))
         if not allow_link_faults and p.acts_on_links:
             missing = missing + [why_no_links or "links the backend can cut"]
+        if why_no_clock and any(c.__name__ == "ClockControl" for c in p.requires):
+            missing = missing + [f"a system whose clocks libfaketime reaches ({why_no_clock})"]
         (refused if missing else chosen).append((p, missing))
     usable = [p for p, _ in chosen]
     if not strict:

@@ -23,6 +23,9 @@ class System(Protocol):
     per_link_dial: bool
     # Whether status() names a leader the monitor and leader-targeted faults can use.
     has_leader: bool
+    # None when libfaketime reaches the nodes' clocks, else why not (a Go program reads time
+    # through the vDSO, past libfaketime): clock faults are refused with it, never run as no-ops.
+    clock_faults_unreachable: str | None
     # The read modes a run may choose (`read_mode`, among `options`), its default first;
     # () when it reads one way only.
     read_modes: tuple[str, ...]
@@ -63,6 +66,7 @@ class Defaults:
     stale_read_modes: tuple[str, ...] = ()
     options: tuple[str, ...] = ()
     fixed_nodes: int | None = None
+    clock_faults_unreachable: str | None = None
 
     def client_spec(self, nodes, managed: bool) -> str | dict:
         return self.client
@@ -72,6 +76,23 @@ class Defaults:
             return self.status(node, timeout) is not None  # type: ignore[attr-defined]
         except (OSError, ValueError, http.client.HTTPException):
             return False
+
+
+def go_program(path: str) -> bool:
+    """An ELF executable built by Go (it carries the .go.buildinfo section): it reads the clock
+    through the vDSO, so libfaketime's LD_PRELOAD never sees its clock calls."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+            if head != b"\x7fELF":
+                return False
+            f.seek(0)
+            return b".go.buildinfo" in f.read(64 << 20)
+    except OSError:
+        return False
+
+
+GO_CLOCK = "it is a Go program, which reads time through the vDSO where libfaketime cannot reach it"
 
 
 def http_json(addr, method: str, path: str, body: dict | None = None, timeout: float = 1.0,

@@ -10,6 +10,7 @@ docs/testing-your-system.md ("Every key of a system file"); in short:
     cluster_entry = "{id}={host}:{peer_port}"   # one element of {cluster} (every node's own peer address)
     peer_entry = "{id}={host}:{port}"           # one element of {peers} (the address THIS node dials)
     per_link_dial = false          # true if nodes dial peers only through {peers} (local per-link proxies)
+    faketime = true                # false if the program cannot run under libfaketime (no clock faults)
     [node.ports]                   # named extra ports, the same number on every node (each has its own address)
     admin = 7070
 
@@ -58,6 +59,7 @@ from nemesis.types import Addr, NodeAddresses, NodeSpec, check_env_names
 from splitbrain import values
 from splitbrain.config import MAX_NODES
 from splitbrain.systems import probes
+from splitbrain.systems.base import GO_CLOCK, go_program
 from splitbrain.systems.template import TemplateError, names, render
 from workloads.clients import PROTOCOLS
 
@@ -72,7 +74,7 @@ ADMIN_PLACEHOLDERS = PROBE_PLACEHOLDERS + ("data_dir", "here", "python", "client
                                           "leader", "leader_host", "leader_port")
 TOP_KEYS = {"name", "nodes", "node", "ready", "leader", "membership", "client"}
 NODE_KEYS = {"command", "env", "cluster_entry", "peer_entry", "per_link_dial", "data_dir", "client_port",
-             "peer_port", "ports"}
+             "peer_port", "ports", "faketime"}
 READY_KEYS = {"probe", "url", "timeout", "field", "value"}
 LEADER_KEYS = {"probe", "url", "method", "body", "field", "self", "term", "self_url", "term_url", "command",
                "period", "transfer"}
@@ -120,6 +122,7 @@ class Described:
     ready_field: str | None = None  # [ready] field: a JSON field of the http probe's answer ...
     ready_value: Any = None  # ... equal to this (None: true-ish)
     membership: dict | None = None  # [membership]: remove and add commands, their timeout
+    faketime: bool = True  # [node] faketime: false when the program cannot run under libfaketime
     # each node's probe's last answer (or why it had none), for "no leader was agreed on"
     answers: dict[str, str] = dataclasses.field(default_factory=dict, repr=False)
 
@@ -130,6 +133,15 @@ class Described:
     @property
     def has_leader(self) -> bool:
         return self.leader is not None
+
+    @property
+    def clock_faults_unreachable(self) -> str | None:
+        if not self.faketime:
+            return f"{self.name}'s system file says its nodes cannot run under libfaketime ([node] faketime = false)"
+        exe = shutil.which(self.command[0].replace("{here}", self.here))
+        if exe and go_program(exe):
+            return f"{self.name}'s {os.path.basename(exe)}: {GO_CLOCK}"
+        return None
 
     @property
     def client_path(self) -> str | None:
@@ -470,7 +482,8 @@ def load(path: str | os.PathLike) -> Described:
         data_dir=node.get("data_dir", str, "data"), client_port=ports["client_port"],
         peer_port=ports["peer_port"], ready_probe=ready_probe, ready_url=ready_url,
         ready_timeout=ready_timeout, leader=leader, client=dict(client.table), fixed_nodes=fixed, ports=dict(named),
-        ready_field=ready_field, ready_value=ready_value, membership=membership)
+        ready_field=ready_field, ready_value=ready_value, membership=membership,
+        faketime=node.get("faketime", bool, True, "true or false"))
 
 
 def _url(r: _Reader, key: str, allowed) -> str | None:

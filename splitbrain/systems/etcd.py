@@ -6,7 +6,7 @@ import shutil
 
 from nemesis.types import NodeAddresses, NodeSpec
 from splitbrain.errors import UsageError
-from splitbrain.systems.base import Defaults, http_json
+from splitbrain.systems.base import GO_CLOCK, Defaults, http_json
 from workloads.clients.etcd import EtcdClient
 
 
@@ -22,6 +22,7 @@ class Etcd(Defaults):
     stale_read_modes = EtcdClient.STALE_READ_MODES
     options = ("read_mode",)
     per_link_dial = False
+    clock_faults_unreachable = f"etcd's clock: {GO_CLOCK}"
     # backend -> why not: the node image carries the reference KV only
     unsupported_backends = {"docker": "the node image has no etcd; use --backend netns or ssh"}
 

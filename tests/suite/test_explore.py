@@ -40,8 +40,11 @@ def test_no_read_mode_stale_by_design_is_drawn():
     """etcd's serializable reads are answered from any member's own state: a violation there is no finding."""
     from splitbrain import systems
 
-    etcd, _ = explore.space(RunConfig(system="etcd", out="/nonexistent-explore-out").validate())
+    etcd, refused = explore.space(RunConfig(system="etcd", out="/nonexistent-explore-out").validate())
     assert etcd.read_modes == ("linearizable",)
+    # nor a clock fault that would not reach etcd's clock (Go reads it through the vDSO)
+    assert not any(f.startswith("clock") for f in etcd.faults), etcd.faults
+    assert any(n == "clock-skew" and "Go program" in " ".join(m) for n, m in refused), refused
     for name in systems.names():
         system = systems.create(name)
         assert set(system.stale_read_modes) < set(system.read_modes), name  # of its modes, and never all

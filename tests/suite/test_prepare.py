@@ -68,3 +68,31 @@ def test_out_is_a_file(tmp_path):
     r = subprocess.run([sys.executable, "-m", "splitbrain", "run", "--out", str(tmp_path / "file")],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "not a directory" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("system,needle", [
+    ("etcd", "etcd's clock: it is a Go program"),
+    ("examples/systems/etcd.toml", "'s etcd: it is a Go program"),
+    ("examples/systems/redis.toml", "[node] faketime = false"),
+])
+def test_a_clock_fault_that_would_not_reach_the_system(tmp_path, system, needle):
+    """libfaketime cannot reach a Go program's clock (the vDSO) and aborts redis-server: a clock fault
+    there would run as a no-op (and a run 'linearizable under clock skew' would be a lie) or never start."""
+    import shutil
+    from pathlib import Path
+    if "etcd" in system and not shutil.which("etcd"):
+        pytest.skip("no etcd here (scripts/system-deps installs it)")
+    path = Path(__file__).resolve().parents[2] / system if system.endswith(".toml") else system
+    line = refused(tmp_path, "--system", path, "--nemesis", "clock-skew")
+    assert "cannot run here" in line and needle in line, line
+
+
+@pytest.mark.parametrize("program,go", [("etcd", True), (sys.executable, False)])
+def test_go_programs_are_known_by_their_build_info(program, go):
+    import shutil
+
+    from splitbrain.systems.base import go_program
+    path = shutil.which(program)
+    if path is None:
+        pytest.skip(f"no {program} here")
+    assert go_program(path) is go
